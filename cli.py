@@ -1,0 +1,272 @@
+"""`styleseek index|search|similar|info|status|serve|models`: the scripts' door to the same services as the UI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from settings import Settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    for flag, field in (
+        ("data_dir", "data_dir"),
+        ("models_dir", "models_dir"),
+        ("device", "device"),
+        ("batch_size", "batch_size"),
+        ("workers", "decode_workers"),
+        ("host", "host"),
+        ("port", "port"),
+    ):
+        v = getattr(args, flag, None)
+        if v is not None:
+            overrides[field] = v
+    return Settings(**overrides)
+
+
+def _emit(args: argparse.Namespace, payload: Any, text: str) -> None:
+    if getattr(args, "json", False):
+        json.dump(payload, sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        print(text)
+
+
+def _app(settings: Settings):  # noqa: ANN202 - services import is deferred to keep --help fast
+    from services import StyleSeek
+
+    return StyleSeek(settings)
+
+
+def _hits_payload(app, hits) -> list[dict]:  # noqa: ANN001
+    from search.records import image_record
+
+    return [{**image_record(h.image, app.thumbs), "score": round(h.score, 6)} for h in hits]
+
+
+def _hits_text(payload: list[dict]) -> str:
+    if not payload:
+        return "no results"
+    return "\n".join(f"{h['score']:.4f}  #{h['id']:<6} {h['path']}" for h in payload)
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from indexing.progress import Progress
+
+    app = _app(_settings(args))
+    progress = Progress()
+    bar = tqdm(total=0, unit="img", disable=args.json or args.quiet, dynamic_ncols=True)
+
+    def on_update(s) -> None:  # noqa: ANN001
+        if bar.total != s.total:
+            bar.total = s.total
+        bar.n = s.done
+        bar.set_postfix(new=s.indexed, failed=s.failed, moved=s.moved, refresh=False)
+        bar.set_description(s.state)
+        bar.refresh()
+
+    progress.listen(on_update)
+    cancel = threading.Event()
+    try:
+        report = app.index_folders([Path(p) for p in args.paths], progress, cancel)
+    except KeyboardInterrupt:
+        cancel.set()
+        bar.close()
+        print("interrupted: committed batches are kept; run the same command to resume", file=sys.stderr)
+        if app.index.dirty:
+            app.index.save()
+        return 130
+    bar.close()
+    r = report.to_dict()
+    text = (
+        f"{r['indexed']} indexed, {r['unchanged']} unchanged, {r['moved']} moved, {r['removed']} removed, "
+        f"{r['failed']} failed in {r['seconds']:.1f}s"
+    )
+    if r["errors"]:
+        text += "\nskipped:\n" + "\n".join(f"  {e['path']}: {e['error']}" for e in r["errors"])
+    _emit(args, r, text)
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    app = _app(_settings(args))
+    payload = _hits_payload(app, app.search(args.query, args.k))
+    _emit(args, payload, _hits_text(payload))
+    return 0
+
+
+def _resolve_id(app, args: argparse.Namespace) -> int:  # noqa: ANN001
+    if args.id is not None:
+        return int(args.id)
+    row = app.catalog.get_by_path(str(Path(args.path).expanduser().absolute()))
+    if row is None:
+        raise LookupError(f"not indexed: {args.path}")
+    return row.id
+
+
+def cmd_similar(args: argparse.Namespace) -> int:
+    app = _app(_settings(args))
+    hits = app.similar(args.id, args.k) if args.id is not None else app.similar_to_file(Path(args.path), args.k)
+    payload = _hits_payload(app, hits)
+    _emit(args, payload, _hits_text(payload))
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from search.records import image_record
+
+    app = _app(_settings(args))
+    row = app.catalog.get(_resolve_id(app, args))
+    if row is None:
+        raise LookupError(f"no image with id {args.id}")
+    rec = image_record(row, app.thumbs)
+    _emit(args, rec, "\n".join(f"{k:12} {v}" for k, v in rec.items()))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from indexing.catalog import Catalog
+
+    s = _settings(args)
+    cat = Catalog(s.db_path)
+    folders = [
+        {"path": f.path, "indexed": f.indexed, "failed": f.failed, "last_indexed_at": f.last_indexed_at}
+        for f in cat.folder_stats()
+    ]
+    payload = {
+        "data_dir": str(s.resolved_data_dir),
+        "indexed": cat.count("indexed"),
+        "failed": cat.count("error"),
+        "folders": folders,
+    }
+    lines = [f"data: {payload['data_dir']}", f"{payload['indexed']} indexed, {payload['failed']} failed"]
+    lines += [f"  {f['indexed']:>7} indexed {f['failed']:>5} failed  {f['path']}" for f in folders]
+    _emit(args, payload, "\n".join(lines))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app import create_app
+
+    s = _settings(args)
+    print(f"StyleSeek on http://{s.host}:{s.port}  (data: {s.resolved_data_dir})")
+    uvicorn.run(create_app(s, warm=True), host=s.host, port=s.port, log_level="warning")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from models import SPECS
+    from models import weights as w
+
+    s = _settings(args)
+    if args.action == "tiny":
+        from models.tiny import write_tiny_models
+
+        folders = write_tiny_models(Path(args.dir))
+        _emit(
+            args,
+            [str(f) for f in folders],
+            "tiny random-weight models written (test use only):\n"
+            + "\n".join(f"  {f}" for f in folders)
+            + f"\nuse them with STYLESEEK_MODELS_DIR={Path(args.dir).absolute()}",
+        )
+        return 0
+    if args.action == "download":
+        done = [str(w.download(spec, s)) for spec in SPECS.values() if not w.locate(spec, s).present]
+        _emit(args, done, "\n".join(f"downloaded into {d}" for d in done) or "all models are present")
+        return 0
+    statuses = [w.locate(spec, s) for spec in SPECS.values()]
+    text = "\n".join(
+        f"{st.key:8} {'present' if st.present else 'MISSING'}{' (tiny test model)' if st.tiny else ''}  "
+        f"{st.title}  [{st.source}: {st.folder}]"
+        for st in statuses
+    )
+    if not all(st.present for st in statuses):
+        text += "\nrun `styleseek models download` on a connected machine, or see README.md#models"
+    _emit(args, [st.to_dict() for st in statuses], text)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", type=Path, help="data folder (env STYLESEEK_DATA_DIR, default ./data)")
+    common.add_argument("--models-dir", type=Path, help="model folder (env STYLESEEK_MODELS_DIR)")
+    common.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    common.add_argument("--json", action="store_true", help="machine-readable output (see README)")
+    common.add_argument("-v", "--verbose", action="store_true")
+
+    p = argparse.ArgumentParser(prog="styleseek", description="Local image search by content.", parents=[common])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    x = sub.add_parser("index", parents=[common], help="index folders (incremental)")
+    x.add_argument("paths", nargs="+")
+    x.add_argument("--batch-size", type=int)
+    x.add_argument("--workers", type=int, help="decode threads")
+    x.add_argument("-q", "--quiet", action="store_true")
+    x.set_defaults(fn=cmd_index)
+
+    x = sub.add_parser("search", parents=[common], help="search by a text description")
+    x.add_argument("query")
+    x.add_argument("-k", type=int, default=20)
+    x.set_defaults(fn=cmd_search)
+
+    for name, fn, helptext in (("similar", cmd_similar, "images similar to one"), ("info", cmd_info, "one record")):
+        x = sub.add_parser(name, parents=[common], help=helptext)
+        g = x.add_mutually_exclusive_group(required=True)
+        g.add_argument("path", nargs="?")
+        g.add_argument("--id", type=int)
+        if name == "similar":
+            x.add_argument("-k", type=int, default=20)
+        x.set_defaults(fn=fn)
+
+    x = sub.add_parser("status", parents=[common], help="counts per folder")
+    x.set_defaults(fn=cmd_status)
+
+    x = sub.add_parser("serve", parents=[common], help="start the web UI")
+    x.add_argument("--host")
+    x.add_argument("--port", type=int)
+    x.set_defaults(fn=cmd_serve)
+
+    x = sub.add_parser("models", parents=[common], help="model weights: status, download, tiny DIR")
+    msub = x.add_subparsers(dest="action", required=True)
+    msub.add_parser("status", parents=[common])
+    msub.add_parser("download", parents=[common])
+    t = msub.add_parser("tiny", parents=[common])
+    t.add_argument("dir")
+    x.set_defaults(fn=cmd_models)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    if not args.verbose:
+        logging.getLogger("root").setLevel(logging.ERROR)  # open_clip logs through the root logger
+    from models.errors import ModelError
+    from search.engine import QueryError
+
+    try:
+        return int(args.fn(args) or 0)
+    except (ModelError, QueryError, LookupError, FileNotFoundError, NotADirectoryError, ValueError) as e:
+        print(f"styleseek: {e}", file=sys.stderr)
+        return 1
+    except Exception as e:  # noqa: BLE001
+        if args.verbose or os.environ.get("STYLESEEK_DEBUG"):
+            raise
+        print(f"styleseek: error: {type(e).__name__}: {e} (run with -v for details)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

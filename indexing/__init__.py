@@ -1,0 +1,1 @@
+"""Scanning, decoding, EXIF, thumbnails, the indexing pipeline and the stores (SQLite + FAISS)."""

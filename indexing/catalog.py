@@ -1,0 +1,293 @@
+"""SQLite catalog (WAL, versioned migrations): folders, images, EXIF, errors and the vectors themselves.
+
+SQLite is the source of truth. An image id's vector never changes: a file whose bytes change gets a new
+row (and id), a moved file keeps its row. That keeps the FAISS files reconcilable by id sets alone.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+MIGRATIONS: list[str] = [
+    # 1: the spine
+    """
+    CREATE TABLE folders (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL UNIQUE,
+        added_at REAL NOT NULL,
+        last_indexed_at REAL
+    );
+    CREATE TABLE images (
+        id INTEGER PRIMARY KEY,
+        folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+        path TEXT NOT NULL UNIQUE,
+        size INTEGER NOT NULL,
+        mtime REAL NOT NULL,
+        hash TEXT,
+        status TEXT NOT NULL CHECK (status IN ('indexed', 'error')),
+        error TEXT,
+        format TEXT,
+        width INTEGER,
+        height INTEGER,
+        orientation INTEGER,
+        taken_at TEXT,
+        camera_make TEXT,
+        camera_model TEXT,
+        gps_lat REAL,
+        gps_lon REAL,
+        gps_alt REAL,
+        notes TEXT,
+        indexed_at REAL NOT NULL
+    );
+    CREATE INDEX images_folder ON images(folder_id);
+    CREATE INDEX images_hash ON images(hash);
+    CREATE TABLE vectors (
+        image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        space TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (image_id, space)
+    ) WITHOUT ROWID;
+    CREATE INDEX vectors_space ON vectors(space, image_id);
+    CREATE TABLE spaces (
+        name TEXT PRIMARY KEY,
+        dim INTEGER NOT NULL,
+        model_fingerprint TEXT NOT NULL
+    );
+    """,
+]
+
+IMAGE_COLUMNS = (
+    "id, folder_id, path, size, mtime, hash, status, error, format, width, height, orientation, taken_at, "
+    "camera_make, camera_model, gps_lat, gps_lon, gps_alt, notes, indexed_at"
+)
+
+
+@dataclass
+class ImageRow:
+    id: int
+    folder_id: int
+    path: str
+    size: int
+    mtime: float
+    hash: str | None
+    status: str
+    error: str | None
+    format: str | None
+    width: int | None
+    height: int | None
+    orientation: int | None
+    taken_at: str | None
+    camera_make: str | None
+    camera_model: str | None
+    gps_lat: float | None
+    gps_lon: float | None
+    gps_alt: float | None
+    notes: str | None
+    indexed_at: float
+
+    @property
+    def camera(self) -> str | None:
+        make, model = (self.camera_make or "").strip(), (self.camera_model or "").strip()
+        if make and model.lower().startswith(make.lower()):
+            return model
+        return " ".join(p for p in (make, model) if p) or None
+
+    @property
+    def gps(self) -> dict | None:
+        if self.gps_lat is None or self.gps_lon is None:
+            return None
+        return {"lat": self.gps_lat, "lon": self.gps_lon, "alt": self.gps_alt}
+
+
+@dataclass
+class FolderStats:
+    id: int
+    path: str
+    indexed: int
+    failed: int
+    last_indexed_at: float | None
+
+
+class SpaceMismatchError(RuntimeError):
+    pass
+
+
+class Catalog:
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = Path(db_path)
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._migrate()
+
+    # one connection per thread: the web server reads while the indexer writes (WAL allows it)
+    @property
+    def conn(self) -> sqlite3.Connection:
+        c = getattr(self._local, "conn", None)
+        if c is None:
+            c = sqlite3.connect(self.db_path, timeout=30.0, isolation_level=None)
+            c.execute("PRAGMA journal_mode=WAL")
+            c.execute("PRAGMA synchronous=NORMAL")
+            c.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = c
+        return c
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        c = self.conn
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            yield c
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+        c.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        c = self.conn
+        version = c.execute("PRAGMA user_version").fetchone()[0]
+        for i, sql in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self.transaction() as t:
+                for stmt in sql.split(";"):
+                    if stmt.strip():
+                        t.execute(stmt)
+                t.execute(f"PRAGMA user_version={i}")
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    # spaces -------------------------------------------------------------------------------------
+    def check_space(self, name: str, dim: int, fingerprint: str) -> None:
+        """Refuse to mix vectors of different models in one space."""
+        row = self.conn.execute("SELECT dim, model_fingerprint FROM spaces WHERE name=?", (name,)).fetchone()
+        if row is None:
+            with self.transaction() as t:
+                t.execute("INSERT INTO spaces(name, dim, model_fingerprint) VALUES (?,?,?)", (name, dim, fingerprint))
+            return
+        if (row[0], row[1]) != (dim, fingerprint):
+            if self.count_vectors(name) == 0:
+                with self.transaction() as t:
+                    t.execute("UPDATE spaces SET dim=?, model_fingerprint=? WHERE name=?", (dim, fingerprint, name))
+                return
+            raise SpaceMismatchError(
+                f"The {name} index was built with another model (dim {row[0]}, weights {row[1]}); the loaded "
+                f"model is dim {dim}, weights {fingerprint}. Use the same models, or start a new data folder "
+                f"(STYLESEEK_DATA_DIR) to index with these."
+            )
+
+    # folders ------------------------------------------------------------------------------------
+    def add_folder(self, path: str) -> int:
+        with self.transaction() as t:
+            t.execute("INSERT OR IGNORE INTO folders(path, added_at) VALUES (?, ?)", (path, time.time()))
+            return int(t.execute("SELECT id FROM folders WHERE path=?", (path,)).fetchone()[0])
+
+    def touch_folder(self, folder_id: int) -> None:
+        with self.transaction() as t:
+            t.execute("UPDATE folders SET last_indexed_at=? WHERE id=?", (time.time(), folder_id))
+
+    def folder_stats(self) -> list[FolderStats]:
+        rows = self.conn.execute(
+            """SELECT f.id, f.path,
+                      COALESCE(SUM(i.status='indexed'), 0), COALESCE(SUM(i.status='error'), 0), f.last_indexed_at
+               FROM folders f LEFT JOIN images i ON i.folder_id = f.id
+               GROUP BY f.id ORDER BY f.path"""
+        ).fetchall()
+        return [FolderStats(*r) for r in rows]
+
+    # images -------------------------------------------------------------------------------------
+    def get(self, image_id: int) -> ImageRow | None:
+        r = self.conn.execute(f"SELECT {IMAGE_COLUMNS} FROM images WHERE id=?", (image_id,)).fetchone()
+        return ImageRow(*r) if r else None
+
+    def get_by_path(self, path: str) -> ImageRow | None:
+        r = self.conn.execute(f"SELECT {IMAGE_COLUMNS} FROM images WHERE path=?", (path,)).fetchone()
+        return ImageRow(*r) if r else None
+
+    def get_many(self, ids: Iterable[int]) -> dict[int, ImageRow]:
+        ids = list(ids)
+        out: dict[int, ImageRow] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            q = f"SELECT {IMAGE_COLUMNS} FROM images WHERE id IN ({','.join('?' * len(chunk))})"
+            for r in self.conn.execute(q, chunk):
+                out[r[0]] = ImageRow(*r)
+        return out
+
+    def known_under(self, folder_id: int) -> dict[str, tuple[int, int, float, str | None, str]]:
+        """path -> (id, size, mtime, hash, status) for every row of a folder."""
+        rows = self.conn.execute(
+            "SELECT path, id, size, mtime, hash, status FROM images WHERE folder_id=?", (folder_id,)
+        )
+        return {r[0]: (r[1], r[2], r[3], r[4], r[5]) for r in rows}
+
+    def count(self, status: str | None = None) -> int:
+        if status is None:
+            return int(self.conn.execute("SELECT COUNT(*) FROM images").fetchone()[0])
+        return int(self.conn.execute("SELECT COUNT(*) FROM images WHERE status=?", (status,)).fetchone()[0])
+
+    def hash_in_use(self, h: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM images WHERE hash=? LIMIT 1", (h,)).fetchone() is not None
+
+    def errors(self, limit: int = 100) -> list[ImageRow]:
+        q = f"SELECT {IMAGE_COLUMNS} FROM images WHERE status='error' ORDER BY indexed_at DESC LIMIT ?"
+        return [ImageRow(*r) for r in self.conn.execute(q, (limit,))]
+
+    # vectors ------------------------------------------------------------------------------------
+    def count_vectors(self, space: str) -> int:
+        return int(self.conn.execute("SELECT COUNT(*) FROM vectors WHERE space=?", (space,)).fetchone()[0])
+
+    def vector_ids(self, space: str) -> np.ndarray:
+        rows = self.conn.execute("SELECT image_id FROM vectors WHERE space=? ORDER BY image_id", (space,))
+        return np.fromiter((r[0] for r in rows), dtype=np.int64)
+
+    def load_vectors(self, space: str, ids: np.ndarray | None, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) for the given ids, or all of the space when ids is None."""
+        if ids is None:
+            rows = self.conn.execute("SELECT image_id, vector FROM vectors WHERE space=? ORDER BY image_id", (space,))
+            pairs = list(rows)
+        else:
+            pairs = []
+            idl = [int(i) for i in ids]
+            for i in range(0, len(idl), 500):
+                chunk = idl[i : i + 500]
+                q = f"SELECT image_id, vector FROM vectors WHERE space=? AND image_id IN ({','.join('?' * len(chunk))})"
+                pairs.extend(self.conn.execute(q, [space, *chunk]))
+        out_ids = np.array([p[0] for p in pairs], dtype=np.int64)
+        vecs = np.frombuffer(b"".join(p[1] for p in pairs), dtype=np.float32).reshape(len(pairs), dim)
+        return out_ids, vecs
+
+    # writes: called inside transaction() so that a batch lands whole or not at all ----------------
+    @staticmethod
+    def insert_image(t: sqlite3.Connection, row: dict) -> int:
+        row = {**row, "indexed_at": time.time()}
+        cols = ", ".join(row)
+        cur = t.execute(f"INSERT INTO images({cols}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
+        return int(cur.lastrowid)
+
+    @staticmethod
+    def add_vector(t: sqlite3.Connection, image_id: int, space: str, vec: np.ndarray) -> None:
+        t.execute(
+            "INSERT OR REPLACE INTO vectors(image_id, space, vector) VALUES (?,?,?)",
+            (image_id, space, np.ascontiguousarray(vec, dtype=np.float32).tobytes()),
+        )
+
+    @staticmethod
+    def delete_images(t: sqlite3.Connection, ids: list[int]) -> None:
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            t.execute(f"DELETE FROM images WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+
+    @staticmethod
+    def move_image(t: sqlite3.Connection, image_id: int, folder_id: int, path: str, size: int, mtime: float) -> None:
+        t.execute(
+            "UPDATE images SET folder_id=?, path=?, size=?, mtime=? WHERE id=?",
+            (folder_id, path, size, mtime, image_id),
+        )

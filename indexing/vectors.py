@@ -1,0 +1,118 @@
+"""One FAISS IndexIDMap2(IndexFlatIP) per space, persisted atomically and reconciled against SQLite."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from indexing.catalog import Catalog
+
+log = logging.getLogger(__name__)
+
+# batched queries go through BLAS only above this many; 1 makes multi-query searches ~5x faster
+faiss.cvar.distance_compute_blas_threshold = 1
+
+
+class VectorIndex:
+    def __init__(self, path: Path, space: str, dim: int) -> None:
+        self.path = Path(path)
+        self.space = space
+        self.dim = dim
+        self._lock = threading.RLock()
+        self._index = self._empty()
+        self.dirty = False
+
+    def _empty(self) -> faiss.IndexIDMap2:
+        return faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
+
+    @property
+    def ntotal(self) -> int:
+        return int(self._index.ntotal)
+
+    def ids(self) -> np.ndarray:
+        with self._lock:
+            return faiss.vector_to_array(self._index.id_map).astype(np.int64)
+
+    # persistence --------------------------------------------------------------------------------
+    def load_and_reconcile(self, catalog: Catalog) -> dict[str, int]:
+        """Load the file if it is sound, then add what SQLite has and it lacks, drop what SQLite lost."""
+        stats = {"loaded": 0, "added": 0, "removed": 0}
+        with self._lock:
+            if self.path.exists():
+                try:
+                    idx = faiss.read_index(str(self.path))
+                    if idx.d != self.dim or not isinstance(idx, faiss.IndexIDMap2):
+                        raise ValueError(f"dim {idx.d} != {self.dim} or wrong index type")
+                    self._index = idx
+                    stats["loaded"] = idx.ntotal
+                except Exception as e:  # noqa: BLE001 - a bad derived file is rebuilt, never fatal
+                    log.warning("rebuilding %s from SQLite: %s", self.path, e)
+                    self._index = self._empty()
+            have = self.ids()
+            want = catalog.vector_ids(self.space)
+            extra = np.setdiff1d(have, want, assume_unique=True)
+            missing = np.setdiff1d(want, have, assume_unique=True)
+            if len(extra):
+                self._index.remove_ids(faiss.IDSelectorBatch(extra))
+                stats["removed"] = len(extra)
+            for i in range(0, len(missing), 50_000):
+                ids, vecs = catalog.load_vectors(self.space, missing[i : i + 50_000], self.dim)
+                self._index.add_with_ids(vecs, ids)
+                stats["added"] += len(ids)
+            self.dirty = bool(len(extra) or len(missing))
+        if self.dirty:
+            log.info("reconciled %s: %s", self.space, stats)
+            self.save()
+        return stats
+
+    def save(self) -> None:
+        """temp + fsync + rename: a crash leaves the previous file whole."""
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+            faiss.write_index(self._index, str(tmp))
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, self.path)
+            self.dirty = False
+
+    # edits --------------------------------------------------------------------------------------
+    def add(self, ids: np.ndarray, vecs: np.ndarray) -> None:
+        if len(ids) == 0:
+            return
+        with self._lock:
+            self._index.add_with_ids(np.ascontiguousarray(vecs, dtype=np.float32), np.asarray(ids, dtype=np.int64))
+            self.dirty = True
+
+    def remove(self, ids: list[int]) -> None:
+        if not ids:
+            return
+        with self._lock:
+            self._index.remove_ids(faiss.IDSelectorBatch(np.asarray(ids, dtype=np.int64)))
+            self.dirty = True
+
+    # queries ------------------------------------------------------------------------------------
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids) of shape (nq, k'); k' = min(k, ntotal); cosine on normalised vectors."""
+        q = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+        with self._lock:
+            k = min(k, self.ntotal)
+            if k <= 0:
+                return np.zeros((len(q), 0), np.float32), np.zeros((len(q), 0), np.int64)
+            scores, ids = self._index.search(q, k)
+        return scores, ids
+
+    def reconstruct(self, image_id: int) -> np.ndarray | None:
+        with self._lock:
+            try:
+                return self._index.reconstruct(int(image_id))
+            except (RuntimeError, KeyError):
+                return None

@@ -1,0 +1,70 @@
+"""Encoder base: lazy load under a lock (never at import), L2-normalised float32 numpy out."""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from models.specs import ModelSpec
+from settings import Settings
+
+
+class Encoder(ABC):
+    spec: ModelSpec
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._loaded = False
+
+    def load(self) -> None:
+        if self._loaded:
+            return
+        with self._lock:
+            if not self._loaded:
+                self._load()
+                self._loaded = True
+
+    @property
+    def loaded(self) -> bool:
+        return self._loaded
+
+    @abstractmethod
+    def _load(self) -> None: ...
+
+    @property
+    @abstractmethod
+    def dim(self) -> int: ...
+
+    @property
+    @abstractmethod
+    def fingerprint(self) -> str: ...
+
+    @property
+    @abstractmethod
+    def input_size(self) -> int:
+        """Side of the square the model sees; decoders may downscale to it."""
+
+    @abstractmethod
+    def prepare(self, image: Image.Image) -> Any:
+        """CPU preprocessing of one RGB image; thread-safe, runs in the decode workers."""
+
+    @abstractmethod
+    def encode_prepared(self, batch: list[Any]) -> np.ndarray: ...
+
+    @abstractmethod
+    def encode_text(self, texts: list[str]) -> np.ndarray: ...
+
+    def encode_images(self, images: list[Image.Image]) -> np.ndarray:
+        self.load()
+        return self.encode_prepared([self.prepare(im) for im in images])
+
+
+def l2_normalise(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.ascontiguousarray(x / np.maximum(norms, 1e-12), dtype=np.float32)

@@ -1,0 +1,88 @@
+"""Content space: open_clip ViT-B/16 with OpenAI weights (512-d)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import open_clip
+import torch
+from PIL import Image
+
+from models import weights
+from models.base import Encoder, l2_normalise
+from models.errors import ModelError
+from models.specs import CONTENT
+from models.torch_util import pick_device
+
+log = logging.getLogger(__name__)
+
+
+class ContentEncoder(Encoder):
+    spec = CONTENT
+
+    def _load(self) -> None:
+        folder = weights.resolve(self.spec, self.settings)
+        self._device = pick_device(self.settings.device)
+        self._dtype = torch.float16 if self._device.type == "cuda" else torch.float32
+        try:
+            model, _, preprocess = open_clip.create_model_and_transforms(f"local-dir:{folder}")
+            self._tokenizer = open_clip.get_tokenizer(f"local-dir:{folder}")
+        except Exception as e:  # a corrupt or mismatched weights file must say which file
+            raise ModelError(f"Could not load the content model from {folder}: {e}") from e
+        self._model = model.eval().to(self._device, self._dtype)
+        self._preprocess = preprocess
+        self._dim = int(model.text_projection.shape[1])
+        self._size = int(
+            model.visual.image_size[0] if isinstance(model.visual.image_size, tuple) else model.visual.image_size
+        )
+        self._fingerprint = weights.fingerprint(folder, self.spec)
+        self._tiny = weights.read_manifest(folder).get("tiny", False)
+        log.info("content model loaded from %s on %s (dim %d)", folder, self._device, self._dim)
+
+    @property
+    def dim(self) -> int:
+        self.load()
+        return self._dim
+
+    @property
+    def fingerprint(self) -> str:
+        self.load()
+        return self._fingerprint
+
+    @property
+    def input_size(self) -> int:
+        self.load()
+        return self._size
+
+    @property
+    def device(self) -> str:
+        self.load()
+        return self._device.type
+
+    @property
+    def tiny(self) -> bool:
+        self.load()
+        return bool(self._tiny)
+
+    def prepare(self, image: Image.Image) -> Any:
+        return self._preprocess(image)
+
+    @torch.inference_mode()
+    def encode_prepared(self, batch: list[Any]) -> np.ndarray:
+        self.load()
+        if not batch:
+            return np.zeros((0, self._dim), np.float32)
+        x = torch.stack(batch).to(self._device, self._dtype, non_blocking=True)
+        feats = self._model.encode_image(x)
+        return l2_normalise(feats.float().cpu().numpy())
+
+    @torch.inference_mode()
+    def encode_text(self, texts: list[str]) -> np.ndarray:
+        self.load()
+        if not texts:
+            return np.zeros((0, self._dim), np.float32)
+        tokens = self._tokenizer(texts).to(self._device)
+        feats = self._model.encode_text(tokens)
+        return l2_normalise(feats.float().cpu().numpy())

@@ -1,0 +1,1 @@
+"""Query handling, candidate search and find-similar over the vector indices."""

@@ -1,0 +1,151 @@
+"""Wires settings, stores, models and the pipeline together. The CLI and the web app use this one object."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from indexing.catalog import Catalog, ImageRow
+from indexing.imageio import ImageError, decode, preview_bytes, thumbnail_bytes
+from indexing.pipeline import SPACE, Indexer, RunReport
+from indexing.progress import Progress
+from indexing.thumbs import ThumbCache
+from indexing.vectors import VectorIndex
+from models.base import Encoder
+from search.engine import Hit, Searcher
+from settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def default_content_encoder(settings: Settings) -> Encoder:
+    from models.content import ContentEncoder  # torch loads here, not at import time
+
+    return ContentEncoder(settings)
+
+
+class IndexJob:
+    """One background indexing run for the UI: its progress, a cancel switch and the final report."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        self.paths = paths
+        self.progress = Progress(state="scanning", message="starting")
+        self.cancel = threading.Event()
+        self.report: RunReport | None = None
+        self.error: str | None = None
+        self.thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+
+class StyleSeek:
+    def __init__(self, settings: Settings, content_encoder: Encoder | None = None) -> None:
+        self.settings = settings
+        self.catalog = Catalog(settings.db_path)
+        self.thumbs = ThumbCache(settings.thumbs_dir)
+        self.encoder = content_encoder or default_content_encoder(settings)
+        self._index: VectorIndex | None = None
+        self._index_lock = threading.Lock()
+        self._job_lock = threading.Lock()
+        self.job: IndexJob | None = None
+
+    # the content index is opened on first use and reconciled with SQLite then
+    @property
+    def index(self) -> VectorIndex:
+        if self._index is None:
+            with self._index_lock:
+                if self._index is None:
+                    row = self.catalog.conn.execute("SELECT dim FROM spaces WHERE name=?", (SPACE,)).fetchone()
+                    dim = int(row[0]) if row else self.encoder.dim
+                    idx = VectorIndex(self.settings.index_dir / f"{SPACE}.faiss", SPACE, dim)
+                    idx.load_and_reconcile(self.catalog)
+                    self._index = idx
+        return self._index
+
+    def indexer(self) -> Indexer:
+        index = self.index
+        if index.dim != self.encoder.dim:
+            self.catalog.check_space(SPACE, self.encoder.dim, self.encoder.fingerprint)  # raises with advice
+        return Indexer(self.settings, self.catalog, self.encoder, index, self.thumbs)
+
+    def searcher(self) -> Searcher:
+        return Searcher(self.catalog, self.index, self.encoder)
+
+    # indexing ---------------------------------------------------------------------------------------
+    def index_folders(
+        self, paths: list[Path], progress: Progress | None = None, cancel: threading.Event | None = None
+    ) -> RunReport:
+        return self.indexer().run(paths, progress, cancel)
+
+    def start_indexing(self, paths: list[Path]) -> IndexJob:
+        """Start a background run (the UI's); refuses a second one while the first runs."""
+        with self._job_lock:
+            if self.job is not None and self.job.running:
+                raise RuntimeError("an indexing run is already in progress")
+            for p in paths:
+                if not p.is_dir():
+                    raise NotADirectoryError(f"not a folder: {p}")
+            job = IndexJob(paths)
+
+            def work() -> None:
+                try:
+                    job.report = self.index_folders(paths, job.progress, job.cancel)
+                except Exception as e:  # noqa: BLE001 - shown in the UI, never a dead thread
+                    log.exception("indexing failed")
+                    job.error = str(e)
+                    job.progress.update(state="failed", message=str(e))
+
+            job.thread = threading.Thread(target=work, name="indexer", daemon=True)
+            self.job = job
+            job.thread.start()
+            return job
+
+    # queries ----------------------------------------------------------------------------------------
+    def search(self, text: str, k: int = 50) -> list[Hit]:
+        return self.searcher().search_text(text, k)
+
+    def similar(self, image_id: int, k: int = 50) -> list[Hit]:
+        return self.searcher().similar_to_id(image_id, k)
+
+    def similar_to_file(self, path: Path, k: int = 50) -> list[Hit]:
+        """Find similar for any file: by its id when indexed, else by embedding it now."""
+        row = self.catalog.get_by_path(str(path.expanduser().absolute()))
+        if row is not None and row.status == "indexed":
+            return self.similar(row.id, k)
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            raise FileNotFoundError(f"cannot read {path}: {e.strerror or e}") from e
+        dec = decode(data, min_side=self.encoder.input_size, max_pixels=self.settings.max_image_pixels)
+        vec = self.encoder.encode_images([dec.image])
+        return self.searcher().similar_to_vector(vec, k)
+
+    def image(self, image_id: int) -> ImageRow | None:
+        return self.catalog.get(image_id)
+
+    def thumbnail(self, row: ImageRow) -> bytes:
+        """The cached thumbnail, re-rendered from the source if the cache lost it."""
+        if row.hash:
+            data = self.thumbs.read(row.hash)
+            if data is not None:
+                return data
+        data = Path(row.path).read_bytes()
+        dec = decode(data, min_side=self.settings.thumbnail_size, max_pixels=self.settings.max_image_pixels)
+        thumb = thumbnail_bytes(dec.image, self.settings.thumbnail_size)
+        if row.hash:
+            self.thumbs.write(row.hash, thumb)
+        return thumb
+
+    def preview(self, row: ImageRow) -> bytes:
+        return preview_bytes(Path(row.path).read_bytes(), self.settings.preview_size, self.settings.max_image_pixels)
+
+    def vector(self, image_id: int) -> np.ndarray | None:
+        return self.index.reconstruct(image_id)
+
+
+__all__ = ["ImageError", "IndexJob", "StyleSeek"]

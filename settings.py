@@ -1,0 +1,52 @@
+"""One typed settings object for the whole app (env prefix STYLESEEK_, CLI flags override it)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STYLESEEK_", extra="ignore")
+
+    data_dir: Path = Field(Path("data"), description="SQLite catalog, FAISS indices and thumbnails live here.")
+    models_dir: Path | None = Field(None, description="Model weights; default <data_dir>/models.")
+    content_weights: Path | None = Field(
+        None, description="Explicit content-model weights (a .safetensors/.bin state dict, or a folder)."
+    )
+    allow_download: bool = Field(True, description="Fetch missing weights from the Hugging Face Hub if online.")
+
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    batch_size: int = Field(16, ge=1, le=1024)
+    decode_workers: int = Field(0, ge=0, le=64, description="Image decoding threads; 0 picks from the CPU count.")
+    max_image_pixels: int = Field(200_000_000, ge=1, description="Larger images are refused as bombs.")
+    thumbnail_size: int = Field(400, ge=64, le=2048)
+    preview_size: int = Field(2048, ge=256, le=8192)
+    checkpoint_seconds: float = Field(300.0, gt=0, description="How often a long run saves its FAISS files.")
+
+    host: str = "127.0.0.1"
+    port: int = Field(5001, ge=1, le=65535)
+
+    @cached_property
+    def resolved_data_dir(self) -> Path:
+        return self.data_dir.expanduser().resolve()
+
+    @cached_property
+    def resolved_models_dir(self) -> Path:
+        return (self.models_dir or self.resolved_data_dir / "models").expanduser().resolve()
+
+    @property
+    def db_path(self) -> Path:
+        return self.resolved_data_dir / "styleseek.sqlite3"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.resolved_data_dir / "indices"
+
+    @property
+    def thumbs_dir(self) -> Path:
+        return self.resolved_data_dir / "thumbs"

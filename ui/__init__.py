@@ -1,0 +1,1 @@
+"""FastHTML/MonsterUI components (PascalCase functions) and the vendored static assets. No business logic."""
