@@ -22,7 +22,7 @@ from search.engine import MAX_K, QueryError
 from search.records import image_record
 from services import StyleSeek
 from settings import Settings
-from ui.components import ErrorFragment, FolderList, Headers, MainPage, PreviewModal, ProgressView, Results
+from ui.components import Counts, ErrorFragment, FolderList, Headers, MainPage, PreviewModal, ProgressView, Results
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "ui" / "static"
@@ -224,6 +224,10 @@ def create_app(settings: Settings | None = None, services: StyleSeek | None = No
         except (OSError, ImageError) as e:
             raise UserError(404, f"the file of image {row.id} is no longer readable: {e}") from e
         return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
+
+    @app.get("/counts")
+    def get_counts():  # noqa: ANN202
+        return Counts(counts())
 
     @app.get("/folders")
     def get_folders():  # noqa: ANN202

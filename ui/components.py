@@ -8,7 +8,8 @@ from pathlib import PurePath
 from typing import Any
 
 from fasthtml.common import *  # noqa: F403 - fasthtml first, then monsterui (the other order loses styles)
-from fasthtml.components import Button as PlainButton  # noqa: E402 - MonsterUI's Button styles it as uk-btn
+from fasthtml.components import Button as PlainButton  # MonsterUI's Button is a styled uk-btn
+from fasthtml.components import Select as PlainSelect  # MonsterUI's Select is a custom element; a native one here
 from monsterui.all import *  # noqa: F403
 
 from indexing.progress import ProgressSnapshot
@@ -87,18 +88,17 @@ def SearchForm(q: str = "", k: int = 24) -> FT:
                 cls="flex-1",
                 id="q",
             ),
-            Select(
+            PlainSelect(
                 *[Option(str(n), value=str(n), selected=(n == k)) for n in (12, 24, 48, 96)],
                 name="k",
                 aria_label="Number of results",
-                cls="w-24",
+                cls="uk-select w-20",
             ),
             Button(
                 UkIcon("search", height=16),
                 Span("Search"),
                 cls=(ButtonT.primary, "gap-2"),
                 type="submit",
-                id="search-btn",
             ),
             Loading(cls=(LoadingT.spinner, LoadingT.sm), htmx_indicator=True, id="search-spinner"),
             cls="gap-2",
@@ -323,12 +323,24 @@ def IndexPanel(folders: list[dict], progress: ProgressSnapshot | None) -> FT:
     )
 
 
-def StatusLine(counts: dict, model_note: tuple[str, str] | None) -> FT:
+def Counts(counts: dict) -> FT:
     parts = [Span(f"{counts['indexed']:,} images indexed", id="count-indexed")]
     if counts["failed"]:
         parts.append(Span(f" · {counts['failed']:,} skipped"))
+    # refreshes itself when an indexing run ends
+    return P(
+        *parts,
+        cls="text-sm text-muted-foreground",
+        id="counts",
+        hx_get="/counts",
+        hx_trigger="folders-changed from:body",
+        hx_swap="outerHTML",
+    )
+
+
+def StatusLine(counts: dict, model_note: tuple[str, str] | None) -> FT:
     return Div(
-        P(*parts, cls="text-sm text-muted-foreground"),
+        Counts(counts),
         Notice(model_note[1], model_note[0], id="model-note", cls="mt-2") if model_note else "",
     )
 

@@ -1,0 +1,43 @@
+# Two entry points for a fresh machine: `make run` (set up, serve on 127.0.0.1:5001) and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+# On machines whose pip is capped to the torch on local disk, take exactly that build; elsewhere the
+# resolver picks a torch within pyproject's range.
+TORCH_PIN := $(if $(wildcard /etc/xdg/pip/constraints.txt),torch==2.14.1 torchvision==0.29.1,)
+
+.PHONY: setup run test lint browser bench vendor clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(if $(TORCH_PIN),$(PIP) install -q $(TORCH_PIN),)
+	$(PIP) install -q -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+run: setup
+	$(VENV)/bin/styleseek serve
+
+# Debian's chromium drives the browser test (Playwright's own browser download does not work offline).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "the browser test needs Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: setup browser lint
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
+
+bench: setup
+	$(PY) bench/run.py
+
+vendor:
+	bash ui/vendor.sh
+
+clean:
+	rm -rf $(VENV) .pytest_cache tests/output

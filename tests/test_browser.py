@@ -1,0 +1,127 @@
+"""A person's path through the UI in a real browser: Debian's chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from app import create_app
+from services import StyleSeek
+from tests.imagegen import make_collection, write_broken
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def server(svc: StyleSeek) -> Iterator[str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(svc.settings, services=svc), host="127.0.0.1", port=port, log_level="warning")
+    )
+    t = threading.Thread(target=server.run, daemon=True)
+    t.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    t.join(10)
+
+
+@pytest.fixture
+def page(output_dir: Path):  # noqa: ANN201
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"chromium is not installed at {CHROMIUM}: run .ci/run or `apt-get install chromium`")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                "--disable-sync",
+            ],
+        )
+        pg = browser.new_page(viewport={"width": 1360, "height": 900})
+        errors: list[str] = []
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
+        yield pg
+        browser.close()
+        assert not errors, errors
+
+
+def test_index_search_preview_and_find_similar(
+    server: str,
+    page,
+    tmp_path: Path,  # noqa: ANN001
+    output_dir: Path,
+) -> None:
+    lib = tmp_path / "photos"
+    make_collection(lib, 18, size=(160, 120))
+    write_broken(lib / "broken")
+    external: list[str] = []
+    page.on("request", lambda r: None if r.url.startswith(server) else external.append(r.url))
+
+    page.goto(server + "/")
+    page.wait_for_selector("#search-form")
+    page.fill("#path", str(lib))
+    page.click("#index-btn")
+    page.wait_for_selector("#index-bar")
+    page.wait_for_selector('#index-state[data-state="done"]', timeout=60_000)
+    stats = page.inner_text("#index-stats")
+    assert "18 new" in stats and "4 failed" in stats
+    page.locator("#folders").get_by_text(str(lib)).wait_for()  # the folder list refreshed itself
+    page.wait_for_selector("#count-indexed:has-text('18 images indexed')")  # and so did the counts
+    page.screenshot(path=str(output_dir / "1-indexed.png"), full_page=True)
+
+    page.fill("#q", "a red square in the corner")
+    page.press("#q", "Enter")
+    page.wait_for_selector("#results .result-card")
+    assert page.locator("#results .result-card").count() == 18
+    assert "q=a%20red%20square" in page.url  # the search is in the URL, so it can be bookmarked
+    page.wait_for_function("[...document.querySelectorAll('#results img')].every(i => i.complete && i.naturalWidth)")
+    page.screenshot(path=str(output_dir / "2-results.png"), full_page=True)
+
+    first = page.locator("#results .result-card").first
+    first_id = first.get_attribute("data-id")
+    first.click()
+    modal = page.locator("#preview-modal")
+    modal.wait_for(state="visible")
+    page.wait_for_function(
+        "document.querySelector('#preview-img').complete && document.querySelector('#preview-img').naturalWidth > 0"
+    )
+    assert "File" in modal.inner_text()
+    page.wait_for_timeout(400)  # let the fade-in finish before the screenshot
+    page.screenshot(path=str(output_dir / "3-modal.png"))
+
+    page.click("#find-similar")
+    page.wait_for_selector("#results h3:has-text('similar to')")
+    modal.wait_for(state="hidden")
+    ids = page.locator("#results .result-card").evaluate_all("els => els.map(e => e.dataset.id)")
+    assert first_id not in ids and len(ids) == 17
+    page.screenshot(path=str(output_dir / "4-similar.png"), full_page=True)
+
+    # a bad request shows its message in the page instead of failing silently
+    page.select_option("select[name=k]", "12")
+    page.evaluate("document.querySelector('select[name=k]').innerHTML += '<option value=\"zz\">zz</option>'")
+    page.select_option("select[name=k]", "zz")
+    page.click("#search-form button[type=submit]")
+    page.wait_for_selector("#error-slot >> text=k must be a whole number")
+    page.screenshot(path=str(output_dir / "5-error.png"))
+    assert not external, external

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cli import main
+from tests.imagegen import make_collection, write_broken
+
+RECORD_KEYS = {
+    "id",
+    "path",
+    "status",
+    "error",
+    "format",
+    "width",
+    "height",
+    "orientation",
+    "taken_at",
+    "camera",
+    "gps",
+    "thumbnail",
+    "notes",
+}
+
+
+@pytest.fixture
+def env(tmp_path: Path, tiny_models: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("STYLESEEK_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("STYLESEEK_MODELS_DIR", str(tiny_models))
+    monkeypatch.setenv("STYLESEEK_DEVICE", "cpu")
+    lib = tmp_path / "lib"
+    make_collection(lib, 8)
+    write_broken(lib / "bad")
+    return lib
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    rc = main(list(argv))
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_index_search_similar_info_status_json(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, _ = run(capsys, "index", str(env), "--json")
+    assert rc == 0
+    report = json.loads(out)
+    assert (report["indexed"], report["failed"]) == (8, 4)
+
+    rc, out, _ = run(capsys, "search", "a photo of a cat", "-k", "3", "--json")
+    hits = json.loads(out)
+    assert rc == 0 and len(hits) == 3
+    assert set(hits[0]) == RECORD_KEYS | {"score"}
+    assert all(h["status"] == "indexed" and Path(h["thumbnail"]).is_file() for h in hits)
+
+    rc, out, _ = run(capsys, "similar", "--id", str(hits[0]["id"]), "-k", "2", "--json")
+    assert rc == 0 and hits[0]["id"] not in [h["id"] for h in json.loads(out)]
+    rc, out, _ = run(capsys, "similar", str(env / "img001.jpg"), "--json")
+    assert rc == 0 and len(json.loads(out)) == 7
+
+    rc, out, _ = run(capsys, "info", str(env / "img001.jpg"), "--json")
+    rec = json.loads(out)
+    assert set(rec) == RECORD_KEYS
+    assert rec["camera"] == "Canon EOS R5" and rec["taken_at"] == "2021-07-14T10:30:00"
+    assert rec["gps"]["lat"] == pytest.approx(47.3769, abs=1e-4) and rec["gps"]["alt"] == 408.0
+    assert (rec["width"], rec["height"]) == (97, 72)
+
+    rc, out, _ = run(capsys, "info", str(env / "bad" / "zero.jpg"), "--json")
+    rec = json.loads(out)
+    assert rec["status"] == "error" and rec["error"] == "empty file (0 bytes)" and rec["thumbnail"] is None
+
+    rc, out, _ = run(capsys, "status", "--json")
+    st = json.loads(out)
+    assert (st["indexed"], st["failed"]) == (8, 4)
+    assert st["folders"] == [
+        {"path": str(env), "indexed": 8, "failed": 4, "last_indexed_at": st["folders"][0]["last_indexed_at"]}
+    ]
+
+
+def test_errors_are_messages_not_tracebacks(
+    env: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rc, _, err = run(capsys, "search", "")
+    assert rc == 1 and "query is empty" in err and "Traceback" not in err
+    rc, _, err = run(capsys, "index", str(tmp_path / "nope"))
+    assert rc == 1 and "not a folder" in err
+    rc, _, err = run(capsys, "info", "--id", "999")
+    assert rc == 1 and "999" in err
+    monkeypatch.setenv("STYLESEEK_MODELS_DIR", str(tmp_path / "empty"))
+    rc, _, err = run(capsys, "index", str(env))
+    assert rc == 1 and "styleseek models download" in err
+
+
+def test_models_status_and_tiny(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STYLESEEK_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("STYLESEEK_MODELS_DIR", str(tmp_path / "m"))
+    rc, out, _ = run(capsys, "models", "status", "--json")
+    assert rc == 0 and json.loads(out)[0]["present"] is False
+    rc, out, _ = run(capsys, "models", "tiny", str(tmp_path / "m"))
+    assert rc == 0
+    rc, out, _ = run(capsys, "models", "status", "--json")
+    st = json.loads(out)[0]
+    assert st["present"] is True and st["tiny"] is True and st["source"] == "models dir"

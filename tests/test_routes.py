@@ -1,0 +1,171 @@
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from starlette.testclient import TestClient
+
+from app import create_app
+from services import StyleSeek
+from tests.imagegen import make_collection, pattern, save_jpeg, write_broken
+
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def lib(tmp_path: Path) -> Path:
+    make_collection(tmp_path / "lib", 10)
+    write_broken(tmp_path / "lib" / "bad")
+    return tmp_path / "lib"
+
+
+@pytest.fixture
+def client(svc: StyleSeek) -> TestClient:
+    return TestClient(
+        create_app(svc.settings, services=svc), base_url="http://127.0.0.1", raise_server_exceptions=False
+    )
+
+
+@pytest.fixture
+def indexed(client: TestClient, svc: StyleSeek, lib: Path) -> TestClient:
+    svc.index_folders([lib])
+    return client
+
+
+def test_home_page_renders_with_vendored_assets_only(client: TestClient) -> None:
+    r = client.get("/")
+    assert r.status_code == 200
+    html = r.text
+    assert "StyleSeek" in html and 'id="search-form"' in html and 'id="index-form"' in html
+    assert "cdn." not in html and "jsdelivr" not in html and "https://" not in html
+    for asset in (
+        "/static/vendor/htmx.min.js",
+        "/static/vendor/tailwind.min.css",
+        "/static/vendor/franken-core.min.css",
+        "/static/vendor/franken-core.iife.js",
+        "/static/vendor/daisyui-styled.css",
+    ):
+        assert asset in html
+        assert client.get(asset).status_code == 200
+    assert "Test models in use" in html  # the tiny models are announced as such
+
+
+def test_search_partial_and_full_page(indexed: TestClient) -> None:
+    r = indexed.get("/search", params={"q": "a sunset", "k": "5"}, headers=HX)
+    assert r.status_code == 200
+    assert r.text.lstrip().startswith('<div id="results"') and "<html" not in r.text
+    assert r.text.count('class="result-card') == 5
+    assert 'hx-swap-oob="true"' in r.text  # clears an earlier error
+    full = indexed.get("/search", params={"q": "a sunset"})
+    assert full.status_code == 200 and "<html" in full.text and full.text.count('class="result-card') == 10
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "message"),
+    [
+        ("/search?q=x&k=abc", 400, "k must be a whole number"),
+        ("/search?q=x&k=0", 400, "k must be between"),
+        ("/search?q=x&k=100000", 400, "k must be between"),
+        ("/?k=-1", 400, "k must be between"),
+        ("/similar?id=abc", 400, "id must be a whole number"),
+        ("/similar", 400, "needs an image id"),
+        ("/similar?id=99999", 404, "no indexed image"),
+        ("/preview?id=", 400, "id must be"),
+        ("/thumb/abc", 400, "id must be"),
+        ("/thumb/99999", 404, "no indexed image"),
+        ("/full/-5", 400, "between"),
+        ("/nope", 404, "Not found"),
+    ],
+)
+def test_bad_parameters_get_4xx_with_a_message(indexed: TestClient, url: str, status: int, message: str) -> None:
+    for headers in ({}, HX):
+        r = indexed.get(url, headers=headers)
+        assert r.status_code == status, (url, r.text[:300])
+        assert message in r.text
+        assert "Traceback" not in r.text
+    assert indexed.get(url, headers=HX).headers.get("HX-Retarget") == "#error-slot"
+
+
+def test_images_are_served_by_id_only(indexed: TestClient, svc: StyleSeek, lib: Path) -> None:
+    row = svc.catalog.get_by_path(str(lib / "img001.jpg"))
+    t = indexed.get(f"/thumb/{row.id}")
+    assert t.status_code == 200 and t.headers["content-type"] == "image/webp"
+    f = indexed.get(f"/full/{row.id}")
+    assert f.status_code == 200 and f.headers["content-type"] == "image/jpeg"
+    err = svc.catalog.get_by_path(str(lib / "bad" / "zero.jpg"))
+    assert indexed.get(f"/thumb/{err.id}").status_code == 404  # failed files are not served
+
+
+def test_full_image_is_orientation_corrected(client: TestClient, svc: StyleSeek, tmp_path: Path) -> None:
+    upright = pattern(120, 80, 4)
+    p = save_jpeg(tmp_path / "o" / "r.jpg", upright.rotate(90, expand=True), orientation=6)
+    svc.index_folders([tmp_path / "o"])
+    row = svc.catalog.get_by_path(str(p))
+    import io
+
+    im = Image.open(io.BytesIO(client.get(f"/full/{row.id}").content))
+    assert im.size == (120, 80)
+    assert im.getpixel((5, 5))[0] > 200  # the red corner is top-left again
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/app.py",
+        "/pyproject.toml",
+        "/static/../app.py",
+        "/static/%2e%2e/app.py",
+        "/static/..%2fapp.py",
+        "/%2e%2e/%2e%2e/etc/passwd",
+        "/data/styleseek.sqlite3",
+        "/static/vendor/../../../settings.py",
+        "/thumb/..%2f..%2fapp.py",
+        "/.sesskey",
+    ],
+)
+def test_no_project_or_data_file_is_reachable(indexed: TestClient, path: str) -> None:
+    r = indexed.get(path)
+    assert r.status_code in (400, 404)
+    assert "import" not in r.text and "SQLite format" not in r.text and "root:" not in r.text
+
+
+def test_foreign_host_and_cross_site_post_are_refused(svc: StyleSeek, lib: Path) -> None:
+    app = create_app(svc.settings, services=svc)
+    assert TestClient(app, base_url="http://evil.example").get("/").status_code == 400  # DNS rebinding
+    c = TestClient(app, base_url="http://127.0.0.1")
+    r = c.post("/index_start", data={"path": str(lib)}, headers={"Origin": "http://evil.example"})
+    assert r.status_code == 403
+    assert svc.job is None
+
+
+def test_preview_modal_and_find_similar(indexed: TestClient, svc: StyleSeek, lib: Path) -> None:
+    row = svc.catalog.get_by_path(str(lib / "img001.jpg"))
+    r = indexed.get("/preview", params={"id": row.id}, headers=HX)
+    assert r.status_code == 200
+    assert f'src="/full/{row.id}"' in r.text and "Canon EOS R5" in r.text and "47.37690" in r.text
+    assert f'hx-get="/similar?id={row.id}"' in r.text
+    s = indexed.get("/similar", params={"id": row.id, "k": "4"}, headers=HX)
+    assert s.status_code == 200 and s.text.count('class="result-card') == 4
+    assert f'data-id="{row.id}"' not in s.text
+
+
+def test_index_from_the_ui_with_progress_polling(client: TestClient, svc: StyleSeek, lib: Path) -> None:
+    assert client.post("/index_start", data={"path": ""}, headers=HX).status_code == 400
+    assert client.post("/index_start", data={"path": "relative/dir"}, headers=HX).status_code == 400
+    assert client.post("/index_start", data={"path": str(lib / "nope")}, headers=HX).status_code == 400
+    r = client.post("/index_start", data={"path": str(lib)}, headers=HX)
+    assert r.status_code == 200 and 'id="index-progress"' in r.text
+    deadline = time.monotonic() + 60
+    while True:
+        p = client.get("/index_progress", headers=HX)
+        if "every 500ms" not in p.text:  # polling stops when the run ends
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert 'data-state="done"' in p.text and p.headers.get("HX-Trigger") == "folders-changed"
+    assert "10 new" in p.text and "4 failed" in p.text and "zero.jpg" in p.text
+    f = client.get("/folders", headers=HX)
+    assert str(lib) in f.text and "10" in f.text
+    assert client.post("/index_cancel", headers=HX).status_code == 409
