@@ -138,7 +138,7 @@ def create_app(settings: Settings | None = None, services: StyleSeek | None = No
         st = model_weights.locate(CONTENT, settings)
         if not st.present:
             return ("error", model_weights.missing_message(CONTENT, settings))
-        if st.tiny:
+        if st.random_weights:
             return (
                 "warning",
                 "Test models in use (random weights): search results are meaningless. "

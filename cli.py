@@ -188,7 +188,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         return 0
     statuses = [w.locate(spec, s) for spec in SPECS.values()]
     text = "\n".join(
-        f"{st.key:8} {'present' if st.present else 'MISSING'}{' (tiny test model)' if st.tiny else ''}  "
+        f"{st.key:8} {'present' if st.present else 'MISSING'}{' (random test weights)' if st.random_weights else ''}  "
         f"{st.title}  [{st.source}: {st.folder}]"
         for st in statuses
     )

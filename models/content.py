@@ -38,7 +38,7 @@ class ContentEncoder(Encoder):
             model.visual.image_size[0] if isinstance(model.visual.image_size, tuple) else model.visual.image_size
         )
         self._fingerprint = weights.fingerprint(folder, self.spec)
-        self._tiny = weights.read_manifest(folder).get("tiny", False)
+        self._random = bool(weights.read_manifest(folder).get("random_weights", False))
         log.info("content model loaded from %s on %s (dim %d)", folder, self._device, self._dim)
 
     @property
@@ -62,9 +62,9 @@ class ContentEncoder(Encoder):
         return self._device.type
 
     @property
-    def tiny(self) -> bool:
+    def random_weights(self) -> bool:
         self.load()
-        return bool(self._tiny)
+        return self._random
 
     def prepare(self, image: Image.Image) -> Any:
         return self._preprocess(image)

@@ -28,7 +28,7 @@ class ModelStatus:
     present: bool
     folder: Path
     source: str  # "models dir", "explicit path", "hf cache", or "missing"
-    tiny: bool
+    random_weights: bool  # written by `styleseek models tiny` (or the benchmark): not a real model
 
     def to_dict(self) -> dict:
         return {
@@ -37,7 +37,7 @@ class ModelStatus:
             "present": self.present,
             "folder": str(self.folder),
             "source": self.source,
-            "tiny": self.tiny,
+            "random_weights": self.random_weights,
         }
 
 
@@ -86,7 +86,9 @@ def _materialize(spec: ModelSpec, settings: Settings, weights: Path, source: str
     except OSError:
         shutil.copyfile(weights, target)
     write_atomic(folder / CONFIG_FILE, json.dumps(spec.open_clip_config, indent=2).encode())
-    write_atomic(folder / MANIFEST_FILE, json.dumps({"model": spec.key, "tiny": False, "source": source}).encode())
+    write_atomic(
+        folder / MANIFEST_FILE, json.dumps({"model": spec.key, "random_weights": False, "source": source}).encode()
+    )
     return folder
 
 
@@ -110,20 +112,20 @@ def locate(spec: ModelSpec, settings: Settings) -> ModelStatus:
     if explicit is not None:
         explicit = explicit.expanduser()
         if explicit.is_dir() and _folder_ready(explicit, spec):
-            return ModelStatus(spec.key, spec.title, True, explicit, "explicit path", _is_tiny(explicit))
+            return ModelStatus(spec.key, spec.title, True, explicit, "explicit path", _is_random(explicit))
         if explicit.is_file():
             return ModelStatus(spec.key, spec.title, True, explicit, "explicit path", False)
     folder = model_folder(spec, settings)
     if _folder_ready(folder, spec):
-        return ModelStatus(spec.key, spec.title, True, folder, "models dir", _is_tiny(folder))
+        return ModelStatus(spec.key, spec.title, True, folder, "models dir", _is_random(folder))
     cached = _hf_cached(spec)
     if cached is not None:
         return ModelStatus(spec.key, spec.title, True, cached, "hf cache", False)
     return ModelStatus(spec.key, spec.title, False, folder, "missing", False)
 
 
-def _is_tiny(folder: Path) -> bool:
-    return bool(read_manifest(folder).get("tiny"))
+def _is_random(folder: Path) -> bool:
+    return bool(read_manifest(folder).get("random_weights"))
 
 
 def _offline(settings: Settings) -> bool:

@@ -103,4 +103,4 @@ def test_models_status_and_tiny(
     assert rc == 0
     rc, out, _ = run(capsys, "models", "status", "--json")
     st = json.loads(out)[0]
-    assert st["present"] is True and st["tiny"] is True and st["source"] == "models dir"
+    assert st["present"] is True and st["random_weights"] is True and st["source"] == "models dir"

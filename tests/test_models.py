@@ -39,7 +39,7 @@ def test_reloading_the_saved_weights_gives_identical_outputs(tiny_models: Path, 
     img = [pattern(30, 30, 7)]
     np.testing.assert_array_equal(other.encode_images(img), shared_encoder.encode_images(img))
     assert other.fingerprint == shared_encoder.fingerprint
-    assert other.tiny
+    assert other.random_weights
 
 
 def test_missing_weights_raise_a_clear_message(tmp_path: Path) -> None:

@@ -1,0 +1,256 @@
+"""StyleSeek benchmarks, all in one run so that the figures compare side by side.
+
+Indexing: the pipeline (StyleSeek's Indexer: scan, hash, EXIF, draft decode, thumbnails, batched encode,
+SQLite commits) against a naive loop (full PIL decode, one image per forward pass) and against the model's
+own batched forward pass on pre-decoded inputs (the ceiling), with the full-size random-initialised
+ViT-B/16 on generated 12-megapixel JPEGs. Search: latency of text search over 10k and 100k vectors.
+
+    python bench/run.py [--images 200] [--naive-images 200] [--batch-size 16] [--out bench/out]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from indexing.catalog import Catalog  # noqa: E402
+from indexing.imageio import decode  # noqa: E402
+from indexing.vectors import VectorIndex  # noqa: E402
+from models.content import ContentEncoder  # noqa: E402
+from models.tiny import write_full_random_models  # noqa: E402
+from search.engine import Searcher  # noqa: E402
+from services import StyleSeek  # noqa: E402
+from settings import Settings  # noqa: E402
+
+
+def make_photo(args: tuple[int, str]) -> str:
+    """A 4000x3000 JPEG with photo-like statistics: smooth shapes, texture, sensor noise (~3 MB at q90)."""
+    i, path = args
+    rng = np.random.default_rng(i)
+    small = rng.uniform(0, 255, (12, 16, 3)).astype(np.uint8)
+    img = Image.fromarray(small).resize((4000, 3000), Image.Resampling.BICUBIC)
+    arr = np.asarray(img, dtype=np.int16)
+    arr += rng.normal(0, 6, arr.shape).astype(np.int16)
+    Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)).save(path, "JPEG", quality=90)
+    return path
+
+
+def images(folder: Path, n: int) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"photo{i:05d}.jpg" for i in range(n)]
+    todo = [(i, str(p)) for i, p in enumerate(paths) if not p.exists()]
+    if todo:
+        with ProcessPoolExecutor(os.cpu_count()) as pool:
+            list(pool.map(make_photo, todo, chunksize=4))
+    return paths
+
+
+def pct(xs: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(xs), q))
+
+
+def bench_model_only(enc: ContentEncoder, paths: list[Path], bsz: int) -> dict:
+    def prep(p: Path):  # noqa: ANN202 - decoding is not timed here: this measures the model alone
+        return enc.prepare(decode(p.read_bytes(), min_side=enc.input_size, max_pixels=10**9).image)
+
+    with ThreadPoolExecutor(os.cpu_count()) as pool:
+        prepared = list(pool.map(prep, paths))
+    enc.encode_prepared(prepared[:bsz])  # warm-up
+    sync(enc)
+    t = time.perf_counter()
+    for i in range(0, len(prepared), bsz):
+        enc.encode_prepared(prepared[i : i + bsz])
+    sync(enc)
+    dt = time.perf_counter() - t
+    return {"images": len(prepared), "seconds": dt, "images_per_s": len(prepared) / dt}
+
+
+def sync(enc: ContentEncoder) -> None:
+    if enc.device == "cuda":
+        import torch
+
+        torch.cuda.synchronize()
+
+
+def bench_pipeline(enc: ContentEncoder, folder: Path, bsz: int, workers: int, tmp: Path) -> dict:
+    s = Settings(
+        data_dir=tmp / f"pipeline-{workers}", models_dir=tmp / "models", batch_size=bsz, decode_workers=workers
+    )
+    svc = StyleSeek(s, content_encoder=enc)
+    r = svc.index_folders([folder])
+    assert r.failed == 0, r.errors
+    return {"workers": workers, "images": r.indexed, "seconds": r.seconds, "images_per_s": r.indexed / r.seconds}
+
+
+def bench_naive(enc: ContentEncoder, paths: list[Path]) -> dict:
+    t = time.perf_counter()
+    for p in paths:
+        img = ImageOps.exif_transpose(Image.open(p)).convert("RGB")  # full-resolution decode
+        enc.encode_prepared([enc.prepare(img)])  # one image per forward pass
+    sync(enc)
+    dt = time.perf_counter() - t
+    return {"images": len(paths), "seconds": dt, "images_per_s": len(paths) / dt}
+
+
+def clustered(n: int, d: int, rng: np.random.Generator, centers: np.ndarray) -> np.ndarray:
+    x = centers[rng.integers(0, len(centers), n)] + rng.normal(0, 0.6 / np.sqrt(d), (n, d))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def bench_search(enc: ContentEncoder, n: int, tmp: Path, queries: int = 200) -> dict:
+    d = enc.dim
+    rng = np.random.default_rng(n)
+    centers = rng.normal(0, 1, (256, d))
+    vecs = clustered(n, d, rng, centers)
+    cat = Catalog(tmp / f"search-{n}" / "db.sqlite3")
+    cat.check_space("content", d, enc.fingerprint)
+    with cat.transaction() as t:
+        t.execute("INSERT INTO folders(id, path, added_at) VALUES (1, '/bench', 0)")
+        t.executemany(
+            "INSERT INTO images(id, folder_id, path, size, mtime, hash, status, indexed_at) "
+            "VALUES (?, 1, ?, 0, 0, ?, 'indexed', 0)",
+            ((i + 1, f"/bench/{i}.jpg", f"{i:032x}") for i in range(n)),
+        )
+        t.executemany(
+            "INSERT INTO vectors(image_id, space, vector) VALUES (?, 'content', ?)",
+            ((i + 1, vecs[i].tobytes()) for i in range(n)),
+        )
+    index = VectorIndex(tmp / f"search-{n}" / "content.faiss", "content", d)
+    t0 = time.perf_counter()
+    index.load_and_reconcile(cat)  # the start-up rebuild from SQLite
+    rebuild = time.perf_counter() - t0
+    qs = clustered(queries, d, rng, centers)
+    faiss_ms = []
+    for q in qs:
+        t = time.perf_counter()
+        index.search(q[None, :], 50)
+        faiss_ms.append((time.perf_counter() - t) * 1e3)
+    searcher = Searcher(cat, index, enc)
+    words = [
+        "sunset over mountains",
+        "dog on a beach",
+        "red car at night",
+        "children playing in snow",
+        "a bowl of fruit on a table",
+        "city skyline",
+        "portrait of an old man",
+        "forest in autumn",
+    ]
+    searcher.search_text(words[0], 50)  # warm-up
+    e2e_ms = []
+    for i in range(min(queries, 60)):
+        t = time.perf_counter()
+        hits = searcher.search_text(f"{words[i % len(words)]} {i}", 50)
+        e2e_ms.append((time.perf_counter() - t) * 1e3)
+        assert len(hits) == 50
+    return {
+        "vectors": n,
+        "dim": d,
+        "k": 50,
+        "rebuild_from_sqlite_s": rebuild,
+        "faiss_p50_ms": pct(faiss_ms, 50),
+        "faiss_p95_ms": pct(faiss_ms, 95),
+        "end_to_end_p50_ms": pct(e2e_ms, 50),
+        "end_to_end_p95_ms": pct(e2e_ms, 95),
+    }
+
+
+def machine() -> dict:
+    import torch
+
+    info = {
+        "host": platform.node(),
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+    }
+    try:
+        info["cpu_model"] = next(
+            line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")
+        )
+    except (OSError, StopIteration):
+        pass
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--images", type=int, default=200)
+    ap.add_argument("--naive-images", type=int, default=None, help="default: same as --images")
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--workers", type=int, nargs="+", default=[0], help="decode threads; 0 = the default")
+    ap.add_argument("--search-sizes", type=int, nargs="+", default=[10_000, 100_000])
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "styleseek-bench")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    ap.add_argument("--skip", nargs="*", default=[], choices=["model", "pipeline", "naive", "search"])
+    a = ap.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    a.work.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=a.work))
+    models = a.work / "models-full-random"
+    if not (models / "clip-vit-b-16-openai" / "open_clip_model.safetensors").exists():
+        write_full_random_models(models)
+    enc = ContentEncoder(Settings(models_dir=models, device=a.device))
+    enc.load()
+    res: dict = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "device": enc.device,
+        "batch_size": a.batch_size,
+        "model": "ViT-B-16 (open_clip), random init, " + ("fp16" if enc.device == "cuda" else "fp32"),
+    }
+    print(json.dumps(res["machine"]), flush=True)
+    t = time.perf_counter()
+    paths = images(a.work / "photos-12mp", a.images)
+    folder = a.work / f"photos-12mp-{a.images}"
+    folder.mkdir(exist_ok=True)
+    for p in paths:  # the pipeline indexes exactly these files
+        link = folder / p.name
+        if not link.exists():
+            os.link(p, link)
+    print(f"images ready in {time.perf_counter() - t:.0f}s", flush=True)
+    if "model" not in a.skip:
+        res["model_only"] = bench_model_only(enc, paths, a.batch_size)
+        print("model only", res["model_only"], flush=True)
+    if "pipeline" not in a.skip:
+        res["pipeline"] = [bench_pipeline(enc, folder, a.batch_size, w, tmp) for w in a.workers]
+        print("pipeline", res["pipeline"], flush=True)
+    if "naive" not in a.skip:
+        res["naive"] = bench_naive(enc, paths[: a.naive_images or a.images])
+        print("naive", res["naive"], flush=True)
+    if "search" not in a.skip:
+        res["search"] = [bench_search(enc, n, tmp) for n in a.search_sizes]
+        print("search", res["search"], flush=True)
+    if "model_only" in res and "pipeline" in res:
+        best = max(p["images_per_s"] for p in res["pipeline"])
+        res["pipeline_vs_model"] = best / res["model_only"]["images_per_s"]
+        if "naive" in res:
+            res["pipeline_vs_naive"] = best / res["naive"]["images_per_s"]
+    a.out.mkdir(parents=True, exist_ok=True)
+    name = f"{res['date'][:10]}-{res['device']}-{res['machine']['host']}.json"
+    (a.out / name).write_text(json.dumps(res, indent=2))
+    print(json.dumps({k: v for k, v in res.items() if k.startswith("pipeline_vs")}))
+    print(f"wrote {a.out / name}")
+
+
+if __name__ == "__main__":
+    main()
