@@ -135,7 +135,7 @@ class StyleSeek:
             if data is not None:
                 return data
         data = Path(row.path).read_bytes()
-        dec = decode(data, min_side=self.settings.thumbnail_size, max_pixels=self.settings.max_image_pixels)
+        dec = decode(data, min_side=1, min_long=self.settings.thumbnail_size, max_pixels=self.settings.max_image_pixels)
         thumb = thumbnail_bytes(dec.image, self.settings.thumbnail_size)
         if row.hash:
             self.thumbs.write(row.hash, thumb)

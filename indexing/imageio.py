@@ -62,8 +62,9 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def decode(data: bytes, *, min_side: int, max_pixels: int) -> Decoded:
-    """Decode an image so that its short side is at least `min_side` (or its full size if smaller)."""
+def decode(data: bytes, *, min_side: int, max_pixels: int, min_long: int = 0) -> Decoded:
+    """Decode so that the short side is at least `min_side` and the long side at least `min_long`
+    (or the full size where the image is smaller): as little pixel work as those two needs allow."""
     exif = read_exif(io.BytesIO(data))
     try:
         img = Image.open(io.BytesIO(data))
@@ -73,8 +74,9 @@ def decode(data: bytes, *, min_side: int, max_pixels: int) -> Decoded:
         fmt = img.format or "?"
         if getattr(img, "n_frames", 1) > 1:
             img.seek(0)
-        # JPEG only: decode at 1/2, 1/4 or 1/8 scale straight from the DCT, still >= min_side
-        img.draft("RGB", (min_side, min_side))
+        # JPEG only: decode at 1/2, 1/4 or 1/8 scale straight from the DCT, still meeting both needs
+        long_need = max(min_side, min_long)
+        img.draft("RGB", (long_need, min_side) if w >= h else (min_side, long_need))
         img.load()
     except ImageError:
         raise
@@ -85,9 +87,9 @@ def decode(data: bytes, *, min_side: int, max_pixels: int) -> Decoded:
     except (OSError, ValueError, SyntaxError, EOFError) as e:  # truncated or corrupt data
         raise ImageError(f"corrupt or truncated image: {e}") from e
     img = _to_rgb(img)
-    short = min(img.size)
-    if short >= 2 * min_side:  # cheap box reduction first, so later resizes are small
-        img = img.reduce(short // min_side)
+    factor = min(min(img.size) // min_side, max(img.size) // max(min_side, min_long, 1))
+    if factor >= 2:  # cheap box reduction first, so later resizes are small
+        img = img.reduce(factor)
     if exif.orientation in _TRANSPOSE:
         img = img.transpose(_TRANSPOSE[exif.orientation])
         if exif.orientation >= 5:
@@ -97,15 +99,15 @@ def decode(data: bytes, *, min_side: int, max_pixels: int) -> Decoded:
 
 def thumbnail_bytes(img: Image.Image, size: int, quality: int = 80) -> bytes:
     thumb = img.copy()
-    thumb.thumbnail((size, size), Image.Resampling.LANCZOS)
+    thumb.thumbnail((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0)
     buf = io.BytesIO()
-    thumb.save(buf, "WEBP", quality=quality, method=4)
+    thumb.save(buf, "WEBP", quality=quality, method=2)  # method 4+ costs 2x the time for ~5% smaller files
     return buf.getvalue()
 
 
 def preview_bytes(data: bytes, size: int, max_pixels: int) -> bytes:
     """The upright image for the modal, at most `size` on its long side, as JPEG."""
-    dec = decode(data, min_side=size, max_pixels=max_pixels)
+    dec = decode(data, min_side=1, min_long=size, max_pixels=max_pixels)
     img = dec.image
     img.thumbnail((size, size), Image.Resampling.LANCZOS)
     buf = io.BytesIO()

@@ -124,7 +124,12 @@ class Indexer:
         if moved_id is not None:
             return Outcome(job, "moved", hash=h, moved_id=moved_id)
         try:
-            dec = decode(data, min_side=min_side, max_pixels=self.settings.max_image_pixels)
+            dec = decode(
+                data,
+                min_side=min_side,
+                min_long=self.settings.thumbnail_size,
+                max_pixels=self.settings.max_image_pixels,
+            )
             if not self.thumbs.read(h):
                 self.thumbs.write(h, thumbnail_bytes(dec.image, self.settings.thumbnail_size))
             prepared = self.encoder.prepare(dec.image)
@@ -164,7 +169,7 @@ class Indexer:
         progress.update(state="scanning", started_at=time.monotonic(), finished_at=None, message="loading model")
         self.encoder.load()
         self.catalog.check_space(SPACE, self.encoder.dim, self.encoder.fingerprint)
-        min_side = max(self.encoder.input_size, self.settings.thumbnail_size)
+        min_side = self.encoder.input_size
         last_save = time.monotonic()
         try:
             with ThreadPoolExecutor(self._workers(), thread_name_prefix="decode") as pool:
