@@ -202,6 +202,7 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "styleseek-bench")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     ap.add_argument("--skip", nargs="*", default=[], choices=["model", "pipeline", "naive", "search"])
+    ap.add_argument("--tag", default="", help="suffix for the result file name")
     a = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     a.work.mkdir(parents=True, exist_ok=True)
@@ -246,7 +247,7 @@ def main() -> None:
         if "naive" in res:
             res["pipeline_vs_naive"] = best / res["naive"]["images_per_s"]
     a.out.mkdir(parents=True, exist_ok=True)
-    name = f"{res['date'][:10]}-{res['device']}-{res['machine']['host']}.json"
+    name = f"{res['date'][:10]}-{res['device']}-{res['machine']['host']}{'-' + a.tag if a.tag else ''}.json"
     (a.out / name).write_text(json.dumps(res, indent=2))
     print(json.dumps({k: v for k, v in res.items() if k.startswith("pipeline_vs")}))
     print(f"wrote {a.out / name}")

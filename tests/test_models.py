@@ -78,3 +78,14 @@ def test_model_loads_lazily(tiny_models: Path) -> None:
     assert not enc.loaded
     enc.encode_images([Image.new("RGB", (20, 20))])
     assert enc.loaded
+
+
+def test_trimmed_text_encoding_equals_open_clips_padded_one(shared_encoder: ContentEncoder) -> None:
+    import torch
+
+    texts = ["a dog", "an impressionist painting of people at the beach in the late afternoon sun", ""]
+    tokens = shared_encoder._tokenizer(texts)
+    with torch.inference_mode():
+        full = shared_encoder._model.encode_text(tokens)
+        trimmed = shared_encoder._encode_tokens(tokens)
+    torch.testing.assert_close(trimmed, full, atol=1e-5, rtol=1e-4)

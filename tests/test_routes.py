@@ -169,3 +169,33 @@ def test_index_from_the_ui_with_progress_polling(client: TestClient, svc: StyleS
     f = client.get("/folders", headers=HX)
     assert str(lib) in f.text and "10" in f.text
     assert client.post("/index_cancel", headers=HX).status_code == 409
+
+
+def test_cancel_from_the_ui_stops_the_run_and_keeps_what_was_done(settings, shared_encoder, tmp_path: Path) -> None:  # noqa: ANN001
+    from tests.test_pipeline import Spy
+
+    class Slow(Spy):
+        def encode_prepared(self, batch):  # noqa: ANN001, ANN202
+            time.sleep(0.3)
+            return super().encode_prepared(batch)
+
+    make_collection(tmp_path / "many", 40)
+    svc = StyleSeek(settings, content_encoder=Slow(shared_encoder))
+    client = TestClient(create_app(settings, services=svc), base_url="http://127.0.0.1")
+    assert client.post("/index_start", data={"path": str(tmp_path / "many")}, headers=HX).status_code == 200
+    assert client.post("/index_start", data={"path": str(tmp_path / "many")}, headers=HX).status_code == 409
+    deadline = time.monotonic() + 30
+    while svc.job.progress.snapshot().indexed < 4:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    r = client.post("/index_cancel", headers=HX)
+    assert r.status_code == 200
+    svc.job.thread.join(30)
+    snap = svc.job.progress.snapshot()
+    assert snap.state == "cancelled" and 4 <= snap.indexed < 40
+    p = client.get("/index_progress", headers=HX)
+    assert 'data-state="cancelled"' in p.text and "every 500ms" not in p.text
+    assert svc.catalog.count("indexed") == snap.indexed == svc.index.ntotal
+    # the folder list offers an update button that restarts the same folder
+    f = client.get("/folders", headers=HX)
+    assert 'hx-post="/index_start"' in f.text and str(tmp_path / "many") in f.text

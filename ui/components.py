@@ -285,6 +285,17 @@ def FolderList(folders: list[dict]) -> FT:
                     f"{f['indexed']:,}" + (f" · {f['failed']} failed" if f["failed"] else ""),
                     cls="text-xs text-muted-foreground shrink-0 tabular-nums",
                 ),
+                PlainButton(
+                    UkIcon("refresh-cw", height=14),
+                    type="button",
+                    cls="shrink-0 p-1 rounded hover:bg-muted",
+                    title=f"Update {f['path']}: index new and changed files, drop deleted ones",
+                    aria_label=f"Update {f['path']}",
+                    hx_post="/index_start",
+                    hx_vals=json.dumps({"path": f["path"]}),
+                    hx_target="#index-progress",
+                    hx_swap="outerHTML",
+                ),
                 cls="gap-2",
             )
         )
