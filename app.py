@@ -186,7 +186,11 @@ def create_app(settings: Settings | None = None, services: StyleSeek | None = No
     @app.get("/")
     def index(q: str = "", k: str = "24") -> tuple:
         kk = int_param(k, "k", 1, MAX_K)
-        return full_page(q, kk, run_search(q, kk))
+        try:
+            results = run_search(q, kk)
+        except ModelError as e:  # the page still renders; the notice at the top says how to fix it
+            results = Div(ErrorFragment(str(e)), id="results")
+        return full_page(q, kk, results)
 
     @app.get("/search")
     def search(request: Request, q: str = "", k: str = "24"):  # noqa: ANN201

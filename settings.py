@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     batch_size: int = Field(16, ge=1, le=1024)
     decode_workers: int = Field(0, ge=0, le=64, description="Image decoding threads; 0 picks from the CPU count.")
     max_image_pixels: int = Field(200_000_000, ge=1, description="Larger images are refused as bombs.")
+    texture_size: int = Field(256, ge=32, le=1024, description="Side of the square the VAE descriptor sees.")
     thumbnail_size: int = Field(400, ge=64, le=2048)
     preview_size: int = Field(2048, ge=256, le=8192)
     checkpoint_seconds: float = Field(300.0, gt=0, description="How often a long run saves its FAISS files.")

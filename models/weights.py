@@ -1,7 +1,8 @@
 """Where weights come from: the models folder, an explicit path, the Hugging Face cache, then a download.
 
-A model folder holds `open_clip_config.json` plus one weights file, the layout of open_clip's `local-dir:`
-schema, so real and tiny models load through exactly the same code.
+A model folder holds its config file plus one weights file: for open_clip the layout of its `local-dir:`
+schema (`open_clip_config.json`), for transformers and diffusers what `save_pretrained` writes (`config.json`).
+Real and tiny models load through exactly the same code.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from models.errors import WeightsMissingError
 from models.specs import ModelSpec
 from settings import Settings
 
-CONFIG_FILE = "open_clip_config.json"
 MANIFEST_FILE = "styleseek.json"
 
 
@@ -64,7 +64,7 @@ def _weights_in(folder: Path, spec: ModelSpec) -> Path | None:
 
 
 def _folder_ready(folder: Path, spec: ModelSpec) -> bool:
-    return (folder / CONFIG_FILE).is_file() and _weights_in(folder, spec) is not None
+    return (folder / spec.config_file).is_file() and _weights_in(folder, spec) is not None
 
 
 def read_manifest(folder: Path) -> dict:
@@ -85,7 +85,7 @@ def _materialize(spec: ModelSpec, settings: Settings, weights: Path, source: str
         target.symlink_to(weights.resolve())
     except OSError:
         shutil.copyfile(weights, target)
-    write_atomic(folder / CONFIG_FILE, json.dumps(spec.open_clip_config, indent=2).encode())
+    write_atomic(folder / spec.config_file, json.dumps(spec.config, indent=2).encode())
     write_atomic(
         folder / MANIFEST_FILE, json.dumps({"model": spec.key, "random_weights": False, "source": source}).encode()
     )
@@ -93,12 +93,18 @@ def _materialize(spec: ModelSpec, settings: Settings, weights: Path, source: str
 
 
 def _hf_cached(spec: ModelSpec) -> Path | None:
+    """open_clip: the weights file (a folder is built around it); others: the cached snapshot folder."""
     from huggingface_hub import try_to_load_from_cache
 
+    sub = f"{spec.hf_subfolder}/" if spec.hf_subfolder else ""
+    if spec.family != "open_clip":
+        cfg = try_to_load_from_cache(spec.hf_repo, sub + spec.config_file)
+        if not (isinstance(cfg, str) and Path(cfg).is_file()):
+            return None
     for name in spec.weight_files:
-        hit = try_to_load_from_cache(spec.hf_repo, name)
+        hit = try_to_load_from_cache(spec.hf_repo, sub + name)
         if isinstance(hit, str) and Path(hit).is_file():
-            return Path(hit)
+            return Path(hit) if spec.family == "open_clip" else Path(hit).parent
     return None
 
 
@@ -134,23 +140,41 @@ def _offline(settings: Settings) -> bool:
 
 def missing_message(spec: ModelSpec, settings: Settings, reason: str = "") -> str:
     folder = model_folder(spec, settings)
-    return (
-        f"The {spec.title} weights are not on this machine{f' ({reason})' if reason else ''}.\n"
-        f"Provide them in one of these ways:\n"
-        f"  1. on a connected machine run `styleseek models download` (fetches {spec.hf_repo}),\n"
-        f"     or copy its folder {folder} here;\n"
-        f"  2. put {spec.weight_files[0]} from https://huggingface.co/{spec.hf_repo} into {folder}/\n"
-        f"     and run `styleseek models status`;\n"
-        f"  3. point STYLESEEK_CONTENT_WEIGHTS at a state-dict file (.safetensors/.bin) of those weights.\n"
-        f"For tests and demos only: `styleseek models tiny DIR` writes random-weight stand-ins\n"
-        f"(set STYLESEEK_MODELS_DIR=DIR); their search results are meaningless."
-    )
+    url = f"https://huggingface.co/{spec.hf_repo}" + (f"/tree/main/{spec.hf_subfolder}" if spec.hf_subfolder else "")
+    files = spec.weight_files[0] if spec.family == "open_clip" else f"{spec.config_file} and {spec.weight_files[0]}"
+    lines = [
+        f"The {spec.title} weights are not on this machine{f' ({reason})' if reason else ''}.",
+        "Provide them in one of these ways:",
+        f"  1. on a connected machine run `styleseek models download` (fetches {spec.hf_repo}),",
+        f"     or copy its folder {folder} here;",
+        f"  2. put {files} from {url}",
+        f"     into {folder}/ and run `styleseek models status`;",
+    ]
+    if spec.key == "content":
+        lines.append("  3. point STYLESEEK_CONTENT_WEIGHTS at a state-dict file (.safetensors/.bin) of those weights.")
+    lines += [
+        "For tests and demos only: `styleseek models tiny DIR` writes random-weight stand-ins",
+        "(set STYLESEEK_MODELS_DIR=DIR); their search results are meaningless.",
+    ]
+    return "\n".join(lines)
 
 
 def download(spec: ModelSpec, settings: Settings) -> Path:
-    """Fetch the weights from the Hugging Face Hub into its cache and link them into the models dir."""
-    from huggingface_hub import hf_hub_download
+    """Fetch the weights from the Hugging Face Hub into its cache (open_clip: linked into the models dir)."""
+    from huggingface_hub import hf_hub_download, snapshot_download
 
+    if spec.family != "open_clip":
+        sub = f"{spec.hf_subfolder}/" if spec.hf_subfolder else ""
+        try:
+            snap = Path(
+                snapshot_download(spec.hf_repo, allow_patterns=[sub + spec.config_file, sub + spec.weight_files[0]])
+            )
+        except Exception as e:  # noqa: BLE001 - any hub failure ends in the same advice
+            raise WeightsMissingError(missing_message(spec, settings, f"download failed: {e}"[:500])) from e
+        folder = snap / spec.hf_subfolder if spec.hf_subfolder else snap
+        if not _folder_ready(folder, spec):
+            raise WeightsMissingError(missing_message(spec, settings, "the download lacks the expected files"))
+        return folder
     errors = []
     for name in spec.weight_files:
         try:
@@ -178,7 +202,7 @@ def fingerprint(folder: Path, spec: ModelSpec) -> str:
     """Identifies the weights an index was built with: config, size and the first MiB of the weights."""
     weights = _weights_in(folder, spec)
     assert weights is not None
-    h = hashlib.sha256((folder / CONFIG_FILE).read_bytes())
+    h = hashlib.sha256((folder / spec.config_file).read_bytes())
     h.update(str(weights.stat().st_size).encode())
     with open(weights, "rb") as f:
         h.update(f.read(1 << 20))

@@ -19,7 +19,7 @@ def test_tiny_model_folder_has_the_real_layout(tiny_models: Path) -> None:
     cfg = json.loads((folder / "open_clip_config.json").read_text())
     assert set(cfg) == {"model_cfg", "preprocess_cfg"}
     assert (folder / CONTENT.weight_files[0]).is_file()
-    assert set(cfg["model_cfg"]) == set(CONTENT.open_clip_config["model_cfg"])  # same keys as the real config
+    assert set(cfg["model_cfg"]) == set(CONTENT.config["model_cfg"])  # same keys as the real config
 
 
 def test_encoder_outputs_are_normalised_float32(shared_encoder: ContentEncoder) -> None:
@@ -60,7 +60,7 @@ def test_explicit_state_dict_file_is_materialised_and_loads(tmp_path: Path, tiny
     assert st.present and st.source == "explicit path"
     folder = w.resolve(CONTENT, s)
     assert (folder / CONTENT.weight_files[0]).resolve() == src.resolve()
-    assert json.loads((folder / "open_clip_config.json").read_text()) == CONTENT.open_clip_config
+    assert json.loads((folder / "open_clip_config.json").read_text()) == CONTENT.config
 
 
 def test_a_different_model_changes_the_fingerprint(tmp_path: Path) -> None:

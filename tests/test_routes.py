@@ -199,3 +199,14 @@ def test_cancel_from_the_ui_stops_the_run_and_keeps_what_was_done(settings, shar
     # the folder list offers an update button that restarts the same folder
     f = client.get("/folders", headers=HX)
     assert 'hx-post="/index_start"' in f.text and str(tmp_path / "many") in f.text
+
+
+def test_missing_weights_are_explained_not_crashed(tmp_path: Path) -> None:
+    from settings import Settings
+
+    s = Settings(data_dir=tmp_path / "d", models_dir=tmp_path / "none", allow_download=False)
+    c = TestClient(create_app(s), base_url="http://127.0.0.1", raise_server_exceptions=False)
+    page = c.get("/", params={"q": "dog"})
+    assert page.status_code == 200 and "styleseek models download" in page.text and 'id="search-form"' in page.text
+    r = c.get("/search", params={"q": "dog"}, headers=HX)
+    assert r.status_code == 503 and "styleseek models download" in r.text
