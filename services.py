@@ -10,7 +10,7 @@ import numpy as np
 
 from indexing.catalog import Catalog, ImageRow
 from indexing.imageio import ImageError, decode, preview_bytes, thumbnail_bytes
-from indexing.pipeline import SPACE, Indexer, RunReport
+from indexing.pipeline import Indexer, RunReport
 from indexing.progress import Progress
 from indexing.thumbs import ThumbCache
 from indexing.vectors import VectorIndex
@@ -25,6 +25,26 @@ def default_content_encoder(settings: Settings) -> Encoder:
     from models.content import ContentEncoder  # torch loads here, not at import time
 
     return ContentEncoder(settings)
+
+
+def default_style_encoders(settings: Settings) -> dict[str, Encoder]:
+    """The style space and the VAE texture descriptor, where enabled and where their weights are present:
+    a collection can be indexed with the content model alone, and gains the style spaces later."""
+    if not settings.style_search:
+        return {}
+    from models import weights
+    from models.specs import STYLE, TEXTURE
+
+    out: dict[str, Encoder] = {}
+    if weights.locate(STYLE, settings).present:
+        from models.style import StyleEncoder
+
+        out["style"] = StyleEncoder(settings)
+    if weights.locate(TEXTURE, settings).present:
+        from models.texture import TextureEncoder
+
+        out["texture"] = TextureEncoder(settings)
+    return out
 
 
 class IndexJob:
@@ -44,34 +64,48 @@ class IndexJob:
 
 
 class StyleSeek:
-    def __init__(self, settings: Settings, content_encoder: Encoder | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        content_encoder: Encoder | None = None,
+        style_encoders: dict[str, Encoder] | None = None,
+    ) -> None:
         self.settings = settings
         self.catalog = Catalog(settings.db_path)
         self.thumbs = ThumbCache(settings.thumbs_dir)
         self.encoder = content_encoder or default_content_encoder(settings)
-        self._index: VectorIndex | None = None
+        self.style_encoders = default_style_encoders(settings) if style_encoders is None else style_encoders
+        self._indices: dict[str, VectorIndex] = {}
         self._index_lock = threading.Lock()
         self._job_lock = threading.Lock()
         self.job: IndexJob | None = None
 
-    # the content index is opened on first use and reconciled with SQLite then
+    @property
+    def encoders(self) -> dict[str, Encoder]:
+        return {"content": self.encoder, **self.style_encoders}
+
+    def vector_index(self, space: str) -> VectorIndex:
+        """A space's FAISS index, opened on first use and reconciled with SQLite then."""
+        if space not in self._indices:
+            with self._index_lock:
+                if space not in self._indices:
+                    row = self.catalog.conn.execute("SELECT dim FROM spaces WHERE name=?", (space,)).fetchone()
+                    dim = int(row[0]) if row else self.encoders[space].dim
+                    idx = VectorIndex(self.settings.index_dir / f"{space}.faiss", space, dim)
+                    idx.load_and_reconcile(self.catalog)
+                    self._indices[space] = idx
+        return self._indices[space]
+
     @property
     def index(self) -> VectorIndex:
-        if self._index is None:
-            with self._index_lock:
-                if self._index is None:
-                    row = self.catalog.conn.execute("SELECT dim FROM spaces WHERE name=?", (SPACE,)).fetchone()
-                    dim = int(row[0]) if row else self.encoder.dim
-                    idx = VectorIndex(self.settings.index_dir / f"{SPACE}.faiss", SPACE, dim)
-                    idx.load_and_reconcile(self.catalog)
-                    self._index = idx
-        return self._index
+        return self.vector_index("content")
 
     def indexer(self) -> Indexer:
-        index = self.index
-        if index.dim != self.encoder.dim:
-            self.catalog.check_space(SPACE, self.encoder.dim, self.encoder.fingerprint)  # raises with advice
-        return Indexer(self.settings, self.catalog, self.encoder, index, self.thumbs)
+        for space, enc in self.encoders.items():
+            if self.vector_index(space).dim != enc.dim:
+                self.catalog.check_space(space, enc.dim, enc.fingerprint)  # raises with advice
+        indices = {s: self.vector_index(s) for s in self.encoders}
+        return Indexer(self.settings, self.catalog, self.encoders, indices, self.thumbs)
 
     def searcher(self) -> Searcher:
         return Searcher(self.catalog, self.index, self.encoder)

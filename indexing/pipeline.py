@@ -1,8 +1,8 @@
-"""The indexing pipeline: scan, plan (new / changed / moved / deleted), decode in a worker pool while the
-model encodes the previous batch, and commit each batch to SQLite in one transaction.
+"""The indexing pipeline: scan, plan (new / changed / moved / deleted / lacking a space), decode in a worker
+pool while the models encode the previous batch, and commit each batch to SQLite in one transaction.
 
 A crash or Ctrl-C loses at most the batch in flight: SQLite holds every committed batch, and the FAISS
-file is reconciled with it on the next start.
+files are reconciled with it on the next start.
 """
 
 from __future__ import annotations
@@ -30,23 +30,24 @@ from models.base import Encoder
 from settings import Settings
 
 log = logging.getLogger(__name__)
-SPACE = "content"
 
 
 @dataclass
 class Job:
     entry: FileEntry
+    spaces: tuple[str, ...]  # the spaces to embed this file into
     replace_id: int | None = None  # the row of the same path whose bytes changed
     old_hash: str | None = None
+    fill_id: int | None = None  # an indexed, unchanged row that only lacks some spaces
 
 
 @dataclass
 class Outcome:
     job: Job
-    kind: str  # ready | failed | moved | touched
+    kind: str  # ready | fill | failed | moved | touched
     hash: str | None = None
     error: str | None = None
-    prepared: Any = None
+    prepared: dict[str, Any] = field(default_factory=dict)  # space -> model input
     row: dict = field(default_factory=dict)
     moved_id: int | None = None
 
@@ -60,8 +61,10 @@ class RunReport:
     failed: int = 0
     moved: int = 0
     removed: int = 0
+    filled: int = 0  # unchanged images that gained a space they lacked
     cancelled: bool = False
     seconds: float = 0.0
+    spaces: list[str] = field(default_factory=list)
     errors: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -93,13 +96,20 @@ def bounded_map(
 
 class Indexer:
     def __init__(
-        self, settings: Settings, catalog: Catalog, encoder: Encoder, index: VectorIndex, thumbs: ThumbCache
+        self,
+        settings: Settings,
+        catalog: Catalog,
+        encoders: dict[str, Encoder],
+        indices: dict[str, VectorIndex],
+        thumbs: ThumbCache,
     ) -> None:
+        assert "content" in encoders and set(encoders) == set(indices)
         self.settings = settings
         self.catalog = catalog
-        self.encoder = encoder
-        self.index = index
+        self.encoders = encoders
+        self.indices = indices
         self.thumbs = thumbs
+        self.spaces = tuple(encoders)
         self._moved_lock = threading.Lock()
 
     def _workers(self) -> int:
@@ -116,13 +126,14 @@ class Indexer:
         if not data:
             return Outcome(job, "failed", error="empty file (0 bytes)")
         h = content_hash(data)
-        if job.replace_id is not None and h == job.old_hash:
-            return Outcome(job, "touched", hash=h)  # only the timestamp changed
-        with self._moved_lock:
-            ids = moved_pool.get(h)
-            moved_id = ids.pop() if ids else None
-        if moved_id is not None:
-            return Outcome(job, "moved", hash=h, moved_id=moved_id)
+        if job.fill_id is None:
+            if job.replace_id is not None and h == job.old_hash:
+                return Outcome(job, "touched", hash=h)  # only the timestamp changed
+            with self._moved_lock:
+                ids = moved_pool.get(h)
+                moved_id = ids.pop() if ids else None
+            if moved_id is not None:
+                return Outcome(job, "moved", hash=h, moved_id=moved_id)
         try:
             dec = decode(
                 data,
@@ -132,12 +143,14 @@ class Indexer:
             )
             if not self.thumbs.read(h):
                 self.thumbs.write(h, thumbnail_bytes(dec.image, self.settings.thumbnail_size))
-            prepared = self.encoder.prepare(dec.image)
+            prepared = {s: self.encoders[s].prepare(dec.image) for s in job.spaces}
         except ImageError as err:
             return Outcome(job, "failed", hash=h, error=str(err))
         except Exception as err:  # noqa: BLE001 - one odd file must never stop a run
             log.exception("unexpected error on %s", e.path)
             return Outcome(job, "failed", hash=h, error=f"unexpected error: {type(err).__name__}: {err}")
+        if job.fill_id is not None:
+            return Outcome(job, "fill", hash=h, prepared=prepared)
         x = dec.exif
         row = {
             "format": dec.format,
@@ -162,14 +175,15 @@ class Indexer:
         cancel = cancel or threading.Event()
         t0 = time.monotonic()
         folders = [str(Path(r).expanduser().absolute()) for r in roots]
-        report = RunReport(folders)
+        report = RunReport(folders, spaces=list(self.spaces))
         for f in folders:
             if not Path(f).is_dir():
                 raise NotADirectoryError(f"not a folder: {f}")
-        progress.update(state="scanning", started_at=time.monotonic(), finished_at=None, message="loading model")
-        self.encoder.load()
-        self.catalog.check_space(SPACE, self.encoder.dim, self.encoder.fingerprint)
-        min_side = self.encoder.input_size
+        progress.update(state="scanning", started_at=time.monotonic(), finished_at=None, message="loading models")
+        for space, enc in self.encoders.items():
+            enc.load()
+            self.catalog.check_space(space, enc.dim, enc.fingerprint)
+        min_side = max(enc.input_size for enc in self.encoders.values())
         last_save = time.monotonic()
         try:
             with ThreadPoolExecutor(self._workers(), thread_name_prefix="decode") as pool:
@@ -179,11 +193,9 @@ class Indexer:
                     last_save = self._run_folder(folder, pool, progress, cancel, report, min_side, last_save)
         except BaseException:
             progress.update(state="failed", message="indexing stopped by an error")
-            if self.index.dirty:
-                self.index.save()
+            self._save()
             raise
-        if self.index.dirty:
-            self.index.save()
+        self._save()
         report.cancelled = cancel.is_set()
         report.seconds = time.monotonic() - t0
         progress.update(
@@ -191,6 +203,37 @@ class Indexer:
             message="cancelled: the next run resumes" if report.cancelled else "done",
         )
         return report
+
+    def _save(self) -> None:
+        for index in self.indices.values():
+            if index.dirty:
+                index.save()
+
+    def _plan(self, folder: str, folder_id: int) -> tuple[list[Job], int, dict]:
+        known = self.catalog.known_under(folder_id)
+        have = {s: set(self.catalog.vector_ids(s).tolist()) for s in self.spaces}
+        seen: set[str] = set()
+        jobs: list[Job] = []
+        unchanged = 0
+        for e in iter_image_files(Path(folder)):
+            seen.add(e.path)
+            k = known.get(e.path)
+            if k is None:
+                other = self.catalog.get_by_path(e.path)  # indexed already through another (nested) folder
+                if other is not None and other.size == e.size and other.mtime == e.mtime:
+                    k = (other.id, other.size, other.mtime, other.hash, other.status)
+                else:
+                    jobs.append(Job(e, self.spaces, other.id if other else None, other.hash if other else None))
+                    continue
+            if k[1] != e.size or k[2] != e.mtime:
+                jobs.append(Job(e, self.spaces, k[0], k[3]))
+                continue
+            unchanged += 1
+            lacking = tuple(s for s in self.spaces if k[4] == "indexed" and k[0] not in have[s])
+            if lacking:  # e.g. the style models arrived after the first run: embed only what is missing
+                jobs.append(Job(e, lacking, fill_id=k[0]))
+        gone = {p: v for p, v in known.items() if p not in seen}
+        return jobs, unchanged, gone
 
     def _run_folder(
         self,
@@ -204,32 +247,16 @@ class Indexer:
     ) -> float:
         progress.update(state="scanning", folder=folder, message=f"scanning {folder}")
         folder_id = self.catalog.add_folder(folder)
-        known = self.catalog.known_under(folder_id)
-        seen: set[str] = set()
-        jobs: list[Job] = []
-        unchanged = 0
-        for e in iter_image_files(Path(folder)):
-            seen.add(e.path)
-            k = known.get(e.path)
-            if k is None:
-                other = self.catalog.get_by_path(e.path)  # indexed already through another (nested) folder
-                if other is not None and other.size == e.size and other.mtime == e.mtime:
-                    unchanged += 1
-                    continue
-                jobs.append(Job(e, other.id if other else None, other.hash if other else None))
-            elif k[1] == e.size and k[2] == e.mtime:
-                unchanged += 1
-            else:
-                jobs.append(Job(e, k[0], k[3]))
-        gone = {p: v for p, v in known.items() if p not in seen}
+        jobs, unchanged, gone = self._plan(folder, folder_id)
         moved_pool: dict[str, list[int]] = {}
         for _p, (iid, _s, _m, h, status) in gone.items():
             if h and status == "indexed":
                 moved_pool.setdefault(h, []).append(iid)
-        report.total += len(jobs) + unchanged
+        fills = sum(1 for j in jobs if j.fill_id is not None)
+        report.total += len(jobs) - fills + unchanged
         report.unchanged += unchanged
-        progress.add(total=len(jobs) + unchanged, done=unchanged, unchanged=unchanged)
-        progress.update(state="indexing", message=f"indexing {len(jobs)} new or changed files")
+        progress.add(total=len(jobs) - fills + unchanged, done=unchanged - fills, unchanged=unchanged)
+        progress.update(state="indexing", message=f"indexing {len(jobs)} new, changed or incomplete files")
 
         batch: list[Outcome] = []
         others: list[Outcome] = []
@@ -237,12 +264,12 @@ class Indexer:
         ahead = bsz * 2 + self._workers()
         outcomes = bounded_map(pool, lambda j: self._process(j, moved_pool, min_side), jobs, ahead, cancel)
         for out in outcomes:
-            (batch if out.kind == "ready" else others).append(out)
+            (batch if out.prepared else others).append(out)
             if len(batch) >= bsz or len(others) >= 4 * bsz:
                 self._commit(folder_id, batch, others, progress, report)
                 batch, others = [], []
-                if time.monotonic() - last_save > self.settings.checkpoint_seconds and self.index.dirty:
-                    self.index.save()
+                if time.monotonic() - last_save > self.settings.checkpoint_seconds:
+                    self._save()
                     last_save = time.monotonic()
             if cancel.is_set():
                 break
@@ -257,18 +284,28 @@ class Indexer:
         self.catalog.touch_folder(folder_id)
         return last_save
 
+    def _encode(self, batch: list[Outcome]) -> dict[str, tuple[list[int], np.ndarray]]:
+        """space -> (positions in batch, vectors): each model sees one batch of the images that need it."""
+        out = {}
+        for space, enc in self.encoders.items():
+            pos = [i for i, o in enumerate(batch) if space in o.prepared]
+            if pos:
+                out[space] = (pos, enc.encode_prepared([batch[i].prepared[space] for i in pos]))
+        return out
+
     def _commit(
         self, folder_id: int, batch: list[Outcome], others: list[Outcome], progress: Progress, report: RunReport
     ) -> None:
         if not batch and not others:
             return
-        vecs = self.encoder.encode_prepared([o.prepared for o in batch]) if batch else None
-        new_ids: list[int] = []
+        encoded = self._encode(batch)
+        ids: list[int] = []  # image id per batch position
         dropped: list[int] = []
         stale_hashes: list[str] = []
         counts = {"indexed": 0, "failed": 0, "moved": 0, "unchanged": 0}
+        filled = 0
         with self.catalog.transaction() as t:
-            for i, o in enumerate([*batch, *others]):
+            for o in [*batch, *others]:
                 e = o.job.entry
                 if o.job.replace_id is not None and o.kind != "touched":
                     Catalog.delete_images(t, [o.job.replace_id])
@@ -277,13 +314,18 @@ class Indexer:
                         stale_hashes.append(o.job.old_hash)
                 base = {"folder_id": folder_id, "path": e.path, "size": e.size, "mtime": e.mtime, "hash": o.hash}
                 if o.kind == "ready":
-                    iid = Catalog.insert_image(t, {**base, **o.row, "status": "indexed"})
-                    Catalog.add_vector(t, iid, SPACE, vecs[i])
-                    new_ids.append(iid)
+                    ids.append(Catalog.insert_image(t, {**base, **o.row, "status": "indexed"}))
                     counts["indexed"] += 1
+                elif o.kind == "fill":
+                    assert o.job.fill_id is not None
+                    ids.append(o.job.fill_id)
+                    filled += 1
                 elif o.kind == "failed":
-                    Catalog.insert_image(t, {**base, "status": "error", "error": o.error})
-                    counts["failed"] += 1
+                    if o.job.fill_id is None:
+                        Catalog.insert_image(t, {**base, "status": "error", "error": o.error})
+                        counts["failed"] += 1
+                    else:  # an indexed file that can no longer be read keeps what it had
+                        progress.error(e.path, f"could not add missing spaces: {o.error}")
                 elif o.kind == "moved":
                     assert o.moved_id is not None
                     Catalog.move_image(t, o.moved_id, folder_id, e.path, e.size, e.mtime)
@@ -292,28 +334,34 @@ class Indexer:
                     assert o.job.replace_id is not None
                     Catalog.move_image(t, o.job.replace_id, folder_id, e.path, e.size, e.mtime)
                     counts["unchanged"] += 1
-        # SQLite has committed; now the derived FAISS index follows
-        self.index.remove(dropped)
-        if new_ids:
-            self.index.add(np.asarray(new_ids, np.int64), vecs)
+            for space, (pos, vecs) in encoded.items():
+                for p, v in zip(pos, vecs, strict=True):
+                    Catalog.add_vector(t, ids[p], space, v)
+        # SQLite has committed; now the derived FAISS indices follow
+        for index in self.indices.values():
+            index.remove(dropped)
+        for space, (pos, vecs) in encoded.items():
+            self.indices[space].add(np.asarray([ids[p] for p in pos], np.int64), vecs)
         for h in stale_hashes:
             if not self.catalog.hash_in_use(h):
                 self.thumbs.remove(h)
         for o in others:
-            if o.kind == "failed":
+            if o.kind == "failed" and o.job.fill_id is None:
                 progress.error(o.job.entry.path, o.error or "")
                 report.errors.append({"path": o.job.entry.path, "error": o.error})
         report.indexed += counts["indexed"]
         report.failed += counts["failed"]
         report.moved += counts["moved"]
         report.unchanged += counts["unchanged"]
-        progress.add(done=len(batch) + len(others), **counts)
+        report.filled += filled
+        progress.add(done=len(batch) + len(others), filled=filled, **counts)
 
     def _remove(self, ids: list[int], progress: Progress, report: RunReport) -> None:
         rows = self.catalog.get_many(ids)
         with self.catalog.transaction() as t:
             Catalog.delete_images(t, ids)
-        self.index.remove(ids)
+        for index in self.indices.values():
+            index.remove(ids)
         for r in rows.values():
             if r.hash and not self.catalog.hash_in_use(r.hash):
                 self.thumbs.remove(r.hash)

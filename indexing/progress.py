@@ -19,6 +19,7 @@ class ProgressSnapshot:
     failed: int
     moved: int
     removed: int
+    filled: int
     rate: float  # files per second over this run
     elapsed: float
     message: str
@@ -49,6 +50,7 @@ class Progress:
     failed: int = 0
     moved: int = 0
     removed: int = 0
+    filled: int = 0
     message: str = ""
     started_at: float = field(default_factory=time.monotonic)
     finished_at: float | None = None
@@ -87,7 +89,7 @@ class Progress:
         with self._lock:
             end = self.finished_at or time.monotonic()
             elapsed = max(end - self.started_at, 1e-9)
-            processed = self.indexed + self.failed + self.moved
+            processed = self.indexed + self.failed + self.moved + self.filled
             return ProgressSnapshot(
                 self.state,
                 self.folder,
@@ -98,6 +100,7 @@ class Progress:
                 self.failed,
                 self.moved,
                 self.removed,
+                self.filled,
                 processed / elapsed if processed else 0.0,
                 elapsed,
                 self.message,

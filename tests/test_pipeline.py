@@ -229,3 +229,48 @@ def test_duplicate_files_are_both_indexed_and_share_a_thumbnail(
     b.unlink()
     svc.index_folders([lib])
     assert svc.thumbs.read(ra.hash) is not None  # still used by a.jpg
+
+
+def test_style_spaces_are_added_later_without_reembedding_content(
+    tmp_path: Path, settings: Settings, shared_encoder: Encoder
+) -> None:
+    from services import default_style_encoders
+
+    lib = tmp_path / "lib"
+    files = make_collection(lib, 9)
+    write_broken(lib / "bad")
+    first = Spy(shared_encoder)
+    svc = StyleSeek(settings, content_encoder=first, style_encoders={})  # content model alone
+    assert svc.index_folders([lib]).indexed == 9
+    assert svc.catalog.count_vectors("style") == 0
+
+    styles = default_style_encoders(settings)  # the tiny style models are in the models dir
+    assert set(styles) == {"style", "texture"}
+    later = Spy(shared_encoder)
+    svc2 = StyleSeek(settings, content_encoder=later, style_encoders=styles)
+    r = svc2.index_folders([lib])
+    assert (r.filled, r.indexed, later.embedded) == (9, 0, 0)  # only the missing spaces were computed
+    ids = sorted(svc2.index.ids().tolist())
+    for space in ("style", "texture"):
+        assert sorted(svc2.vector_index(space).ids().tolist()) == ids
+        assert svc2.catalog.count_vectors(space) == 9
+    assert svc2.index_folders([lib]).filled == 0  # nothing left to add
+
+    files[0].unlink()  # a deletion leaves every space
+    svc2.index_folders([lib])
+    for space in ("content", "style", "texture"):
+        assert svc2.vector_index(space).ntotal == 8
+
+
+def test_without_style_weights_indexing_uses_content_alone(tmp_path: Path, shared_encoder: Encoder) -> None:
+    from models.tiny import write_tiny_models
+    from services import default_style_encoders
+
+    write_tiny_models(tmp_path / "m", keys=("content",))
+    s = Settings(data_dir=tmp_path / "d", models_dir=tmp_path / "m", batch_size=4)
+    assert default_style_encoders(s) == {}
+    assert default_style_encoders(Settings(data_dir=tmp_path / "d", style_search=False)) == {}
+    make_collection(tmp_path / "lib", 3)
+    svc = StyleSeek(s, content_encoder=shared_encoder)
+    r = svc.index_folders([tmp_path / "lib"])
+    assert r.indexed == 3 and r.spaces == ["content"]
