@@ -48,13 +48,21 @@ def _app(settings: Settings):  # noqa: ANN202 - services import is deferred to k
 def _hits_payload(app, hits) -> list[dict]:  # noqa: ANN001
     from search.records import image_record
 
-    return [{**image_record(h.image, app.thumbs), "score": round(h.score, 6)} for h in hits]
+    return [
+        {**image_record(h.image, app.thumbs), "score": round(h.score, 6), "contributions": h.contributions()}
+        for h in hits
+    ]
 
 
 def _hits_text(payload: list[dict]) -> str:
     if not payload:
         return "no results"
-    return "\n".join(f"{h['score']:.4f}  #{h['id']:<6} {h['path']}" for h in payload)
+
+    def models(h: dict) -> str:
+        by = h["contributions"]["models"]
+        return " ".join(f"{k[0]}={v:+.3f}" for k, v in by.items()) if len(by) > 1 else ""
+
+    return "\n".join(f"{h['score']:.4f}  #{h['id']:<6} {h['path']}  {models(h)}".rstrip() for h in payload)
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -98,8 +106,14 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from search.query import parse_query, parse_term_option, validate
+
+    terms = (parse_query(args.query) if args.query and args.query.strip() else []) + [
+        parse_term_option(t) for t in args.term or []
+    ]
     app = _app(_settings(args))
-    payload = _hits_payload(app, app.search(args.query, args.k))
+    hits = app.search(validate(terms), args.k, min_score=args.min_score, sort=args.sort, coherence=args.coherence)
+    payload = _hits_payload(app, hits)
     _emit(args, payload, _hits_text(payload))
     return 0
 
@@ -115,7 +129,10 @@ def _resolve_id(app, args: argparse.Namespace) -> int:  # noqa: ANN001
 
 def cmd_similar(args: argparse.Namespace) -> int:
     app = _app(_settings(args))
-    hits = app.similar(args.id, args.k) if args.id is not None else app.similar_to_file(Path(args.path), args.k)
+    if args.id is not None:
+        hits = app.similar(args.id, args.k, args.balance)
+    else:
+        hits = app.similar_to_file(Path(args.path), args.k, args.balance)
     payload = _hits_payload(app, hits)
     _emit(args, payload, _hits_text(payload))
     return 0
@@ -216,9 +233,13 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("-q", "--quiet", action="store_true")
     x.set_defaults(fn=cmd_index)
 
-    x = sub.add_parser("search", parents=[common], help="search by a text description")
-    x.add_argument("query")
+    x = sub.add_parser("search", parents=[common], help="search by weighted text terms (see README: query syntax)")
+    x.add_argument("query", nargs="?", default="", help='e.g. "sunset over mountains, style: van gogh:0.9, -people"')
+    x.add_argument("--term", action="append", metavar="TARGET:WEIGHT:TEXT", help="a term; repeatable")
     x.add_argument("-k", type=int, default=20)
+    x.add_argument("--min-score", type=float, help="drop hits scoring below this")
+    x.add_argument("--sort", choices=["score", "date"], default="score")
+    x.add_argument("--coherence", type=float, default=0.0, help="style coherence boost, 0 (off) to 1")
     x.set_defaults(fn=cmd_search)
 
     for name, fn, helptext in (("similar", cmd_similar, "images similar to one"), ("info", cmd_info, "one record")):
@@ -228,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
         g.add_argument("--id", type=int)
         if name == "similar":
             x.add_argument("-k", type=int, default=20)
+            x.add_argument("--balance", type=float, default=0.0, help="0 = content only, 1 = style only")
         x.set_defaults(fn=fn)
 
     x = sub.add_parser("status", parents=[common], help="counts per folder")

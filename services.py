@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -16,6 +17,7 @@ from indexing.thumbs import ThumbCache
 from indexing.vectors import VectorIndex
 from models.base import Encoder
 from search.engine import Hit, Searcher
+from search.query import Term, parse_query
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -108,7 +110,7 @@ class StyleSeek:
         return Indexer(self.settings, self.catalog, self.encoders, indices, self.thumbs)
 
     def searcher(self) -> Searcher:
-        return Searcher(self.catalog, self.index, self.encoder)
+        return Searcher(self.catalog, self.vector_index, self.encoders)
 
     # indexing ---------------------------------------------------------------------------------------
     def index_folders(
@@ -140,24 +142,26 @@ class StyleSeek:
             return job
 
     # queries ----------------------------------------------------------------------------------------
-    def search(self, text: str, k: int = 50) -> list[Hit]:
-        return self.searcher().search_text(text, k)
+    def search(self, query: str | list[Term], k: int = 50, **options: Any) -> list[Hit]:
+        """A one-line query (see search.query) or a list of terms; options: min_score, sort, coherence."""
+        terms = parse_query(query) if isinstance(query, str) else query
+        return self.searcher().search(terms, k, **options)
 
-    def similar(self, image_id: int, k: int = 50) -> list[Hit]:
-        return self.searcher().similar_to_id(image_id, k)
+    def similar(self, image_id: int, k: int = 50, balance: float = 0.0) -> list[Hit]:
+        return self.searcher().similar(image_id, k, balance)
 
-    def similar_to_file(self, path: Path, k: int = 50) -> list[Hit]:
+    def similar_to_file(self, path: Path, k: int = 50, balance: float = 0.0) -> list[Hit]:
         """Find similar for any file: by its id when indexed, else by embedding it now."""
         row = self.catalog.get_by_path(str(path.expanduser().absolute()))
         if row is not None and row.status == "indexed":
-            return self.similar(row.id, k)
+            return self.similar(row.id, k, balance)
         try:
             data = path.read_bytes()
         except OSError as e:
             raise FileNotFoundError(f"cannot read {path}: {e.strerror or e}") from e
-        dec = decode(data, min_side=self.encoder.input_size, max_pixels=self.settings.max_image_pixels)
-        vec = self.encoder.encode_images([dec.image])
-        return self.searcher().similar_to_vector(vec, k)
+        sizes = [e.input_size for e in self.encoders.values()]
+        dec = decode(data, min_side=max(sizes), max_pixels=self.settings.max_image_pixels)
+        return self.searcher().similar_to_image(dec.image, k, balance)
 
     def image(self, image_id: int) -> ImageRow | None:
         return self.catalog.get(image_id)

@@ -139,7 +139,7 @@ def bench_search(enc: ContentEncoder, n: int, tmp: Path, queries: int = 200) -> 
         t = time.perf_counter()
         index.search(q[None, :], 50)
         faiss_ms.append((time.perf_counter() - t) * 1e3)
-    searcher = Searcher(cat, index, enc)
+    searcher = Searcher(cat, lambda _space: index, {"content": enc})
     words = [
         "sunset over mountains",
         "dog on a beach",

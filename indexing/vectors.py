@@ -116,3 +116,16 @@ class VectorIndex:
                 return self._index.reconstruct(int(image_id))
             except (RuntimeError, KeyError):
                 return None
+
+    def reconstruct_many(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(vectors, present) for the ids; a missing id gets a zero row and present False."""
+        out = np.zeros((len(ids), self.dim), np.float32)
+        have = np.zeros(len(ids), bool)
+        with self._lock:
+            for n, i in enumerate(ids):
+                try:
+                    out[n] = self._index.reconstruct(int(i))
+                    have[n] = True
+                except (RuntimeError, KeyError):
+                    pass
+        return out, have

@@ -35,7 +35,9 @@ class TextureEncoder(Encoder):
         self._device = pick_device(self.settings.device)
         self._dtype = torch.float16 if self._device.type == "cuda" else torch.float32
         try:
-            vae = AutoencoderKL.from_pretrained(folder, local_files_only=True, torch_dtype=self._dtype)
+            vae = AutoencoderKL.from_pretrained(
+                folder, local_files_only=True, torch_dtype=self._dtype, low_cpu_mem_usage=False
+            )
         except Exception as e:
             raise ModelError(f"Could not load the VAE from {folder}: {e}") from e
         self._encoder = vae.encoder.eval().to(self._device)  # the decoder is never needed

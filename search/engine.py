@@ -1,26 +1,73 @@
-"""Text search and find-similar over the content index. Results are deterministic: score, then id."""
+"""Search over the vector spaces: weighted text terms and find-similar, fused with one formula.
+
+For query parts p (weight w_p, space s_p, unit vector q_p) and a candidate image x:
+
+    score(x) = Σ_p w_p · cos(q_p, x_{s_p}) / Σ_{p: w_p > 0} w_p
+
+Candidates are the union of each positive part's top hits; every candidate is then scored exactly against
+every part, with its vectors reconstructed from the flat indices. An image that lacks a space (not yet
+indexed with that model) gets 0 from the parts of that space. Ties break by image id.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
+from PIL import Image
 
 from indexing.catalog import Catalog, ImageRow
 from indexing.vectors import VectorIndex
 from models.base import Encoder
+from search.query import QueryError, Term, validate
 
 MAX_K = 1000
-
-
-class QueryError(ValueError):
-    """A query the user has to fix; the message says how."""
+SORTS = ("score", "date")
+SPACE_TITLES = {"content": "content (CLIP ViT-B/16)", "style": "style (CLIP ViT-L/14)", "texture": "texture (SD VAE)"}
 
 
 @dataclass(frozen=True)
+class Part:
+    """One weighted query vector in one space: an encoded text term or an image's own vector."""
+
+    label: str
+    space: str
+    weight: float
+    vector: np.ndarray
+    term: Term | None = None
+
+
+@dataclass
 class Hit:
     image: ImageRow
     score: float
+    # per part: (label, space, weight, similarity or None when the image lacks the space, contribution)
+    parts: list[tuple[str, str, float, float | None, float]] = field(default_factory=list)
+    boost: float = 0.0
+
+    @property
+    def by_model(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for _label, space, _w, _sim, c in self.parts:
+            out[space] = out.get(space, 0.0) + c
+        return out
+
+    def contributions(self) -> dict:
+        return {
+            "terms": [
+                {
+                    "text": label,
+                    "target": space,
+                    "weight": w,
+                    "similarity": None if sim is None else round(sim, 6),
+                    "contribution": round(c, 6),
+                }
+                for label, space, w, sim, c in self.parts
+            ],
+            "models": {k: round(v, 6) for k, v in self.by_model.items()},
+            "coherence_boost": round(self.boost, 6),
+        }
 
 
 def check_k(k: int) -> int:
@@ -30,41 +77,171 @@ def check_k(k: int) -> int:
 
 
 class Searcher:
-    def __init__(self, catalog: Catalog, index: VectorIndex, encoder: Encoder) -> None:
+    def __init__(self, catalog: Catalog, index_for: Callable[[str], VectorIndex], encoders: dict[str, Encoder]) -> None:
         self.catalog = catalog
-        self.index = index
-        self.encoder = encoder
+        self.index_for = index_for
+        self.encoders = encoders
 
-    def _hits(self, query: np.ndarray, k: int, exclude: int | None = None) -> list[Hit]:
-        # ask for a few more so that ties at the cut and the excluded source can be ordered by id
-        scores, ids = self.index.search(query, k + 8)
-        pairs = [(float(s), int(i)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0 and i != exclude]
-        pairs.sort(key=lambda p: (-round(p[0], 6), p[1]))
-        pairs = pairs[:k]
-        rows = self.catalog.get_many(i for _, i in pairs)
-        return [Hit(rows[i], s) for s, i in pairs if i in rows]
+    @property
+    def spaces(self) -> tuple[str, ...]:
+        return tuple(self.encoders)
+
+    def _require(self, space: str) -> None:
+        if space not in self.encoders:
+            what = "style search" if space in ("style", "texture") else f"the {space} space"
+            raise QueryError(
+                f"{what} is unavailable: its model is not installed or is turned off "
+                "(see `styleseek models status`, STYLESEEK_STYLE_SEARCH)"
+            )
+
+    # text terms ---------------------------------------------------------------------------------------
+    def encode_terms(self, terms: list[Term]) -> list[Part]:
+        """All terms of one model in one batch."""
+        validate(terms)
+        for t in terms:
+            self._require(t.target)
+        vecs: dict[int, np.ndarray] = {}
+        for space in {t.target for t in terms}:
+            idx = [i for i, t in enumerate(terms) if t.target == space]
+            out = self.encoders[space].encode_text([terms[i].text for i in idx])
+            vecs.update(zip(idx, out, strict=True))
+        return [Part(t.text, t.target, t.weight, vecs[i], t) for i, t in enumerate(terms) if t.weight != 0]
+
+    def search(
+        self,
+        terms: list[Term],
+        k: int = 50,
+        *,
+        min_score: float | None = None,
+        sort: str = "score",
+        coherence: float = 0.0,
+    ) -> list[Hit]:
+        check_k(k)
+        return self.fuse(self.encode_terms(terms), k, min_score=min_score, sort=sort, coherence=coherence)
 
     def search_text(self, text: str, k: int = 50) -> list[Hit]:
         text = (text or "").strip()
         if not text:
             raise QueryError("the query is empty: type what you are looking for")
-        if len(text) > 1000:
-            raise QueryError("the query is too long (1000 characters at most)")
-        check_k(k)
-        if self.index.ntotal == 0:
-            return []
-        return self._hits(self.encoder.encode_text([text]), k)
+        return self.search([Term(text[:300])], k)
 
-    def similar_to_id(self, image_id: int, k: int = 50) -> list[Hit]:
+    # find similar -------------------------------------------------------------------------------------
+    def balance_weights(self, balance: float) -> dict[str, float]:
+        """balance 0 = content only, 1 = style only; the style side blends CLIP-L and the VAE descriptor."""
+        if not 0.0 <= balance <= 1.0:
+            raise QueryError(f"balance must be between 0 (content) and 1 (style), got {balance:g}")
+        style_side = [s for s in ("style", "texture") if s in self.encoders]
+        if balance > 0 and not style_side:
+            self._require("style")
+        weights = {"content": 1.0 - balance} if balance < 1 else {}
+        for s in style_side:
+            if balance > 0:
+                weights[s] = balance / len(style_side)
+        return weights
+
+    def similar(self, image_id: int, k: int = 50, balance: float = 0.0) -> list[Hit]:
         check_k(k)
+        weights = self.balance_weights(balance)
         row = self.catalog.get(image_id)
         if row is None:
             raise LookupError(f"no image with id {image_id}")
-        vec = self.index.reconstruct(image_id)
-        if vec is None:
-            raise LookupError(f"image {image_id} has no content vector ({row.status}: {row.error or 'not indexed'})")
-        return self._hits(vec[None, :], k, exclude=image_id)
+        parts = []
+        for space, w in weights.items():
+            vec = self.index_for(space).reconstruct(image_id)
+            if vec is None:
+                if space == "content":
+                    raise LookupError(f"image {image_id} has no content vector ({row.status}: {row.error or ''})")
+                continue  # not yet indexed in this style space: the other spaces still answer
+            parts.append(Part(f"similar to #{image_id}", space, w, vec))
+        if not parts:
+            raise LookupError(f"image {image_id} is not indexed in the style spaces yet: run `styleseek index` again")
+        return self.fuse(parts, k, exclude=image_id)
 
-    def similar_to_vector(self, vec: np.ndarray, k: int = 50) -> list[Hit]:
+    def similar_to_image(self, image: Image.Image, k: int = 50, balance: float = 0.0) -> list[Hit]:
+        """Find similar for a picture that is not indexed: it is embedded now, in each space the balance uses."""
         check_k(k)
-        return self._hits(np.atleast_2d(vec), k)
+        parts = [
+            Part("the given image", space, w, self.encoders[space].encode_images([image])[0])
+            for space, w in self.balance_weights(balance).items()
+        ]
+        return self.fuse(parts, k)
+
+    # the fusion itself ----------------------------------------------------------------------------------
+    def fuse(
+        self,
+        parts: list[Part],
+        k: int,
+        *,
+        exclude: int | None = None,
+        min_score: float | None = None,
+        sort: str = "score",
+        coherence: float = 0.0,
+    ) -> list[Hit]:
+        if sort not in SORTS:
+            raise QueryError(f"sort must be one of {', '.join(SORTS)}, got {sort!r}")
+        if not 0.0 <= coherence <= 1.0:
+            raise QueryError(f"coherence must be between 0 and 1, got {coherence:g}")
+        positive = [p for p in parts if p.weight > 0]
+        norm = sum(p.weight for p in positive)
+        if norm <= 0:
+            raise QueryError("a query needs at least one term with a positive weight")
+        depth = max(4 * k, 100)
+        cands: set[int] = set()
+        for space in {p.space for p in positive}:  # the positive parts of one space in one FAISS call
+            qs = np.stack([p.vector for p in positive if p.space == space])
+            _, ids = self.index_for(space).search(qs, depth + 1)
+            cands.update(int(i) for i in ids.ravel() if i >= 0)
+        cands.discard(exclude if exclude is not None else -1)
+        if not cands:
+            return []
+        ids = np.array(sorted(cands), dtype=np.int64)
+        sims = np.zeros((len(parts), len(ids)), np.float32)
+        present = np.zeros((len(parts), len(ids)), bool)
+        vectors: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for space in {p.space for p in parts}:
+            vecs, have = self.index_for(space).reconstruct_many(ids)
+            vectors[space] = (vecs, have)
+        for j, p in enumerate(parts):
+            vecs, have = vectors[p.space]
+            sims[j] = vecs @ p.vector.astype(np.float32)
+            present[j] = have
+        sims[~present] = 0.0
+        weights = np.array([p.weight for p in parts], np.float32)[:, None]
+        contrib = weights * sims / norm
+        scores = contrib.sum(axis=0)
+        boost = np.zeros_like(scores)
+        if coherence > 0 and "style" in self.encoders:
+            style = vectors.get("style") or self.index_for("style").reconstruct_many(ids)
+            boost = self._coherence(scores, ids, style, coherence)
+        final = scores + boost
+        order = sorted(range(len(ids)), key=lambda i: (-round(float(final[i]), 6), int(ids[i])))
+        if min_score is not None:
+            order = [i for i in order if final[i] >= min_score]
+        order = order[:k]
+        rows = self.catalog.get_many(int(ids[i]) for i in order)
+        hits = []
+        for i in order:
+            iid = int(ids[i])
+            if iid not in rows:
+                continue
+            hp = [
+                (p.label, p.space, p.weight, float(sims[j, i]) if present[j, i] else None, float(contrib[j, i]))
+                for j, p in enumerate(parts)
+            ]
+            hits.append(Hit(rows[iid], float(final[i]), hp, float(boost[i])))
+        if sort == "date":  # newest first, undated last; a stable sort keeps score order within a date
+            hits.sort(key=lambda h: h.image.taken_at or "", reverse=True)
+        return hits
+
+    @staticmethod
+    def _coherence(
+        scores: np.ndarray, ids: np.ndarray, style: tuple[np.ndarray, np.ndarray], strength: float, top: int = 10
+    ) -> np.ndarray:
+        """Raise results whose style is near the style centroid of the current top results."""
+        vecs, have = style
+        ranked = [i for i in np.argsort(-scores, kind="stable") if have[i]][:top]
+        if len(ranked) < 2:
+            return np.zeros_like(scores)
+        centroid = vecs[ranked].mean(axis=0)
+        centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
+        return np.where(have, strength * (vecs @ centroid), 0.0).astype(np.float32)

@@ -51,7 +51,8 @@ def test_index_search_similar_info_status_json(env: Path, capsys: pytest.Capture
     rc, out, _ = run(capsys, "search", "a photo of a cat", "-k", "3", "--json")
     hits = json.loads(out)
     assert rc == 0 and len(hits) == 3
-    assert set(hits[0]) == RECORD_KEYS | {"score"}
+    assert set(hits[0]) == RECORD_KEYS | {"score", "contributions"}
+    assert set(hits[0]["contributions"]["models"]) == {"content"}
     assert all(h["status"] == "indexed" and Path(h["thumbnail"]).is_file() for h in hits)
 
     rc, out, _ = run(capsys, "similar", "--id", str(hits[0]["id"]), "-k", "2", "--json")
@@ -104,3 +105,35 @@ def test_models_status_and_tiny(
     rc, out, _ = run(capsys, "models", "status", "--json")
     st = json.loads(out)[0]
     assert st["present"] is True and st["random_weights"] is True and st["source"] == "models dir"
+
+
+def test_weighted_terms_and_style_balance(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "index", str(env), "--json")[0] == 0
+    rc, out, _ = run(
+        capsys,
+        "search",
+        "red corner, style: oil painting:0.8, -blue:0.3",
+        "--term",
+        "style:0.5:watercolour",
+        "-k",
+        "4",
+        "--json",
+    )
+    assert rc == 0
+    hits = json.loads(out)
+    terms = hits[0]["contributions"]["terms"]
+    assert [(t["text"], t["target"], t["weight"]) for t in terms] == [
+        ("red corner", "content", 1.0),
+        ("oil painting", "style", 0.8),
+        ("blue", "content", -0.3),
+        ("watercolour", "style", 0.5),
+    ]
+    for h in hits:  # the parts add up to the score
+        assert sum(t["contribution"] for t in h["contributions"]["terms"]) == pytest.approx(h["score"], abs=1e-5)
+        assert set(h["contributions"]["models"]) == {"content", "style"}
+    rc, out, _ = run(capsys, "similar", str(env / "img001.jpg"), "--balance", "1", "--json")
+    assert rc == 0 and set(json.loads(out)[0]["contributions"]["models"]) == {"style", "texture"}
+    rc, _, err = run(capsys, "search", "--term", "colour:1:red")
+    assert rc == 1 and "unknown target" in err
+    rc, _, err = run(capsys, "search", "--", "-people")  # argparse needs -- before a leading minus
+    assert rc == 1 and "positive weight" in err

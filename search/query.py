@@ -1,0 +1,103 @@
+"""Weighted multi-term queries: the Term type and the one-line syntax of the search box and the CLI.
+
+    sunset over mountains, style: van gogh:0.9, -people
+
+Terms are separated by commas. A term may start with a target (`content:` or `style:`; content when
+omitted), may end with `:weight` (a number in [-1, 1]; 1 when omitted), and a leading `-` makes it an
+exclusion (weight -1, or minus the given weight).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+TARGETS = ("content", "style")
+MAX_TERMS = 16
+
+
+class QueryError(ValueError):
+    """A query the user has to fix; the message says how."""
+
+
+@dataclass(frozen=True)
+class Term:
+    text: str
+    target: str = "content"
+    weight: float = 1.0
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "target": self.target, "weight": self.weight}
+
+
+_TARGET = re.compile(r"^\s*(content|style)\s*:\s*(.*)$", re.IGNORECASE | re.DOTALL)
+_WEIGHT = re.compile(r"^(.*?)\s*:\s*([+-]?(?:\d+\.?\d*|\.\d+))\s*$", re.DOTALL)
+
+
+def make_term(text: str, target: str = "content", weight: float = 1.0) -> Term:
+    text = " ".join(text.split())
+    target = target.strip().lower()
+    if not text:
+        raise QueryError("a term is empty: give it some words, or remove it")
+    if len(text) > 300:
+        raise QueryError(f"the term “{text[:40]}…” is too long (300 characters at most)")
+    if target not in TARGETS:
+        raise QueryError(f"unknown target {target!r}: use one of {', '.join(TARGETS)}")
+    if not -1.0 <= weight <= 1.0:
+        raise QueryError(f"the weight of “{text}” must be between -1 and 1, got {weight:g}")
+    return Term(text, target, float(weight))
+
+
+def parse_query(query: str) -> list[Term]:
+    terms = []
+    for raw in (query or "").split(","):
+        part = raw.strip()
+        if not part:
+            continue
+        negative = part.startswith("-")
+        part = part.lstrip("-").strip()
+        target = "content"
+        m = _TARGET.match(part)
+        if m:
+            target, part = m.group(1).lower(), m.group(2).strip()
+        weight = 1.0
+        m = _WEIGHT.match(part)
+        if m:
+            part, weight = m.group(1).strip(), float(m.group(2))
+        if negative:
+            weight = -abs(weight)
+        terms.append(make_term(part, target, weight))
+    return validate(terms)
+
+
+def parse_term_option(option: str) -> Term:
+    """The CLI's `--term TARGET:WEIGHT:TEXT`, e.g. `--term style:0.9:van gogh`."""
+    parts = option.split(":", 2)
+    if len(parts) != 3:
+        raise QueryError(f"--term takes TARGET:WEIGHT:TEXT, e.g. style:0.9:van gogh (got {option!r})")
+    try:
+        weight = float(parts[1])
+    except ValueError:
+        raise QueryError(f"the weight in --term {option!r} is not a number") from None
+    return make_term(parts[2], parts[0], weight)
+
+
+def validate(terms: list[Term]) -> list[Term]:
+    if not terms:
+        raise QueryError("the query is empty: type what you are looking for")
+    if len(terms) > MAX_TERMS:
+        raise QueryError(f"too many terms ({len(terms)}); {MAX_TERMS} at most")
+    if not any(t.weight > 0 for t in terms):
+        raise QueryError("a query needs at least one term with a positive weight; exclusions alone find nothing")
+    return terms
+
+
+def format_query(terms: list[Term]) -> str:
+    """The one-line form of a term list (parse_query(format_query(t)) == t)."""
+    out = []
+    for t in terms:
+        s = ("-" if t.weight < 0 else "") + ("style: " if t.target == "style" else "") + t.text
+        if abs(t.weight) != 1.0:
+            s += f":{abs(t.weight):g}"
+        out.append(s)
+    return ", ".join(out)

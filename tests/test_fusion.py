@@ -1,0 +1,180 @@
+"""Fusion on small hand-built indices with known vectors: order, exclusions, normalisation, thresholds, ties."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexing.catalog import Catalog
+from indexing.vectors import VectorIndex
+from search.engine import Searcher
+from search.query import QueryError, Term, format_query, parse_query, parse_term_option
+
+
+class Table:
+    """A text 'encoder' for these tests: looks vectors up in a table, so every expected score is exact."""
+
+    def __init__(self, dim: int, table: dict[str, list[float]]) -> None:
+        self.dim = dim
+        self.table = {k: np.asarray(v, np.float32) / np.linalg.norm(v) for k, v in table.items()}
+
+    def encode_text(self, texts: list[str]) -> np.ndarray:
+        return np.stack([self.table[t] for t in texts])
+
+
+def unit(*v: float) -> np.ndarray:
+    a = np.asarray(v, np.float32)
+    return a / np.linalg.norm(a)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Searcher:
+    """Five images in a 3-d content space and a 2-d style space; image 5 has no style vector."""
+    cat = Catalog(tmp_path / "db.sqlite3")
+    content = {1: unit(1, 0, 0), 2: unit(0.8, 0.6, 0), 3: unit(0, 1, 0), 4: unit(0, 0, 1), 5: unit(0.8, 0.6, 0)}
+    style = {1: unit(0, 1), 2: unit(1, 0), 3: unit(1, 1), 4: unit(1, 0)}
+    dates = {1: "2020-01-01T00:00:00", 2: "2023-05-01T00:00:00", 3: None, 4: "2021-01-01T00:00:00", 5: None}
+    with cat.transaction() as t:
+        t.execute("INSERT INTO folders(id, path, added_at) VALUES (1, '/x', 0)")
+        for i in content:
+            t.execute(
+                "INSERT INTO images(id, folder_id, path, size, mtime, status, taken_at, indexed_at) "
+                "VALUES (?, 1, ?, 0, 0, 'indexed', ?, 0)",
+                (i, f"/x/{i}.jpg", dates[i]),
+            )
+    indices = {
+        "content": VectorIndex(tmp_path / "c.faiss", "content", 3),
+        "style": VectorIndex(tmp_path / "s.faiss", "style", 2),
+    }
+    indices["content"].add(np.array(list(content)), np.stack(list(content.values())))
+    indices["style"].add(np.array(list(style)), np.stack(list(style.values())))
+    encoders = {
+        "content": Table(3, {"x": [1, 0, 0], "y": [0, 1, 0], "z": [0, 0, 1]}),
+        "style": Table(2, {"a": [1, 0], "b": [0, 1]}),
+    }
+    return Searcher(cat, indices.__getitem__, encoders)  # type: ignore[arg-type]
+
+
+def ids(hits) -> list[int]:  # noqa: ANN001
+    return [h.image.id for h in hits]
+
+
+def test_single_term_is_plain_cosine(world: Searcher) -> None:
+    hits = world.search([Term("x")], k=5)
+    assert ids(hits) == [1, 2, 5, 3, 4]  # 2 and 5 tie at 0.8: the lower id first
+    assert [round(h.score, 4) for h in hits] == [1.0, 0.8, 0.8, 0.0, 0.0]
+
+
+def test_weighted_sum_normalised_by_positive_weight(world: Searcher) -> None:
+    hits = world.search([Term("x", "content", 0.5), Term("a", "style", 1.0)], k=5)
+    # score = (0.5*cos_content + 1.0*cos_style) / 1.5
+    expect = {
+        1: (0.5 * 1 + 0) / 1.5,
+        2: (0.5 * 0.8 + 1) / 1.5,
+        3: (0 + 1 * 0.7071) / 1.5,
+        4: (0 + 1) / 1.5,
+        5: (0.5 * 0.8 + 0) / 1.5,
+    }
+    assert ids(hits) == sorted(expect, key=lambda i: (-round(expect[i], 4), i))
+    for h in hits:
+        assert h.score == pytest.approx(expect[h.image.id], abs=1e-4)
+        assert sum(c for *_, c in h.parts) == pytest.approx(h.score, abs=1e-6)
+        assert set(h.by_model) == {"content", "style"}
+    five = next(h for h in hits if h.image.id == 5)
+    assert five.parts[1][3] is None  # no style vector: similarity unknown, contributes 0
+
+
+def test_negative_term_pushes_down_without_counting_in_the_normaliser(world: Searcher) -> None:
+    plain = world.search([Term("x")], k=5)
+    excl = world.search([Term("x"), Term("y", "content", -0.5)], k=5)
+    # 2 and 5 have y=0.6 so they lose 0.3; 3 loses 0.5; the divisor stays 1
+    got = {h.image.id: h.score for h in excl}
+    assert got[1] == pytest.approx(1.0) and got[2] == pytest.approx(0.8 - 0.3) and got[3] == pytest.approx(-0.5)
+    assert ids(plain) == [1, 2, 5, 3, 4] and ids(excl) == [1, 2, 5, 4, 3]  # 3 now ranks below 4
+
+
+def test_min_score_and_k(world: Searcher) -> None:
+    assert ids(world.search([Term("x")], k=5, min_score=0.5)) == [1, 2, 5]
+    assert ids(world.search([Term("x")], k=2)) == [1, 2]
+
+
+def test_sort_by_date_keeps_the_same_hits(world: Searcher) -> None:
+    by_score = world.search([Term("x")], k=5)
+    by_date = world.search([Term("x")], k=5, sort="date")
+    assert set(ids(by_date)) == set(ids(by_score))
+    assert ids(by_date) == [2, 4, 1, 5, 3]  # newest first, undated last in score order
+
+
+def test_same_query_same_order(world: Searcher) -> None:
+    q = [Term("x", "content", 0.7), Term("b", "style", 0.4), Term("z", "content", -0.2)]
+    assert [(h.image.id, h.score) for h in world.search(q)] == [(h.image.id, h.score) for h in world.search(q)]
+
+
+def test_coherence_boost_lifts_the_dominant_style(world: Searcher) -> None:
+    base = world.search([Term("x")], k=5)
+    boosted = world.search([Term("x")], k=5, coherence=1.0)
+    assert all(h.boost == 0 for h in base)
+    assert any(h.boost != 0 for h in boosted)
+    assert ids(boosted) != ids(base)
+
+
+def test_similar_with_balance(world: Searcher) -> None:
+    content = world.similar(2, k=4, balance=0.0)
+    assert ids(content)[0] == 5 and 2 not in ids(content)  # identical content vector
+    style = world.similar(2, k=4, balance=1.0)
+    assert ids(style)[0] == 4  # identical style vector
+    assert set(style[0].by_model) == {"style"}
+    with pytest.raises(QueryError):
+        world.similar(2, balance=1.5)
+
+
+def test_unavailable_style_is_a_clear_error(world: Searcher) -> None:
+    world.encoders.pop("style")
+    with pytest.raises(QueryError, match="style search is unavailable"):
+        world.search([Term("a", "style")])
+    with pytest.raises(QueryError, match="style search is unavailable"):
+        world.similar(2, balance=0.5)
+
+
+@pytest.mark.parametrize(
+    ("query", "terms"),
+    [
+        ("sunset over mountains", [Term("sunset over mountains")]),
+        (
+            "sunset over mountains, style: van gogh:0.9, -people",
+            [Term("sunset over mountains"), Term("van gogh", "style", 0.9), Term("people", "content", -1.0)],
+        ),
+        (
+            "  dog ,, -cat:0.3 , STYLE:  watercolour  ",
+            [Term("dog"), Term("cat", "content", -0.3), Term("watercolour", "style")],
+        ),
+        ("content: red car:0.5", [Term("red car", "content", 0.5)]),
+    ],
+)
+def test_query_syntax(query: str, terms: list[Term]) -> None:
+    assert parse_query(query) == terms
+    assert parse_query(format_query(terms)) == terms
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("", "empty"),
+        ("-people", "positive weight"),
+        ("dog:1.5", "between -1 and 1"),
+        ("style: :0.5", "empty"),
+    ],
+)
+def test_bad_queries(query: str, message: str) -> None:
+    with pytest.raises(QueryError, match=message):
+        parse_query(query)
+
+
+def test_term_option() -> None:
+    assert parse_term_option("style:0.9:van gogh") == Term("van gogh", "style", 0.9)
+    assert parse_term_option("content:-0.5:people, crowds") == Term("people, crowds", "content", -0.5)
+    for bad in ("style:van gogh", "colour:0.5:red", "style:x:y"):
+        with pytest.raises(QueryError):
+            parse_term_option(bad)
