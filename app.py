@@ -18,11 +18,23 @@ from starlette.staticfiles import StaticFiles
 from indexing.imageio import ImageError
 from models import CONTENT, ModelError, WeightsMissingError
 from models import weights as model_weights
-from search.engine import MAX_K, QueryError
+from search.engine import MAX_K, SORTS
+from search.query import QueryError, apply_balance, format_query, make_term, parse_query
 from search.records import image_record
 from services import StyleSeek
 from settings import Settings
-from ui.components import Counts, ErrorFragment, FolderList, Headers, MainPage, PreviewModal, ProgressView, Results
+from ui.components import (
+    Counts,
+    ErrorFragment,
+    FolderList,
+    Headers,
+    MainPage,
+    PreviewModal,
+    ProgressView,
+    Results,
+    SearchState,
+    TermRow,
+)
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "ui" / "static"
@@ -32,6 +44,16 @@ class UserError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
+
+
+def float_param(value: str, name: str, lo: float, hi: float) -> float:
+    try:
+        x = float(str(value).strip())
+    except ValueError:
+        raise UserError(400, f"{name} must be a number, got {value!r}") from None
+    if not lo <= x <= hi:  # NaN fails this too
+        raise UserError(400, f"{name} must be between {lo:g} and {hi:g}, got {value}")
+    return x
 
 
 def int_param(value: str, name: str, lo: int, hi: int) -> int:
@@ -150,27 +172,74 @@ def create_app(settings: Settings | None = None, services: StyleSeek | None = No
         return svc.job.progress.snapshot() if svc.job else None
 
     def hit_records(hits) -> list[dict]:  # noqa: ANN001
-        return [{**image_record(h.image, svc.thumbs), "score": h.score} for h in hits]
+        return [{**image_record(h.image, svc.thumbs), "score": h.score, "by_model": h.by_model} for h in hits]
 
-    def full_page(q: str, k: int, results: FT) -> tuple:  # noqa: F405
-        return MainPage(q, k, results, counts(), folders(), progress_snapshot(), model_note())
-
-    def run_search(q: str, k: int) -> FT:  # noqa: F405
-        if not q.strip():
-            return Results([], "")
-        hits = svc.search(q, k)
-        return Results(
-            hit_records(hits),
-            f"{len(hits)} results for “{q.strip()}”",
-            empty=f"Nothing indexed matches “{q.strip()}” yet." if svc.catalog.count("indexed") else "",
+    def style_state() -> tuple[bool, str]:
+        if "style" in svc.encoders:
+            return True, ""
+        return False, (
+            "Style search is unavailable: the style models are not installed or are turned off "
+            "(`styleseek models status`). Content terms work as usual."
         )
 
-    def run_similar(image_id: int, k: int) -> FT:  # noqa: F405
+    def search_state(
+        q: str,
+        k: str,
+        text: list[str],
+        target: list[str],
+        weight: list[str],
+        balance: str,
+        sort: str,
+        coherence: str,
+        min_score: str,
+    ) -> SearchState:
+        """The form's fields, validated: anything malformed is a 400 that says what to fix."""
+        if not (len(text) == len(target) == len(weight)):
+            raise UserError(400, "each term needs a text, a target and a weight")
+        rows = []
+        for tx, tg, w in zip(text, target, weight, strict=True):
+            if not tx.strip():
+                continue  # an empty row in the builder is simply not used
+            rows.append(make_term(tx, tg, float_param(w, "weight", -1.0, 1.0)))
+        if sort not in SORTS:
+            raise UserError(400, f"sort must be one of {', '.join(SORTS)}, got {sort!r}")
+        ok, note = style_state()
+        return SearchState(
+            q=q,
+            k=int_param(k, "k", 1, MAX_K),
+            rows=rows,
+            balance=float_param(balance, "balance", 0.0, 1.0),
+            sort=sort,
+            coherence=coherence.lower() in ("1", "on", "true"),
+            min_score=float_param(min_score, "min_score", -1.0, 1.0) if min_score.strip() else None,
+            style_ok=ok,
+            style_note=note,
+        )
+
+    def full_page(st: SearchState, results: FT) -> tuple:  # noqa: F405
+        return MainPage(st, results, counts(), folders(), progress_snapshot(), model_note())
+
+    def run_search(st: SearchState) -> FT:  # noqa: F405
+        terms = (parse_query(st.q) if st.q.strip() else []) + st.rows
+        if not terms:
+            return Results([], "")
+        effective = apply_balance(terms, st.balance)
+        hits = svc.search(effective, st.k, min_score=st.min_score, sort=st.sort, coherence=0.5 if st.coherence else 0.0)
+        label = format_query(terms)
+        return Results(
+            hit_records(hits),
+            f"{len(hits)} results for “{label}”",
+            empty=f"Nothing indexed matches “{label}” yet." if svc.catalog.count("indexed") else "",
+            query=format_query(effective),
+        )
+
+    def run_similar(image_id: int, k: int, balance: float) -> FT:  # noqa: F405
         row = svc.image(image_id)
         if row is None or row.status != "indexed":
             raise UserError(404, f"no indexed image with id {image_id}")
-        hits = svc.similar(image_id, k)
-        return Results(hit_records(hits), f"{len(hits)} images similar to {Path(row.path).name}")
+        hits = svc.similar(image_id, k, balance)
+        how = {0.0: "", 1.0: " in style"}.get(balance, f" (style balance {balance:g})")
+        return Results(hit_records(hits), f"{len(hits)} images similar{how} to {Path(row.path).name}")
 
     def indexed_row(image_id: str):  # noqa: ANN202
         iid = int_param(image_id, "id", 1, 2**62)
@@ -184,32 +253,65 @@ def create_app(settings: Settings | None = None, services: StyleSeek | None = No
 
     # routes ------------------------------------------------------------------------------------------
     @app.get("/")
-    def index(q: str = "", k: str = "24") -> tuple:
-        kk = int_param(k, "k", 1, MAX_K)
+    def index(
+        q: str = "",
+        k: str = "24",
+        text: list[str] = None,
+        target: list[str] = None,  # noqa: RUF013
+        weight: list[str] = None,
+        balance: str = "0.5",
+        sort: str = "score",
+        coherence: str = "",
+        min_score: str = "",
+    ) -> tuple:
+        st = search_state(q, k, text or [], target or [], weight or [], balance, sort, coherence, min_score)
         try:
-            results = run_search(q, kk)
+            results = run_search(st)
         except ModelError as e:  # the page still renders; the notice at the top says how to fix it
             results = Div(ErrorFragment(str(e)), id="results")
-        return full_page(q, kk, results)
+        return full_page(st, results)
 
     @app.get("/search")
-    def search(request: Request, q: str = "", k: str = "24"):  # noqa: ANN201
-        kk = int_param(k, "k", 1, MAX_K)
-        results = run_search(q, kk)
-        return (results, clear_error()) if _is_htmx(request) else full_page(q, kk, results)
+    def search(
+        request: Request,
+        q: str = "",
+        k: str = "24",
+        text: list[str] = None,  # noqa: RUF013, ANN201
+        target: list[str] = None,
+        weight: list[str] = None,
+        balance: str = "0.5",  # noqa: RUF013
+        sort: str = "score",
+        coherence: str = "",
+        min_score: str = "",
+    ):
+        st = search_state(q, k, text or [], target or [], weight or [], balance, sort, coherence, min_score)
+        results = run_search(st)
+        return (results, clear_error()) if _is_htmx(request) else full_page(st, results)
+
+    @app.get("/term_row")
+    def term_row():  # noqa: ANN202
+        return TermRow(None, style_state()[0])
 
     @app.get("/similar")
-    def similar(request: Request, id: str = "", k: str = "24"):  # noqa: ANN201, A002 - the URL says id
+    def similar(request: Request, id: str = "", k: str = "24", balance: str = "0"):  # noqa: ANN201, A002
         if not id:
             raise UserError(400, "similar needs an image id, e.g. /similar?id=12")
         kk = int_param(k, "k", 1, MAX_K)
-        results = run_similar(int_param(id, "id", 1, 2**62), kk)
-        return (results, clear_error()) if _is_htmx(request) else full_page("", kk, results)
+        results = run_similar(int_param(id, "id", 1, 2**62), kk, float_param(balance, "balance", 0.0, 1.0))
+        if _is_htmx(request):
+            return results, clear_error()
+        return full_page(search_state("", str(kk), [], [], [], "0.5", "score", "", ""), results)
 
     @app.get("/preview")
-    def preview(id: str = ""):  # noqa: ANN201, A002
+    def preview(id: str = "", q: str = "", balance: str = "0.5"):  # noqa: ANN201, A002
         row = indexed_row(id)
-        return PreviewModal(image_record(row, svc.thumbs))
+        breakdown = None
+        if q.strip():
+            hit = svc.searcher().explain(parse_query(q), row.id)
+            breakdown = (hit.contributions(), hit.score)
+        return PreviewModal(
+            image_record(row, svc.thumbs), breakdown, style_state()[0], float_param(balance, "balance", 0.0, 1.0)
+        )
 
     @app.get("/thumb/{image_id}")
     def thumb(image_id: str) -> Response:

@@ -195,19 +195,7 @@ class Searcher:
         if not cands:
             return []
         ids = np.array(sorted(cands), dtype=np.int64)
-        sims = np.zeros((len(parts), len(ids)), np.float32)
-        present = np.zeros((len(parts), len(ids)), bool)
-        vectors: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for space in {p.space for p in parts}:
-            vecs, have = self.index_for(space).reconstruct_many(ids)
-            vectors[space] = (vecs, have)
-        for j, p in enumerate(parts):
-            vecs, have = vectors[p.space]
-            sims[j] = vecs @ p.vector.astype(np.float32)
-            present[j] = have
-        sims[~present] = 0.0
-        weights = np.array([p.weight for p in parts], np.float32)[:, None]
-        contrib = weights * sims / norm
+        sims, present, contrib, vectors = self._score(parts, ids, norm)
         scores = contrib.sum(axis=0)
         boost = np.zeros_like(scores)
         if coherence > 0 and "style" in self.encoders:
@@ -232,6 +220,34 @@ class Searcher:
         if sort == "date":  # newest first, undated last; a stable sort keeps score order within a date
             hits.sort(key=lambda h: h.image.taken_at or "", reverse=True)
         return hits
+
+    def _score(self, parts: list[Part], ids: np.ndarray, norm: float) -> tuple:
+        """Exact scores of every candidate against every part: (sims, present, contributions, vectors)."""
+        sims = np.zeros((len(parts), len(ids)), np.float32)
+        present = np.zeros((len(parts), len(ids)), bool)
+        vectors: dict[str, tuple[np.ndarray, np.ndarray]] = {
+            space: self.index_for(space).reconstruct_many(ids) for space in {p.space for p in parts}
+        }
+        for j, p in enumerate(parts):
+            vecs, have = vectors[p.space]
+            sims[j] = np.where(have, vecs @ p.vector.astype(np.float32), 0.0)
+            present[j] = have
+        weights = np.array([p.weight for p in parts], np.float32)[:, None]
+        return sims, present, weights * sims / norm, vectors
+
+    def explain(self, terms: list[Term], image_id: int) -> Hit:
+        """One image's score for a query, with each term's share: the breakdown the preview shows."""
+        parts = self.encode_terms(terms)
+        row = self.catalog.get(image_id)
+        if row is None:
+            raise LookupError(f"no image with id {image_id}")
+        norm = sum(p.weight for p in parts if p.weight > 0)
+        sims, present, contrib, _ = self._score(parts, np.array([image_id], np.int64), norm)
+        hp = [
+            (p.label, p.space, p.weight, float(sims[j, 0]) if present[j, 0] else None, float(contrib[j, 0]))
+            for j, p in enumerate(parts)
+        ]
+        return Hit(row, float(contrib[:, 0].sum()), hp)
 
     @staticmethod
     def _coherence(

@@ -101,3 +101,11 @@ def format_query(terms: list[Term]) -> str:
             s += f":{abs(t.weight):g}"
         out.append(s)
     return ", ".join(out)
+
+
+def apply_balance(terms: list[Term], balance: float) -> list[Term]:
+    """The UI's content/style emphasis: 0.5 leaves weights alone, 0 silences style terms, 1 content terms."""
+    if not 0.0 <= balance <= 1.0:
+        raise QueryError(f"balance must be between 0 and 1, got {balance:g}")
+    factor = {"content": min(1.0, 2 * (1 - balance)), "style": min(1.0, 2 * balance)}
+    return [Term(t.text, t.target, round(t.weight * factor.get(t.target, 1.0), 4)) for t in terms]

@@ -98,6 +98,39 @@ def test_index_search_preview_and_find_similar(
     page.wait_for_function("[...document.querySelectorAll('#results img')].every(i => i.complete && i.naturalWidth)")
     page.screenshot(path=str(output_dir / "2-results.png"), full_page=True)
 
+    before = page.locator("#results .result-card").evaluate_all("els => els.map(e => e.dataset.id)")
+
+    # the term builder: add a style term and drag its weight slider; the ranking follows
+    page.click("#term-builder summary")
+    page.click("#add-term")
+    row = page.locator("#terms .term-row").last
+    row.locator("input[name=text]").fill("thick impasto oil painting")
+    row.locator("select[name=target]").select_option("style")
+    page.wait_for_selector("#results #legend")  # the change event ran the search: two models now
+    slider = row.locator("input[name=weight]")
+    box = slider.bounding_box()
+    page.mouse.move(box["x"] + box["width"] - 6, box["y"] + box["height"] / 2)  # the thumb sits at 1.0
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] / 2, steps=8)
+    page.mouse.move(box["x"] + box["width"] * 0.9, box["y"] + box["height"] / 2, steps=8)
+    page.mouse.up()
+    weight = float(slider.input_value())
+    assert 0.5 < weight < 1.0, (weight, box)
+    assert row.locator(".weight-value").inner_text() == f"{weight:.2f}"
+    page.wait_for_function(
+        "w => document.querySelector('#results h3').textContent.includes('style: thick impasto oil painting:' + w)",
+        arg=f"{weight:g}",
+    )
+    after = page.locator("#results .result-card").evaluate_all("els => els.map(e => e.dataset.id)")
+    assert sorted(after) == sorted(before) and after != before  # same images, new order
+    positive = page.locator("#results .result-card").evaluate_all("els => els.filter(e => +e.dataset.score > 0).length")
+    bars = page.locator("#results .contrib-bar")
+    assert bars.count() >= positive > 0  # every hit with a positive score shows which models found it
+    assert page.locator("#results .contrib-bar > div").count() >= bars.count()
+    assert "tiny" not in page.url and "weight=" in page.url
+    page.wait_for_function("[...document.querySelectorAll('#results img')].every(i => i.complete && i.naturalWidth)")
+    page.screenshot(path=str(output_dir / "2b-style-term.png"), full_page=True)
+
     first = page.locator("#results .result-card").first
     first_id = first.get_attribute("data-id")
     first.click()
@@ -106,7 +139,8 @@ def test_index_search_preview_and_find_similar(
     page.wait_for_function(
         "document.querySelector('#preview-img').complete && document.querySelector('#preview-img').naturalWidth > 0"
     )
-    assert "File" in modal.inner_text()
+    assert "File" in modal.inner_text() and "Why it matched" in modal.inner_text()
+    assert page.locator("#breakdown tbody tr").count() == 2
     page.wait_for_timeout(400)  # let the fade-in finish before the screenshot
     page.screenshot(path=str(output_dir / "3-modal.png"))
 

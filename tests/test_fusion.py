@@ -178,3 +178,10 @@ def test_term_option() -> None:
     for bad in ("style:van gogh", "colour:0.5:red", "style:x:y"):
         with pytest.raises(QueryError):
             parse_term_option(bad)
+
+
+def test_explain_matches_the_search_breakdown(world: Searcher) -> None:
+    q = [Term("x", "content", 0.5), Term("a", "style", 1.0), Term("z", "content", -0.3)]
+    for hit in world.search(q, k=5):
+        e = world.explain(q, hit.image.id)
+        assert e.score == pytest.approx(hit.score, abs=1e-6) and e.parts == hit.parts

@@ -145,7 +145,8 @@ def test_preview_modal_and_find_similar(indexed: TestClient, svc: StyleSeek, lib
     r = indexed.get("/preview", params={"id": row.id}, headers=HX)
     assert r.status_code == 200
     assert f'src="/full/{row.id}"' in r.text and "Canon EOS R5" in r.text and "47.37690" in r.text
-    assert f'hx-get="/similar?id={row.id}"' in r.text
+    for balance in ("0", "0.5", "1"):  # content, balanced and style modes
+        assert f'hx-get="/similar?id={row.id}&amp;balance={balance}"' in r.text
     s = indexed.get("/similar", params={"id": row.id, "k": "4"}, headers=HX)
     assert s.status_code == 200 and s.text.count('class="result-card') == 4
     assert f'data-id="{row.id}"' not in s.text
@@ -210,3 +211,64 @@ def test_missing_weights_are_explained_not_crashed(tmp_path: Path) -> None:
     assert page.status_code == 200 and "styleseek models download" in page.text and 'id="search-form"' in page.text
     r = c.get("/search", params={"q": "dog"}, headers=HX)
     assert r.status_code == 503 and "styleseek models download" in r.text
+
+
+def test_weighted_terms_from_the_builder(indexed: TestClient, svc: StyleSeek, lib: Path) -> None:
+    params = [
+        ("q", "red corner"),
+        ("text", "oil painting"),
+        ("target", "style"),
+        ("weight", "0.8"),
+        ("text", "blue"),
+        ("target", "content"),
+        ("weight", "-0.4"),
+        ("text", ""),
+        ("target", "content"),
+        ("weight", "1"),
+        ("k", "6"),
+    ]
+    r = indexed.get("/search", params=params, headers=HX)
+    assert r.status_code == 200, r.text[:300]
+    assert r.text.count('class="result-card') == 6
+    assert "red corner, style: oil painting:0.8, -blue:0.4" in r.text  # what was understood
+    assert 'class="contrib-bar' in r.text and 'data-model="style"' in r.text and 'id="legend"' in r.text
+    # the same search through the service gives the same order
+    from search.query import parse_query
+
+    expect = [h.image.id for h in svc.search(parse_query("red corner, style: oil painting:0.8, -blue:0.4"), 6)]
+    got = [int(x) for x in __import__("re").findall(r'data-id="(\d+)"', r.text)]
+    assert got == expect
+    # the balance silences one side: at 0 only content terms count
+    r0 = indexed.get("/search", params=[*params, ("balance", "0")], headers=HX)
+    assert 'data-model="style"' not in r0.text
+    # a card opens a preview that explains its score
+    first = got[0]
+    p = indexed.get("/preview", params={"id": first, "q": "red corner, style: oil painting:0.8"}, headers=HX)
+    assert p.status_code == 200 and 'id="breakdown"' in p.text and "oil painting" in p.text
+    assert indexed.get("/term_row", headers=HX).text.count('name="weight"') == 1
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ([("text", "a"), ("target", "style")], "needs a text, a target and a weight"),
+        ([("text", "a"), ("target", "style"), ("weight", "abc")], "weight must be a number"),
+        ([("text", "a"), ("target", "style"), ("weight", "3")], "between -1 and 1"),
+        ([("text", "a"), ("target", "colour"), ("weight", "1")], "unknown target"),
+        ([("q", "x"), ("balance", "nan")], "balance must be between"),
+        ([("q", "x"), ("sort", "random")], "sort must be one of"),
+        ([("q", "x"), ("min_score", "high")], "min_score must be a number"),
+        ([("q", "-people")], "positive weight"),
+    ],
+)
+def test_bad_builder_parameters(indexed: TestClient, params: list, message: str) -> None:
+    r = indexed.get("/search", params=params, headers=HX)
+    assert r.status_code == 400 and message in r.text
+
+
+def test_similar_balance_modes(indexed: TestClient, svc: StyleSeek, lib: Path) -> None:
+    row = svc.catalog.get_by_path(str(lib / "img001.jpg"))
+    style = indexed.get("/similar", params={"id": row.id, "balance": "1", "k": "5"}, headers=HX)
+    assert style.status_code == 200 and "similar in style" in style.text
+    assert 'data-model="content"' not in style.text and 'data-model="texture"' in style.text
+    assert indexed.get("/similar", params={"id": row.id, "balance": "2"}, headers=HX).status_code == 400

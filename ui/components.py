@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import PurePath
 from typing import Any
+from urllib.parse import quote
 
 from fasthtml.common import *  # noqa: F403 - fasthtml first, then monsterui (the other order loses styles)
 from fasthtml.components import Button as PlainButton  # MonsterUI's Button is a styled uk-btn
+from fasthtml.components import Input as PlainInput  # MonsterUI's Input adds text-box styling to every type
+from fasthtml.components import Label as PlainLabel  # MonsterUI's Label is a boxed form label
 from fasthtml.components import Select as PlainSelect  # MonsterUI's Select is a custom element; a native one here
 from monsterui.all import *  # noqa: F403
 
 from indexing.progress import ProgressSnapshot
+from search.query import Term
 
 V = "/static/vendor"
 LOCAL_ASSETS = {
@@ -76,45 +81,192 @@ def ErrorFragment(message: str) -> FT:
     return Div(Notice(message), id="error", cls="my-4")
 
 
-def SearchForm(q: str = "", k: int = 24) -> FT:
+@dataclass
+class SearchState:
+    """What the search form shows: the one-line query, the builder's rows and the options."""
+
+    q: str = ""
+    k: int = 24
+    rows: list[Term] = field(default_factory=list)
+    balance: float = 0.5
+    sort: str = "score"
+    coherence: bool = False
+    min_score: float | None = None
+    style_ok: bool = True
+    style_note: str = ""
+
+
+MODEL_COLOURS = {"content": "bg-sky-500", "style": "bg-fuchsia-500", "texture": "bg-amber-500"}
+MODEL_NAMES = {"content": "content", "style": "style", "texture": "texture"}
+
+
+def TermRow(term: Term | None = None, style_ok: bool = True) -> FT:
+    t = term or Term("", "content", 1.0)
+    return Div(
+        Input(
+            name="text",
+            value=t.text,
+            placeholder="a term, e.g. van gogh style",
+            cls="uk-input flex-1 min-w-0",
+            aria_label="Term text",
+        ),
+        PlainSelect(
+            Option("content", value="content", selected=t.target == "content"),
+            Option("style", value="style", selected=t.target == "style", disabled=not style_ok),
+            name="target",
+            cls="uk-select w-28",
+            aria_label="Model",
+        ),
+        PlainInput(
+            type="range",
+            name="weight",
+            min="-1",
+            max="1",
+            step="0.05",
+            value=f"{t.weight:g}",
+            cls="weight-slider w-28 accent-slate-800 cursor-pointer",
+            aria_label="Weight",
+            oninput="this.nextElementSibling.textContent = (+this.value).toFixed(2)",
+        ),
+        Span(f"{t.weight:.2f}", cls="w-12 text-right text-sm tabular-nums weight-value"),
+        PlainButton(
+            UkIcon("x", height=14),
+            type="button",
+            aria_label="Remove term",
+            cls="p-1 rounded hover:bg-muted remove-term",
+            onclick="const f = this.form; this.closest('.term-row').remove(); f.requestSubmit()",
+        ),
+        cls="term-row flex items-center gap-2",
+    )
+
+
+def SearchForm(st: SearchState) -> FT:
     return Form(
         DivLAligned(
             Input(
                 name="q",
-                value=q,
-                placeholder="Describe what you are looking for: dog on a beach, red car at night…",
+                value=st.q,
                 aria_label="Search",
                 autofocus=True,
                 cls="flex-1",
                 id="q",
+                placeholder="sunset over mountains, style: van gogh:0.9, -people",
             ),
             PlainSelect(
-                *[Option(str(n), value=str(n), selected=(n == k)) for n in (12, 24, 48, 96)],
+                *[Option(str(n), value=str(n), selected=(n == st.k)) for n in (12, 24, 48, 96)],
                 name="k",
                 aria_label="Number of results",
                 cls="uk-select w-20",
             ),
-            Button(
-                UkIcon("search", height=16),
-                Span("Search"),
-                cls=(ButtonT.primary, "gap-2"),
-                type="submit",
-            ),
+            Button(UkIcon("search", height=16), Span("Search"), cls=(ButtonT.primary, "gap-2"), type="submit"),
             Loading(cls=(LoadingT.spinner, LoadingT.sm), htmx_indicator=True, id="search-spinner"),
             cls="gap-2",
+        ),
+        Details(
+            Summary("Terms, weights and options", cls="cursor-pointer text-sm text-muted-foreground"),
+            Div(
+                Div(*[TermRow(t, st.style_ok) for t in st.rows], id="terms", cls="space-y-2"),
+                PlainButton(
+                    UkIcon("plus", height=14),
+                    Span("Add term"),
+                    type="button",
+                    id="add-term",
+                    cls="inline-flex items-center gap-1 text-sm px-2 py-1 rounded hover:bg-muted",
+                    hx_get="/term_row",
+                    hx_target="#terms",
+                    hx_swap="beforeend",
+                ),
+                P(st.style_note, cls="text-xs text-amber-700", id="style-note") if st.style_note else "",
+                Div(
+                    PlainLabel(
+                        Span("Content"),
+                        PlainInput(
+                            type="range",
+                            name="balance",
+                            min="0",
+                            max="1",
+                            step="0.05",
+                            value=f"{st.balance:g}",
+                            cls="w-40 accent-slate-800 cursor-pointer",
+                            id="balance",
+                            aria_label="Content and style balance",
+                        ),
+                        Span("Style"),
+                        cls="flex items-center gap-2 text-sm",
+                    ),
+                    PlainSelect(
+                        Option("best match first", value="score", selected=st.sort == "score"),
+                        Option("newest first", value="date", selected=st.sort == "date"),
+                        name="sort",
+                        cls="uk-select w-40",
+                        aria_label="Order",
+                    ),
+                    PlainLabel(
+                        PlainInput(
+                            type="checkbox", name="coherence", value="1", checked=st.coherence, cls="uk-checkbox"
+                        ),
+                        Span("Style coherence"),
+                        cls="flex items-center gap-2 text-sm",
+                        title="Raise results whose style matches the style of the top results",
+                    ),
+                    PlainLabel(
+                        Span("Min. score"),
+                        Input(
+                            type="number",
+                            name="min_score",
+                            step="0.01",
+                            min="-1",
+                            max="1",
+                            value="" if st.min_score is None else f"{st.min_score:g}",
+                            cls="uk-input w-24",
+                            aria_label="Minimum score",
+                        ),
+                        cls="flex items-center gap-2 text-sm",
+                    ),
+                    cls="flex flex-wrap items-center gap-4 pt-2",
+                ),
+                cls="space-y-2 pt-3",
+            ),
+            open=bool(st.rows) or st.balance != 0.5 or st.sort != "score" or st.coherence or st.min_score is not None,
+            cls="mt-2",
+            id="term-builder",
         ),
         hx_get="/search",
         hx_target="#results",
         hx_swap="outerHTML",
         hx_push_url="true",
+        hx_trigger="submit, change delay:250ms",
         hx_indicator="#search-spinner",
         id="search-form",
     )
 
 
-def ResultCard(rec: dict) -> FT:
+def ContributionBar(by_model: dict[str, float]) -> FT:
+    """Which model found it: each model's positive share of the score."""
+    pos = {m: max(0.0, v) for m, v in by_model.items()}
+    total = sum(pos.values())
+    if len(by_model) < 2 or total <= 0:
+        return ""
+    title = " · ".join(f"{MODEL_NAMES.get(m, m)} {v:+.3f}" for m, v in by_model.items())
+    return Div(
+        *[
+            Div(
+                cls=f"{MODEL_COLOURS.get(m, 'bg-slate-400')} h-full",
+                style=f"width:{100 * v / total:.1f}%",
+                data_model=m,
+            )
+            for m, v in pos.items()
+            if v > 0
+        ],
+        cls="contrib-bar flex h-1.5 w-full overflow-hidden rounded-full bg-muted mt-1",
+        title=title,
+    )
+
+
+def ResultCard(rec: dict, query: str = "") -> FT:
     name = PurePath(rec["path"]).name
     score = rec.get("score")
+    url = f"/preview?id={rec['id']}" + (f"&q={quote(query)}" if query else "")
     return PlainButton(
         Div(
             Img(src=f"/thumb/{rec['id']}", alt=name, loading="lazy", cls="w-full h-full object-cover"),
@@ -127,22 +279,24 @@ def ResultCard(rec: dict) -> FT:
             else "",
             cls="gap-1 mt-1 w-full",
         ),
+        ContributionBar(rec.get("by_model", {})),
         type="button",
         cls="result-card block w-full text-left p-1 rounded-lg hover:bg-muted focus:outline-none "
         "focus:ring-2 focus:ring-primary",
-        hx_get=f"/preview?id={rec['id']}",
+        hx_get=url,
         hx_target="#modal-slot",
         hx_swap="innerHTML",
         data_id=str(rec["id"]),
+        data_score=f"{score:.6f}" if score is not None else "",
         aria_label=f"Open {name}",
     )
 
 
-def Results(hits: list[dict], title: str = "", empty: str = "") -> FT:
+def Results(hits: list[dict], title: str = "", empty: str = "", query: str = "") -> FT:
     body: Any
     if hits:
         body = Div(
-            *[ResultCard(h) for h in hits],
+            *[ResultCard(h, query) for h in hits],
             cls="grid grid-cols-2 sm:grid-cols-3 md:grid-cols-4 lg:grid-cols-5 xl:grid-cols-6 gap-3",
         )
     else:
@@ -150,14 +304,77 @@ def Results(hits: list[dict], title: str = "", empty: str = "") -> FT:
             empty or "Index a folder, then search it by describing what is in the pictures.",
             cls="text-muted-foreground py-8 text-center",
         )
-    return Div(H3(title, cls="text-base font-medium mb-3") if title else "", body, id="results", cls="mt-4")
+    legend = ""
+    models = {m for h in hits for m in h.get("by_model", {})}
+    if len(models) > 1:
+        legend = Div(
+            *[
+                Span(
+                    Span(cls=f"inline-block w-2 h-2 rounded-full {MODEL_COLOURS.get(m, '')}"),
+                    MODEL_NAMES.get(m, m),
+                    cls="inline-flex items-center gap-1",
+                )
+                for m in sorted(models)
+            ],
+            cls="flex gap-3 text-xs text-muted-foreground",
+            id="legend",
+        )
+    return Div(
+        DivFullySpaced(H3(title, cls="text-base font-medium") if title else "", legend, cls="mb-3"),
+        body,
+        id="results",
+        cls="mt-4",
+    )
 
 
 def DetailRow(label: str, value: Any) -> FT:
     return Tr(Td(label, cls="text-muted-foreground pr-4 align-top whitespace-nowrap"), Td(value, cls="break-all"))
 
 
-def PreviewModal(rec: dict) -> FT:
+def Breakdown(contrib: dict, score: float) -> FT:
+    """The full breakdown of one image's score: each term's similarity and share, and each model's total."""
+    rows = [
+        Tr(
+            Td(t["text"]),
+            Td(MODEL_NAMES.get(t["target"], t["target"])),
+            Td(f"{t['weight']:+.2f}"),
+            Td("—" if t["similarity"] is None else f"{t['similarity']:.3f}"),
+            Td(f"{t['contribution']:+.3f}"),
+            cls="tabular-nums",
+        )
+        for t in contrib["terms"]
+    ]
+    models = " · ".join(f"{MODEL_NAMES.get(m, m)} {v:+.3f}" for m, v in contrib["models"].items())
+    return Div(
+        H4(f"Why it matched: score {score:.3f}", cls="text-sm font-medium"),
+        Table(
+            Thead(Tr(Th("term"), Th("model"), Th("weight"), Th("similarity"), Th("share"))),
+            Tbody(*rows),
+            cls="text-xs w-full mt-1",
+            id="breakdown",
+        ),
+        P(models, cls="text-xs text-muted-foreground mt-1"),
+        ContributionBar(contrib["models"]),
+        cls="mt-4",
+    )
+
+
+def SimilarButton(image_id: int, label: str, balance: float, primary: bool = False, **kw: Any) -> FT:
+    return Button(
+        label,
+        cls=(ButtonT.primary if primary else ButtonT.default, "uk-modal-close"),
+        type="button",
+        hx_get=f"/similar?id={image_id}&balance={balance:g}",
+        hx_target="#results",
+        hx_swap="outerHTML",
+        hx_push_url="true",
+        **kw,
+    )
+
+
+def PreviewModal(
+    rec: dict, breakdown: tuple[dict, float] | None = None, style_ok: bool = True, balance: float = 0.5
+) -> FT:
     gps = rec.get("gps")
     gps_text = (
         (f"{gps['lat']:.5f}, {gps['lon']:.5f}" + (f" · {gps['alt']:.0f} m" if gps.get("alt") is not None else ""))
@@ -187,7 +404,7 @@ def PreviewModal(rec: dict) -> FT:
                 ),
                 cls="flex-1 min-w-0",
             ),
-            Div(details, cls="lg:w-80 shrink-0"),
+            Div(details, Breakdown(*breakdown) if breakdown else "", cls="lg:w-96 shrink-0"),
             cls="flex flex-col lg:flex-row gap-6",
         ),
         header=DivFullySpaced(
@@ -195,19 +412,24 @@ def PreviewModal(rec: dict) -> FT:
             ModalCloseButton(cls="p-1", type="button", aria_label="Close"),
         ),
         footer=DivRAligned(
-            Button("Close", cls=(ButtonT.ghost, "uk-modal-close"), type="button"),
-            Button(
-                UkIcon("images", height=16),
-                Span("Find similar"),
-                cls=(ButtonT.primary, "uk-modal-close gap-2"),
-                type="button",
-                hx_get=f"/similar?id={rec['id']}",
-                hx_target="#results",
-                hx_swap="outerHTML",
-                hx_push_url="true",
-                id="find-similar",
+            Span("Find similar:", cls="text-sm text-muted-foreground"),
+            SimilarButton(rec["id"], "Content", 0.0, primary=not style_ok, id="find-similar"),
+            *(
+                [
+                    SimilarButton(
+                        rec["id"],
+                        "Balanced",
+                        balance if 0 < balance < 1 else 0.5,
+                        primary=True,
+                        id="find-similar-balanced",
+                    ),
+                    SimilarButton(rec["id"], "Style", 1.0, id="find-similar-style"),
+                ]
+                if style_ok
+                else []
             ),
-            cls="gap-2",
+            Button("Close", cls=(ButtonT.ghost, "uk-modal-close"), type="button"),
+            cls="gap-2 flex-wrap",
         ),
         id="preview-modal",
         dialog_cls="uk-width-5-6 max-w-6xl",
@@ -365,8 +587,7 @@ def Page(*content: Any) -> FT:
 
 
 def MainPage(
-    q: str,
-    k: int,
+    st: SearchState,
     results: FT,
     counts: dict,
     folders: list[dict],
@@ -379,7 +600,7 @@ def MainPage(
             cls="mb-4 items-start",
         ),
         Div(
-            Div(SearchForm(q, k), results, cls="flex-1 min-w-0"),
+            Div(SearchForm(st), results, cls="flex-1 min-w-0"),
             Div(IndexPanel(folders, progress), cls="lg:w-80 shrink-0"),
             cls="flex flex-col-reverse lg:flex-row gap-6",
         ),
