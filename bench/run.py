@@ -31,8 +31,11 @@ from indexing.catalog import Catalog  # noqa: E402
 from indexing.imageio import decode  # noqa: E402
 from indexing.vectors import VectorIndex  # noqa: E402
 from models.content import ContentEncoder  # noqa: E402
+from models.style import StyleEncoder  # noqa: E402
+from models.texture import TextureEncoder  # noqa: E402
 from models.tiny import write_full_random_models  # noqa: E402
 from search.engine import Searcher  # noqa: E402
+from search.query import Term  # noqa: E402
 from services import StyleSeek  # noqa: E402
 from settings import Settings  # noqa: E402
 
@@ -169,6 +172,98 @@ def bench_search(enc: ContentEncoder, n: int, tmp: Path, queries: int = 200) -> 
     }
 
 
+def bench_spaces(encoders: dict, folder: Path, n: int, bsz: int, tmp: Path) -> dict:
+    """Pipeline throughput with the content model alone and with all three encoders, on the same n files."""
+    sub = folder.parent / f"{folder.name}-first{n}"
+    sub.mkdir(exist_ok=True)
+    for p in sorted(folder.iterdir())[:n]:
+        if not (sub / p.name).exists():
+            os.link(p, sub / p.name)
+    out = {}
+    for name, encs in (("content", {}), ("all", {k: v for k, v in encoders.items() if k != "content"})):
+        s = Settings(data_dir=tmp / f"spaces-{name}", models_dir=tmp / "models", batch_size=bsz)
+        svc = StyleSeek(s, content_encoder=encoders["content"], style_encoders=encs)
+        r = svc.index_folders([sub])
+        assert r.failed == 0, r.errors
+        out[name] = {
+            "spaces": r.spaces,
+            "images": r.indexed,
+            "seconds": r.seconds,
+            "images_per_s": r.indexed / r.seconds,
+        }
+        print("spaces", name, out[name], flush=True)
+    out["all_vs_content"] = out["all"]["images_per_s"] / out["content"]["images_per_s"]
+    return out
+
+
+def bench_texture_sizes(models: Path, device: str, paths: list[Path], sizes: list[int]) -> list[dict]:
+    """Cost per image of the VAE descriptor at several input sizes (the choice is recorded in BENCHMARKS.md)."""
+    imgs = [decode(p.read_bytes(), min_side=max(sizes), max_pixels=10**9).image for p in paths]
+    out = []
+    for size in sizes:
+        enc = TextureEncoder(Settings(models_dir=models, device=device, texture_size=size))
+        prepared = [enc.prepare(i) for i in imgs]
+        enc.encode_prepared(prepared[:2])
+        sync(enc)
+        t = time.perf_counter()
+        enc.encode_prepared(prepared)
+        sync(enc)
+        dt = time.perf_counter() - t
+        out.append({"size": size, "images": len(imgs), "ms_per_image": 1e3 * dt / len(imgs)})
+        print("texture", out[-1], flush=True)
+    return out
+
+
+def bench_fusion(encoders: dict, n: int, tmp: Path, queries: int = 30) -> dict:
+    """A 5-term query (2 content, 2 style, 1 exclusion): text encoding and search timed separately."""
+    rng = np.random.default_rng(n + 1)
+    cat = Catalog(tmp / f"fusion-{n}" / "db.sqlite3")
+    with cat.transaction() as t:
+        t.execute("INSERT INTO folders(id, path, added_at) VALUES (1, '/bench', 0)")
+        t.executemany(
+            "INSERT INTO images(id, folder_id, path, size, mtime, hash, status, indexed_at) "
+            "VALUES (?, 1, ?, 0, 0, ?, 'indexed', 0)",
+            ((i + 1, f"/bench/{i}.jpg", f"{i:032x}") for i in range(n)),
+        )
+    indices = {}
+    for space in ("content", "style"):
+        d = encoders[space].dim
+        vecs = clustered(n, d, rng, rng.normal(0, 1, (256, d)))
+        idx = VectorIndex(tmp / f"fusion-{n}" / f"{space}.faiss", space, d)
+        idx.add(np.arange(1, n + 1), vecs)
+        indices[space] = idx
+    searcher = Searcher(cat, indices.__getitem__, {s: encoders[s] for s in indices})
+    subjects = ["sunset over mountains", "a harbour with boats", "children playing", "a bowl of fruit", "city at night"]
+    styles = ["van gogh style", "loose impressionist brushwork", "ukiyo-e woodblock print", "art deco poster"]
+    enc_ms, search_ms = [], []
+    for i in range(queries + 1):
+        terms = [
+            Term(subjects[i % 5], "content", 0.8),
+            Term(subjects[(i + 1) % 5] + " in fog", "content", 0.4),
+            Term(styles[i % 4], "style", 0.9),
+            Term(styles[(i + 1) % 4], "style", 0.3),
+            Term("people", "content", -0.5),
+        ]
+        t = time.perf_counter()
+        parts = searcher.encode_terms(terms)
+        t1 = time.perf_counter()
+        hits = searcher.fuse(parts, 50)
+        t2 = time.perf_counter()
+        assert len(hits) == 50
+        if i:  # the first query warms up
+            enc_ms.append((t1 - t) * 1e3)
+            search_ms.append((t2 - t1) * 1e3)
+    return {
+        "vectors": n,
+        "terms": 5,
+        "k": 50,
+        "encode_p50_ms": pct(enc_ms, 50),
+        "encode_p95_ms": pct(enc_ms, 95),
+        "search_p50_ms": pct(search_ms, 50),
+        "search_p95_ms": pct(search_ms, 95),
+    }
+
+
 def machine() -> dict:
     import torch
 
@@ -201,7 +296,11 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "styleseek-bench")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
-    ap.add_argument("--skip", nargs="*", default=[], choices=["model", "pipeline", "naive", "search"])
+    ap.add_argument(
+        "--skip", nargs="*", default=[], choices=["model", "pipeline", "naive", "search", "spaces", "texture", "fusion"]
+    )
+    ap.add_argument("--style-images", type=int, default=24, help="images for the all-encoders indexing run")
+    ap.add_argument("--texture-sizes", type=int, nargs="+", default=[128, 192, 256])
     ap.add_argument("--tag", default="", help="suffix for the result file name")
     a = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -241,6 +340,18 @@ def main() -> None:
     if "search" not in a.skip:
         res["search"] = [bench_search(enc, n, tmp) for n in a.search_sizes]
         print("search", res["search"], flush=True)
+    if not {"spaces", "texture", "fusion"} <= set(a.skip):
+        if not (models / "sd-v1-4-vae" / "diffusion_pytorch_model.safetensors").exists():
+            write_full_random_models(models, keys=("style", "texture"))
+        s = Settings(models_dir=models, device=a.device)
+        encoders = {"content": enc, "style": StyleEncoder(s), "texture": TextureEncoder(s)}
+        if "texture" not in a.skip:
+            res["texture_sizes"] = bench_texture_sizes(models, a.device, paths[:8], a.texture_sizes)
+        if "spaces" not in a.skip:
+            res["spaces"] = bench_spaces(encoders, folder, a.style_images, a.batch_size, tmp)
+        if "fusion" not in a.skip:
+            res["fusion"] = [bench_fusion(encoders, n, tmp) for n in a.search_sizes]
+            print("fusion", res["fusion"], flush=True)
     if "model_only" in res and "pipeline" in res:
         best = max(p["images_per_s"] for p in res["pipeline"])
         res["pipeline_vs_model"] = best / res["model_only"]["images_per_s"]

@@ -33,6 +33,12 @@ class Encoder(ABC):
     def loaded(self) -> bool:
         return self._loaded
 
+    @property
+    def device(self) -> str:
+        """ "cuda" or "cpu": where the model runs (subclasses set self._device when they load)."""
+        self.load()
+        return self._device.type
+
     @abstractmethod
     def _load(self) -> None: ...
 

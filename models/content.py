@@ -57,16 +57,12 @@ class ContentEncoder(Encoder):
         return self._size
 
     @property
-    def device(self) -> str:
-        self.load()
-        return self._device.type
-
-    @property
     def random_weights(self) -> bool:
         self.load()
         return self._random
 
     def prepare(self, image: Image.Image) -> Any:
+        self.load()
         return self._preprocess(image)
 
     @torch.inference_mode()

@@ -78,6 +78,7 @@ class StyleEncoder(Encoder):
         return self._random
 
     def prepare(self, image: Image.Image) -> Any:
+        self.load()
         return self._preprocess(image)
 
     @torch.inference_mode()

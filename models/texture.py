@@ -77,6 +77,7 @@ class TextureEncoder(Encoder):
         return self._random
 
     def prepare(self, image: Image.Image) -> Any:
+        self.load()
         return self._preprocess(image)
 
     @torch.inference_mode()
