@@ -272,3 +272,19 @@ def test_similar_balance_modes(indexed: TestClient, svc: StyleSeek, lib: Path) -
     assert style.status_code == 200 and "similar in style" in style.text
     assert 'data-model="content"' not in style.text and 'data-model="texture"' in style.text
     assert indexed.get("/similar", params={"id": row.id, "balance": "2"}, headers=HX).status_code == 400
+
+
+def test_without_style_models_the_ui_says_style_search_is_unavailable(settings, shared_encoder, lib: Path) -> None:  # noqa: ANN001
+    svc = StyleSeek(settings, content_encoder=shared_encoder, style_encoders={})
+    svc.index_folders([lib])
+    c = TestClient(create_app(settings, services=svc), base_url="http://127.0.0.1", raise_server_exceptions=False)
+    row = c.get("/term_row", headers=HX).text
+    assert '<option value="style" disabled>' in row
+    page = c.get("/", params=[("q", "red"), ("text", "oil"), ("target", "content"), ("weight", "0.5")])
+    assert page.status_code == 200 and "Style search is unavailable" in page.text
+    r = c.get("/search", params={"q": "red, style: van gogh"}, headers=HX)
+    assert r.status_code == 400 and "style search is unavailable" in r.text
+    first = svc.catalog.get_by_path(str(lib / "img001.jpg")).id
+    modal = c.get("/preview", params={"id": first}, headers=HX).text
+    assert 'id="find-similar"' in modal and 'id="find-similar-style"' not in modal
+    assert c.get("/similar", params={"id": first, "balance": "1"}, headers=HX).status_code == 400
