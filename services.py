@@ -14,7 +14,7 @@ from indexing.imageio import ImageError, decode, preview_bytes, thumbnail_bytes
 from indexing.pipeline import Indexer, RunReport
 from indexing.progress import Progress
 from indexing.thumbs import ThumbCache
-from indexing.vectors import VectorIndex
+from indexing.vectors import VectorIndex, set_search_threads
 from models.base import Encoder
 from search.engine import Hit, Searcher
 from search.query import Term, parse_query
@@ -73,6 +73,7 @@ class StyleSeek:
         style_encoders: dict[str, Encoder] | None = None,
     ) -> None:
         self.settings = settings
+        set_search_threads(settings.search_threads)
         self.catalog = Catalog(settings.db_path)
         self.thumbs = ThumbCache(settings.thumbs_dir)
         self.encoder = content_encoder or default_content_encoder(settings)

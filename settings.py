@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     texture_size: int = Field(128, ge=32, le=1024, description="Side of the square the VAE descriptor sees.")
     thumbnail_size: int = Field(400, ge=64, le=2048)
     preview_size: int = Field(2048, ge=256, le=8192)
+    search_threads: int = Field(0, ge=0, le=256, description="FAISS/OpenBLAS threads; 0 = min(4, CPU count).")
     checkpoint_seconds: float = Field(300.0, gt=0, description="How often a long run saves its FAISS files.")
 
     host: str = "127.0.0.1"

@@ -311,10 +311,14 @@ def main() -> None:
         write_full_random_models(models)
     enc = ContentEncoder(Settings(models_dir=models, device=a.device))
     enc.load()
+    from indexing.vectors import set_search_threads
+
+    res_threads = set_search_threads(0)  # what StyleSeek does at start
     res: dict = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": machine(),
         "device": enc.device,
+        "faiss_threads": res_threads,
         "batch_size": a.batch_size,
         "model": "ViT-B-16 (open_clip), random init, " + ("fp16" if enc.device == "cuda" else "fp32"),
     }

@@ -18,6 +18,18 @@ log = logging.getLogger(__name__)
 faiss.cvar.distance_compute_blas_threshold = 1
 
 
+def set_search_threads(n: int) -> int:
+    """Threads for FAISS and the OpenBLAS it brings (0 picks min(4, cores)). At full width on a 16-core
+    machine their pools made a 5-term search 10x slower than with 4 (BENCHMARKS.md). torch's MKL is left
+    alone: only OpenBLAS and FAISS's OpenMP are limited."""
+    from threadpoolctl import ThreadpoolController
+
+    n = n or max(1, min(4, os.cpu_count() or 1))
+    faiss.omp_set_num_threads(n)
+    ThreadpoolController().select(internal_api="openblas").limit(limits=n)
+    return n
+
+
 class VectorIndex:
     def __init__(self, path: Path, space: str, dim: int) -> None:
         self.path = Path(path)
