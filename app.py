@@ -313,23 +313,21 @@ def create_app(settings: Settings | None = None, services: StyleSeek | None = No
             image_record(row, svc.thumbs), breakdown, style_state()[0], float_param(balance, "balance", 0.0, 1.0)
         )
 
-    @app.get("/thumb/{image_id}")
-    def thumb(image_id: str) -> Response:
+    def image_response(image_id: str, render, media_type: str, max_age: int) -> Response:  # noqa: ANN001
         row = indexed_row(image_id)
         try:
-            data = svc.thumbnail(row)
+            data = render(row)
         except (OSError, ImageError) as e:
             raise UserError(404, f"the file of image {row.id} is no longer readable: {e}") from e
-        return Response(data, media_type="image/webp", headers={"Cache-Control": "private, max-age=86400"})
+        return Response(data, media_type=media_type, headers={"Cache-Control": f"private, max-age={max_age}"})
+
+    @app.get("/thumb/{image_id}")
+    def thumb(image_id: str) -> Response:
+        return image_response(image_id, svc.thumbnail, "image/webp", 86400)
 
     @app.get("/full/{image_id}")
     def full(image_id: str) -> Response:
-        row = indexed_row(image_id)
-        try:
-            data = svc.preview(row)
-        except (OSError, ImageError) as e:
-            raise UserError(404, f"the file of image {row.id} is no longer readable: {e}") from e
-        return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
+        return image_response(image_id, svc.preview, "image/jpeg", 3600)
 
     @app.get("/counts")
     def get_counts():  # noqa: ANN202

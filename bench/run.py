@@ -114,13 +114,9 @@ def clustered(n: int, d: int, rng: np.random.Generator, centers: np.ndarray) -> 
     return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
 
-def bench_search(enc: ContentEncoder, n: int, tmp: Path, queries: int = 200) -> dict:
-    d = enc.dim
-    rng = np.random.default_rng(n)
-    centers = rng.normal(0, 1, (256, d))
-    vecs = clustered(n, d, rng, centers)
-    cat = Catalog(tmp / f"search-{n}" / "db.sqlite3")
-    cat.check_space("content", d, enc.fingerprint)
+def bench_catalog(path: Path, n: int) -> Catalog:
+    """A catalog of n indexed images (ids 1..n) with no files behind them: enough to search."""
+    cat = Catalog(path)
     with cat.transaction() as t:
         t.execute("INSERT INTO folders(id, path, added_at) VALUES (1, '/bench', 0)")
         t.executemany(
@@ -128,6 +124,17 @@ def bench_search(enc: ContentEncoder, n: int, tmp: Path, queries: int = 200) -> 
             "VALUES (?, 1, ?, 0, 0, ?, 'indexed', 0)",
             ((i + 1, f"/bench/{i}.jpg", f"{i:032x}") for i in range(n)),
         )
+    return cat
+
+
+def bench_search(enc: ContentEncoder, n: int, tmp: Path, queries: int = 200) -> dict:
+    d = enc.dim
+    rng = np.random.default_rng(n)
+    centers = rng.normal(0, 1, (256, d))
+    vecs = clustered(n, d, rng, centers)
+    cat = bench_catalog(tmp / f"search-{n}" / "db.sqlite3", n)
+    cat.check_space("content", d, enc.fingerprint)
+    with cat.transaction() as t:
         t.executemany(
             "INSERT INTO vectors(image_id, space, vector) VALUES (?, 'content', ?)",
             ((i + 1, vecs[i].tobytes()) for i in range(n)),
@@ -217,14 +224,7 @@ def bench_texture_sizes(models: Path, device: str, paths: list[Path], sizes: lis
 def bench_fusion(encoders: dict, n: int, tmp: Path, queries: int = 30) -> dict:
     """A 5-term query (2 content, 2 style, 1 exclusion): text encoding and search timed separately."""
     rng = np.random.default_rng(n + 1)
-    cat = Catalog(tmp / f"fusion-{n}" / "db.sqlite3")
-    with cat.transaction() as t:
-        t.execute("INSERT INTO folders(id, path, added_at) VALUES (1, '/bench', 0)")
-        t.executemany(
-            "INSERT INTO images(id, folder_id, path, size, mtime, hash, status, indexed_at) "
-            "VALUES (?, 1, ?, 0, 0, ?, 'indexed', 0)",
-            ((i + 1, f"/bench/{i}.jpg", f"{i:032x}") for i in range(n)),
-        )
+    cat = bench_catalog(tmp / f"fusion-{n}" / "db.sqlite3", n)
     indices = {}
     for space in ("content", "style"):
         d = encoders[space].dim

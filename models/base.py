@@ -40,24 +40,37 @@ class Encoder(ABC):
         return self._device.type
 
     @abstractmethod
-    def _load(self) -> None: ...
+    def _load(self) -> None:
+        """Load the weights; set _device, _dim, _size, _fingerprint, _random and _preprocess."""
+
+    # what every encoder knows once loaded ----------------------------------------------------------------
+    @property
+    def dim(self) -> int:
+        self.load()
+        return self._dim
 
     @property
-    @abstractmethod
-    def dim(self) -> int: ...
+    def fingerprint(self) -> str:
+        """Identifies the weights (and input settings): an index refuses vectors from another model."""
+        self.load()
+        return self._fingerprint
 
     @property
-    @abstractmethod
-    def fingerprint(self) -> str: ...
-
-    @property
-    @abstractmethod
     def input_size(self) -> int:
         """Side of the square the model sees; decoders may downscale to it."""
+        self.load()
+        return self._size
 
-    @abstractmethod
+    @property
+    def random_weights(self) -> bool:
+        """Written by `styleseek models tiny` or the benchmark: not a real model."""
+        self.load()
+        return self._random
+
     def prepare(self, image: Image.Image) -> Any:
         """CPU preprocessing of one RGB image; thread-safe, runs in the decode workers."""
+        self.load()
+        return self._preprocess(image)
 
     @abstractmethod
     def encode_prepared(self, batch: list[Any]) -> np.ndarray: ...

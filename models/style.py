@@ -13,7 +13,6 @@ import numpy as np
 import open_clip
 import torch
 from open_clip.transform import image_transform
-from PIL import Image
 
 from models import weights
 from models.base import Encoder, l2_normalise
@@ -56,30 +55,6 @@ class StyleEncoder(Encoder):
         self._fingerprint = weights.fingerprint(folder, self.spec)
         self._random = bool(weights.read_manifest(folder).get("random_weights", False))
         log.info("style model loaded from %s on %s (dim %d)", folder, self._device, self._dim)
-
-    @property
-    def dim(self) -> int:
-        self.load()
-        return self._dim
-
-    @property
-    def fingerprint(self) -> str:
-        self.load()
-        return self._fingerprint
-
-    @property
-    def input_size(self) -> int:
-        self.load()
-        return self._size
-
-    @property
-    def random_weights(self) -> bool:
-        self.load()
-        return self._random
-
-    def prepare(self, image: Image.Image) -> Any:
-        self.load()
-        return self._preprocess(image)
 
     @torch.inference_mode()
     def encode_prepared(self, batch: list[Any]) -> np.ndarray:

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
 from torchvision.transforms import v2 as T
 
 from models import weights
@@ -56,29 +55,6 @@ class TextureEncoder(Encoder):
         self._fingerprint = weights.fingerprint(folder, self.spec) + f"@{self._size}"
         self._random = bool(weights.read_manifest(folder).get("random_weights", False))
         log.info("VAE loaded from %s on %s (descriptor dim %d at %dpx)", folder, self._device, self._dim, self._size)
-
-    @property
-    def dim(self) -> int:
-        self.load()
-        return self._dim
-
-    @property
-    def fingerprint(self) -> str:
-        self.load()
-        return self._fingerprint
-
-    @property
-    def input_size(self) -> int:
-        return int(self.settings.texture_size)
-
-    @property
-    def random_weights(self) -> bool:
-        self.load()
-        return self._random
-
-    def prepare(self, image: Image.Image) -> Any:
-        self.load()
-        return self._preprocess(image)
 
     @torch.inference_mode()
     def encode_prepared(self, batch: list[Any]) -> np.ndarray:
