@@ -165,16 +165,18 @@ def download(spec: ModelSpec, settings: Settings) -> Path:
 
     if spec.family != "open_clip":
         sub = f"{spec.hf_subfolder}/" if spec.hf_subfolder else ""
-        try:
-            snap = Path(
-                snapshot_download(spec.hf_repo, allow_patterns=[sub + spec.config_file, sub + spec.weight_files[0]])
-            )
-        except Exception as e:  # noqa: BLE001 - any hub failure ends in the same advice
-            raise WeightsMissingError(missing_message(spec, settings, f"download failed: {e}"[:500])) from e
-        folder = snap / spec.hf_subfolder if spec.hf_subfolder else snap
-        if not _folder_ready(folder, spec):
-            raise WeightsMissingError(missing_message(spec, settings, "the download lacks the expected files"))
-        return folder
+        problems = []
+        for name in spec.weight_files:  # safetensors first; older repos may only have the .bin
+            try:
+                snap = Path(snapshot_download(spec.hf_repo, allow_patterns=[sub + spec.config_file, sub + name]))
+            except Exception as e:  # noqa: BLE001 - any hub failure ends in the same advice
+                problems.append(f"{name}: {type(e).__name__}: {e}")
+                continue
+            folder = snap / spec.hf_subfolder if spec.hf_subfolder else snap
+            if _folder_ready(folder, spec):
+                return folder
+            problems.append(f"{name}: not in the repository")
+        raise WeightsMissingError(missing_message(spec, settings, "download failed: " + "; ".join(problems)[:500]))
     errors = []
     for name in spec.weight_files:
         try:

@@ -446,6 +446,8 @@ def ProgressView(s: ProgressSnapshot | None) -> FT:
         stats += f" · {s.moved:,} moved"
     if s.removed:
         stats += f" · {s.removed:,} removed"
+    if s.filled:
+        stats += f" · {s.filled:,} gained style vectors"
     stats += f" · {s.failed:,} failed"
     if s.rate:
         stats += f" · {s.rate:.1f} img/s"
