@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from indexing.catalog import Catalog, ImageRow
-from indexing.imageio import ImageError, decode, preview_bytes, thumbnail_bytes
+from indexing.imageio import decode, preview_bytes, thumbnail_bytes
 from indexing.pipeline import Indexer, RunReport
 from indexing.progress import Progress
 from indexing.thumbs import ThumbCache
@@ -185,6 +185,3 @@ class StyleSeek:
 
     def vector(self, image_id: int) -> np.ndarray | None:
         return self.index.reconstruct(image_id)
-
-
-__all__ = ["ImageError", "IndexJob", "StyleSeek"]

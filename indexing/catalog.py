@@ -160,10 +160,6 @@ class Catalog:
                         t.execute(stmt)
                 t.execute(f"PRAGMA user_version={i}")
 
-    @property
-    def schema_version(self) -> int:
-        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
-
     # spaces -------------------------------------------------------------------------------------
     def check_space(self, name: str, dim: int, fingerprint: str) -> None:
         """Refuse to mix vectors of different models in one space."""
@@ -235,10 +231,6 @@ class Catalog:
 
     def hash_in_use(self, h: str) -> bool:
         return self.conn.execute("SELECT 1 FROM images WHERE hash=? LIMIT 1", (h,)).fetchone() is not None
-
-    def errors(self, limit: int = 100) -> list[ImageRow]:
-        q = f"SELECT {IMAGE_COLUMNS} FROM images WHERE status='error' ORDER BY indexed_at DESC LIMIT ?"
-        return [ImageRow(*r) for r in self.conn.execute(q, (limit,))]
 
     # vectors ------------------------------------------------------------------------------------
     def count_vectors(self, space: str) -> int:

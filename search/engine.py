@@ -24,7 +24,6 @@ from search.query import QueryError, Term, validate
 
 MAX_K = 1000
 SORTS = ("score", "date")
-SPACE_TITLES = {"content": "content (CLIP ViT-B/16)", "style": "style (CLIP ViT-L/14)", "texture": "texture (SD VAE)"}
 
 
 @dataclass(frozen=True)
