@@ -62,11 +62,20 @@ MIGRATIONS: list[str] = [
         model_fingerprint TEXT NOT NULL
     );
     """,
+    # 2: the nearest populated place of images with GPS (offline gazetteer)
+    """
+    ALTER TABLE images ADD COLUMN place_city TEXT;
+    ALTER TABLE images ADD COLUMN place_region TEXT;
+    ALTER TABLE images ADD COLUMN place_country_code TEXT;
+    ALTER TABLE images ADD COLUMN place_distance_km REAL;
+    CREATE INDEX images_country ON images(place_country_code);
+    """,
 ]
 
 IMAGE_COLUMNS = (
     "id, folder_id, path, size, mtime, hash, status, error, format, width, height, orientation, taken_at, "
-    "camera_make, camera_model, gps_lat, gps_lon, gps_alt, notes, indexed_at"
+    "camera_make, camera_model, gps_lat, gps_lon, gps_alt, notes, indexed_at, "
+    "place_city, place_region, place_country_code, place_distance_km"
 )
 
 
@@ -92,6 +101,16 @@ class ImageRow:
     gps_alt: float | None
     notes: str | None
     indexed_at: float
+    place_city: str | None = None
+    place_region: str | None = None
+    place_country_code: str | None = None
+    place_distance_km: float | None = None
+
+    @property
+    def place(self) -> dict | None:
+        if not self.place_country_code:
+            return None
+        return {"city": self.place_city, "region": self.place_region, "country_code": self.place_country_code}
 
     @property
     def camera(self) -> str | None:
@@ -276,6 +295,24 @@ class Catalog:
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
             t.execute(f"DELETE FROM images WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+
+    def lacking_place(self) -> list[tuple[int, float, float]]:
+        """(id, lat, lon) of images with GPS but no place yet (indexed before the gazetteer, say)."""
+        q = "SELECT id, gps_lat, gps_lon FROM images WHERE gps_lat IS NOT NULL AND place_country_code IS NULL"
+        return [(r[0], r[1], r[2]) for r in self.conn.execute(q)]
+
+    @staticmethod
+    def set_place(t: sqlite3.Connection, image_id: int, place: dict) -> None:
+        t.execute(
+            "UPDATE images SET place_city=?, place_region=?, place_country_code=?, place_distance_km=? WHERE id=?",
+            (
+                place["place_city"],
+                place["place_region"],
+                place["place_country_code"],
+                place["place_distance_km"],
+                image_id,
+            ),
+        )
 
     @staticmethod
     def move_image(t: sqlite3.Connection, image_id: int, folder_id: int, path: str, size: int, mtime: float) -> None:

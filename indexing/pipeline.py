@@ -27,6 +27,7 @@ from indexing.scan import FileEntry, iter_image_files
 from indexing.thumbs import ThumbCache
 from indexing.vectors import VectorIndex
 from models.base import Encoder
+from search.places import GAZETTEER, Place
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,15 @@ class RunReport:
 
     def to_dict(self) -> dict:
         return self.__dict__.copy()
+
+
+def place_columns(p: Place) -> dict:
+    return {
+        "place_city": p.city,
+        "place_region": p.region,
+        "place_country_code": p.country_code,
+        "place_distance_km": p.distance_km,
+    }
 
 
 def bounded_map(
@@ -184,6 +194,7 @@ class Indexer:
             enc.load()
             self.catalog.check_space(space, enc.dim, enc.fingerprint)
         min_side = max(enc.input_size for enc in self.encoders.values())
+        self._backfill_places()
         last_save = time.monotonic()
         try:
             with ThreadPoolExecutor(self._workers(), thread_name_prefix="decode") as pool:
@@ -203,6 +214,16 @@ class Indexer:
             message="cancelled: the next run resumes" if report.cancelled else "done",
         )
         return report
+
+    def _backfill_places(self) -> None:
+        """Images with GPS but no place (indexed before the gazetteer): looked up without reading files."""
+        todo = self.catalog.lacking_place()
+        if not todo:
+            return
+        places = GAZETTEER.nearest([(lat, lon) for _, lat, lon in todo])
+        with self.catalog.transaction() as t:
+            for (iid, _, _), p in zip(todo, places, strict=True):
+                Catalog.set_place(t, iid, place_columns(p))
 
     def _save(self) -> None:
         for index in self.indices.values():
@@ -299,6 +320,11 @@ class Indexer:
         if not batch and not others:
             return
         encoded = self._encode(batch)
+        located = [o for o in batch if o.kind == "ready" and o.row.get("gps_lat") is not None]
+        for o, p in zip(
+            located, GAZETTEER.nearest([(o.row["gps_lat"], o.row["gps_lon"]) for o in located]), strict=True
+        ):
+            o.row.update(place_columns(p))
         ids: list[int] = []  # image id per batch position
         dropped: list[int] = []
         stale_hashes: list[str] = []

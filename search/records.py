@@ -22,6 +22,7 @@ def image_record(row: ImageRow, thumbs: ThumbCache) -> dict[str, Any]:
         "taken_at": row.taken_at,
         "camera": row.camera,
         "gps": row.gps,
+        "place": row.place,
         "thumbnail": str(thumb) if thumb is not None and thumb.exists() else None,
         "notes": row.notes,
     }

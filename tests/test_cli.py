@@ -20,6 +20,7 @@ RECORD_KEYS = {
     "taken_at",
     "camera",
     "gps",
+    "place",
     "thumbnail",
     "notes",
 }
@@ -65,6 +66,7 @@ def test_index_search_similar_info_status_json(env: Path, capsys: pytest.Capture
     assert set(rec) == RECORD_KEYS
     assert rec["camera"] == "Canon EOS R5" and rec["taken_at"] == "2021-07-14T10:30:00"
     assert rec["gps"]["lat"] == pytest.approx(47.3769, abs=1e-4) and rec["gps"]["alt"] == 408.0
+    assert rec["place"]["country_code"] == "CH" and rec["place"]["region"] == "Zurich"
     assert (rec["width"], rec["height"]) == (97, 72)
 
     rc, out, _ = run(capsys, "info", str(env / "bad" / "zero.jpg"), "--json")

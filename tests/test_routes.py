@@ -145,6 +145,7 @@ def test_preview_modal_and_find_similar(indexed: TestClient, svc: StyleSeek, lib
     r = indexed.get("/preview", params={"id": row.id}, headers=HX)
     assert r.status_code == 200
     assert f'src="/full/{row.id}"' in r.text and "Canon EOS R5" in r.text and "47.37690" in r.text
+    assert "Zurich, CH" in r.text  # the place from the offline gazetteer
     for balance in ("0", "0.5", "1"):  # content, balanced and style modes
         assert f'hx-get="/similar?id={row.id}&amp;balance={balance}"' in r.text
     s = indexed.get("/similar", params={"id": row.id, "k": "4"}, headers=HX)

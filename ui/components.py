@@ -388,6 +388,12 @@ def PreviewModal(
             DetailRow("Taken", fmt_date(rec.get("taken_at"))),
             DetailRow("Camera", rec.get("camera") or "—"),
             DetailRow("GPS", gps_text),
+            DetailRow(
+                "Place",
+                ", ".join(x for x in (rec["place"]["city"], rec["place"]["region"], rec["place"]["country_code"]) if x)
+                if rec.get("place")
+                else "—",
+            ),
             DetailRow("Orientation", str(rec.get("orientation") or 1)),
             *([DetailRow("Notes", rec["notes"])] if rec.get("notes") else []),
         ),
