@@ -19,7 +19,8 @@ from indexing.imageio import ImageError
 from models import CONTENT, ModelError, WeightsMissingError
 from models import weights as model_weights
 from search.engine import MAX_K, SORTS
-from search.query import QueryError, apply_balance, format_query, make_term, parse_query
+from search.places import GEOCODER
+from search.query import QueryError, apply_balance, format_query, location_phrase, make_term, parse_query
 from search.records import image_record
 from services import StyleSeek
 from settings import Settings
@@ -226,11 +227,19 @@ def create_app(settings: Settings | None = None, services: StyleSeek | None = No
         effective = apply_balance(terms, st.balance)
         hits = svc.search(effective, st.k, min_score=st.min_score, sort=st.sort, coherence=0.5 if st.coherence else 0.0)
         label = format_query(terms)
+        places = []
+        for t in terms:  # say how each place was understood, and what else the name could mean
+            if t.target == "location":
+                near, phrase = location_phrase(t.text)
+                area = GEOCODER.resolve(phrase, near=near)
+                alts = f" (also: {'; '.join(area.alternatives)})" if area.alternatives else ""
+                places.append(f"{t.text} → {area.label}{alts}")
         return Results(
             hit_records(hits),
             f"{len(hits)} results for “{label}”",
             empty=f"Nothing indexed matches “{label}” yet." if svc.catalog.count("indexed") else "",
             query=format_query(effective),
+            notes=places,
         )
 
     def run_similar(image_id: int, k: int, balance: float) -> FT:  # noqa: F405

@@ -301,6 +301,40 @@ class Catalog:
         q = "SELECT id, gps_lat, gps_lon FROM images WHERE gps_lat IS NOT NULL AND place_country_code IS NULL"
         return [(r[0], r[1], r[2]) for r in self.conn.execute(q)]
 
+    def places_of(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(country codes, regions, lats, lons) for the ids, in their order; None / NaN where unknown."""
+        rows = {}
+        idl = [int(i) for i in ids]
+        for i in range(0, len(idl), 500):
+            chunk = idl[i : i + 500]
+            q = (
+                f"SELECT id, place_country_code, place_region, gps_lat, gps_lon FROM images "
+                f"WHERE id IN ({','.join('?' * len(chunk))})"
+            )
+            rows.update({r[0]: r[1:] for r in self.conn.execute(q, chunk)})
+        get = [rows.get(i, (None, None, None, None)) for i in idl]
+        cc = np.array([g[0] for g in get], dtype=object)
+        region = np.array([g[1] for g in get], dtype=object)
+        lat = np.array([np.nan if g[2] is None else g[2] for g in get], dtype=np.float64)
+        lon = np.array([np.nan if g[3] is None else g[3] for g in get], dtype=np.float64)
+        return cc, region, lat, lon
+
+    def ids_in_area(
+        self, kind: str, country_code: str, region: str | None, lat: float | None, radius_km: float | None, limit: int
+    ) -> list[int]:
+        """Indexed images in a country or region, or with GPS within ~4 radii of a point (the score decays)."""
+        base = "SELECT id FROM images WHERE status='indexed' "
+        if kind == "country":
+            rows = self.conn.execute(base + "AND place_country_code=? LIMIT ?", (country_code, limit))
+        elif kind == "region":
+            rows = self.conn.execute(
+                base + "AND place_country_code=? AND place_region=? LIMIT ?", (country_code, region, limit)
+            )
+        else:
+            dlat = 4 * float(radius_km or 25) / 111.0  # a latitude band; the exact distance is computed later
+            rows = self.conn.execute(base + "AND gps_lat BETWEEN ? AND ? LIMIT ?", (lat - dlat, lat + dlat, limit))
+        return [r[0] for r in rows]
+
     @staticmethod
     def set_place(t: sqlite3.Connection, image_id: int, place: dict) -> None:
         t.execute(

@@ -20,7 +20,8 @@ from PIL import Image
 from indexing.catalog import Catalog, ImageRow
 from indexing.vectors import VectorIndex
 from models.base import Encoder
-from search.query import QueryError, Term, validate
+from search.places import GEOCODER, Area, UnknownPlace
+from search.query import QueryError, Term, location_phrase, validate
 
 MAX_K = 1000
 SORTS = ("score", "date")
@@ -33,8 +34,9 @@ class Part:
     label: str
     space: str
     weight: float
-    vector: np.ndarray
+    vector: np.ndarray | None
     term: Term | None = None
+    area: Area | None = None  # location parts: no vector, a place
 
 
 @dataclass
@@ -86,6 +88,8 @@ class Searcher:
         return tuple(self.encoders)
 
     def _require(self, space: str) -> None:
+        if space == "location":
+            return  # the gazetteer ships with the app
         if space not in self.encoders:
             what = "style search" if space in ("style", "texture") else f"the {space} space"
             raise QueryError(
@@ -100,11 +104,21 @@ class Searcher:
         for t in terms:
             self._require(t.target)
         vecs: dict[int, np.ndarray] = {}
-        for space in {t.target for t in terms}:
+        areas: dict[int, Area] = {}
+        for i, t in enumerate(terms):
+            if t.target == "location":
+                near, place = location_phrase(t.text)
+                try:
+                    areas[i] = GEOCODER.resolve(place, near=near)
+                except UnknownPlace as e:
+                    raise QueryError(str(e)) from None
+        for space in {t.target for t in terms} - {"location"}:
             idx = [i for i, t in enumerate(terms) if t.target == space]
             out = self.encoders[space].encode_text([terms[i].text for i in idx])
             vecs.update(zip(idx, out, strict=True))
-        return [Part(t.text, t.target, t.weight, vecs[i], t) for i, t in enumerate(terms) if t.weight != 0]
+        return [
+            Part(t.text, t.target, t.weight, vecs.get(i), t, areas.get(i)) for i, t in enumerate(terms) if t.weight != 0
+        ]
 
     def search(
         self,
@@ -186,10 +200,15 @@ class Searcher:
             raise QueryError("a query needs at least one term with a positive weight")
         depth = max(4 * k, 100)
         cands: set[int] = set()
-        for space in {p.space for p in positive}:  # the positive parts of one space in one FAISS call
-            qs = np.stack([p.vector for p in positive if p.space == space])
+        vector_positive = [p for p in positive if p.area is None]
+        for space in {p.space for p in vector_positive}:  # the positive parts of one space in one FAISS call
+            qs = np.stack([p.vector for p in vector_positive if p.space == space])
             _, ids = self.index_for(space).search(qs, depth + 1)
             cands.update(int(i) for i in ids.ravel() if i >= 0)
+        if not vector_positive:  # location terms alone: the images taken there (the score ranks them)
+            for p in positive:
+                a = p.area
+                cands.update(self.catalog.ids_in_area(a.kind, a.country_code, a.region, a.lat, a.radius_km, 50_000))
         cands.discard(exclude if exclude is not None else -1)
         if not cands:
             return []
@@ -201,7 +220,8 @@ class Searcher:
             style = vectors.get("style") or self.index_for("style").reconstruct_many(ids)
             boost = self._coherence(scores, ids, style, coherence)
         final = scores + boost
-        order = sorted(range(len(ids)), key=lambda i: (-round(float(final[i]), 6), int(ids[i])))
+        near = self._distance_to_first_point(parts, ids)  # nearest first among equal scores
+        order = sorted(range(len(ids)), key=lambda i: (-round(float(final[i]), 6), near[i], int(ids[i])))
         if min_score is not None:
             order = [i for i in order if final[i] >= min_score]
         order = order[:k]
@@ -225,9 +245,15 @@ class Searcher:
         sims = np.zeros((len(parts), len(ids)), np.float32)
         present = np.zeros((len(parts), len(ids)), bool)
         vectors: dict[str, tuple[np.ndarray, np.ndarray]] = {
-            space: self.index_for(space).reconstruct_many(ids) for space in {p.space for p in parts}
+            space: self.index_for(space).reconstruct_many(ids) for space in {p.space for p in parts} - {"location"}
         }
+        places = self.catalog.places_of(ids) if any(p.area is not None for p in parts) else None
         for j, p in enumerate(parts):
+            if p.area is not None:
+                cc, region, lat, lon = places
+                present[j] = (cc != None) | ~np.isnan(lat)  # noqa: E711 - elementwise on an object array
+                sims[j] = np.where(present[j], p.area.scores(cc, region, lat, lon), 0.0)
+                continue
             vecs, have = vectors[p.space]
             sims[j] = np.where(have, vecs @ p.vector.astype(np.float32), 0.0)
             present[j] = have
@@ -247,6 +273,15 @@ class Searcher:
             for j, p in enumerate(parts)
         ]
         return Hit(row, float(contrib[:, 0].sum()), hp)
+
+    def _distance_to_first_point(self, parts: list[Part], ids: np.ndarray) -> np.ndarray:
+        from search.places import distance_km
+
+        point = next((p.area for p in parts if p.area is not None and p.area.lat is not None), None)
+        if point is None:
+            return np.zeros(len(ids))
+        _, _, lat, lon = self.catalog.places_of(ids)
+        return np.nan_to_num(distance_km(lat, lon, point.lat, point.lon), nan=np.inf)
 
     @staticmethod
     def _coherence(

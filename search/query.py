@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-TARGETS = ("content", "style")
+TARGETS = ("content", "style", "location")
 MAX_TERMS = 16
 
 
@@ -30,7 +30,11 @@ class Term:
         return {"text": self.text, "target": self.target, "weight": self.weight}
 
 
-_TARGET = re.compile(r"^\s*(content|style)\s*:\s*(.*)$", re.IGNORECASE | re.DOTALL)
+_TARGET = re.compile(r"^\s*(content|style|location|in|near)\s*:\s*(.*)$", re.IGNORECASE | re.DOTALL)
+# plain phrases that name a place: "garden scene in France", "near Zurich", "within 5 km of Lyon"
+_PLACE_PHRASE = re.compile(
+    r"^(?:(.*?)\s+)?((?:in|near)\s+.+|within\s+\d+(?:\.\d+)?\s*km\s+of\s+.+)$", re.IGNORECASE | re.DOTALL
+)
 _WEIGHT = re.compile(r"^(.*?)\s*:\s*([+-]?(?:\d+\.?\d*|\.\d+))\s*$", re.DOTALL)
 
 
@@ -56,18 +60,50 @@ def parse_query(query: str) -> list[Term]:
             continue
         negative = part.startswith("-")
         part = part.lstrip("-").strip()
-        target = "content"
+        target, explicit = "content", False
         m = _TARGET.match(part)
         if m:
-            target, part = m.group(1).lower(), m.group(2).strip()
+            target, part, explicit = m.group(1).lower(), m.group(2).strip(), True
+            if target in ("in", "near"):
+                target, part = "location", f"{target} {part}"
         weight = 1.0
         m = _WEIGHT.match(part)
         if m:
             part, weight = m.group(1).strip(), float(m.group(2))
         if negative:
             weight = -abs(weight)
-        terms.append(make_term(part, target, weight))
+        if target == "content" and not explicit:
+            terms.extend(_split_place(part, weight))
+        else:
+            terms.append(make_term(part, target, weight))
     return validate(terms)
+
+
+def _split_place(text: str, weight: float) -> list[Term]:
+    """'garden scene in France' -> content 'garden scene' + location 'in France', if France is a place."""
+    m = _PLACE_PHRASE.match(text)
+    if m is None:
+        return [make_term(text, "content", weight)]
+    from search.places import GEOCODER, UnknownPlace
+
+    rest, phrase = (m.group(1) or "").strip(), m.group(2).strip()
+    try:
+        GEOCODER.resolve(location_phrase(phrase)[1])
+    except UnknownPlace:
+        return [make_term(text, "content", weight)]  # "dog in water": not a place, so it stays content
+    out = [make_term(rest, "content", weight)] if rest else []
+    return [*out, make_term(phrase, "location", weight)]
+
+
+def location_phrase(text: str) -> tuple[bool, str]:
+    """(near?, place) from a location term's text: 'near Zurich 20km' -> (True, 'Zurich 20km')."""
+    t = text.strip()
+    low = t.lower()
+    if low.startswith("near "):
+        return True, t[5:].strip()
+    if low.startswith("in "):
+        return False, t[3:].strip()
+    return low.startswith("within "), t
 
 
 def parse_term_option(option: str) -> Term:
@@ -96,7 +132,13 @@ def format_query(terms: list[Term]) -> str:
     """The one-line form of a term list (parse_query(format_query(t)) == t)."""
     out = []
     for t in terms:
-        s = ("-" if t.weight < 0 else "") + ("style: " if t.target == "style" else "") + t.text
+        text = t.text
+        if t.target == "location":
+            near, place = location_phrase(text)
+            text = f"{'near' if near and not text.lower().startswith('within') else 'in'}: {place}"
+            if text.lower().startswith("in: within"):
+                text = t.text
+        s = ("-" if t.weight < 0 else "") + ("style: " if t.target == "style" else "") + text
         if abs(t.weight) != 1.0:
             s += f":{abs(t.weight):g}"
         out.append(s)

@@ -60,3 +60,67 @@ def test_places_are_stored_at_index_time_and_backfilled(tmp_path: Path, settings
     r = svc.index_folders([lib])
     assert r.indexed == 0 and r.unchanged == 2
     assert svc.catalog.get(row.id).place["country_code"] == "AU" and svc.catalog.lacking_place() == []
+
+
+@pytest.fixture
+def world(tmp_path: Path, settings: Settings, shared_encoder) -> StyleSeek:  # noqa: ANN001
+    lib = tmp_path / "trip"
+    spots = {
+        "zurich": (47.3769, 8.5417),
+        "paris": (48.8566, 2.3522),
+        "lyon": (45.764, 4.8357),
+        "villeurbanne": (45.7719, 4.8902),
+        "sydney": (-33.8688, 151.2093),
+    }
+    for i, (name, (lat, lon)) in enumerate(spots.items()):
+        save_jpeg(lib / f"{name}.jpg", pattern(64, 48, i), gps=(lat, lon, None))
+    save_jpeg(lib / "unplaced.jpg", pattern(64, 48, 9))
+    svc = StyleSeek(settings, content_encoder=shared_encoder, style_encoders={})
+    svc.index_folders([lib])
+    return svc
+
+
+def names(hits) -> list[str]:  # noqa: ANN001
+    return [Path(h.image.path).stem for h in hits]
+
+
+def test_location_terms_alone_list_the_images_taken_there(world: StyleSeek) -> None:
+    assert set(names(world.search("in: France"))) == {"paris", "lyon", "villeurbanne"}
+    assert names(world.search("in: CH")) == ["zurich"]
+    near = world.search("near: Lyon 10km", k=3)
+    assert names(near) == ["lyon", "villeurbanne"]  # both within 10 km, the nearer first
+    assert near[0].score == pytest.approx(1.0)
+    # with a content term every image is scored: outside the radius the location score decays
+    mixed = {Path(h.image.path).stem: h for h in world.search("red, near: Lyon 10km", k=6)}
+    assert mixed["lyon"].parts[1][3] == pytest.approx(1.0)
+    assert 0 < mixed["paris"].parts[1][3] < 1e-3  # Paris is ~390 km away
+    assert names(world.search("in: New South Wales")) == ["sydney"]
+
+
+def test_location_terms_fuse_with_content_terms(world: StyleSeek) -> None:
+    hits = world.search("red square in France", k=6)
+    assert set(names(hits)[:3]) == {"paris", "lyon", "villeurbanne"}
+    top = hits[0].contributions()
+    assert set(top["models"]) == {"content", "location"}
+    assert [t["target"] for t in top["terms"]] == ["content", "location"]
+    unplaced = next(h for h in hits if Path(h.image.path).stem == "unplaced")
+    assert unplaced.parts[1][3] is None  # no place: the location similarity is unknown, not 0
+
+
+def test_unknown_places_are_reported(world: StyleSeek) -> None:
+    from search.query import QueryError
+
+    with pytest.raises(QueryError, match="unknown place"):
+        world.search("in: Atlantis Under The Sea")
+    assert names(world.search("a dog in water", k=6))  # not a place: stays a content term
+
+
+def test_geocoder_picks_the_most_populous_match_and_offers_others() -> None:
+    from search.places import GEOCODER
+
+    paris = GEOCODER.resolve("Paris")
+    assert (paris.kind, paris.country_code) == ("city", "FR")
+    assert any("US" in a for a in paris.alternatives)
+    assert GEOCODER.resolve("France").kind == "country" and GEOCODER.resolve("fr").country_code == "FR"
+    assert GEOCODER.resolve("Zurich 20km").radius_km == 20 and GEOCODER.resolve("zürich").name == "Zürich"
+    assert GEOCODER.resolve("Bavaria").kind == "region"

@@ -289,3 +289,22 @@ def test_without_style_models_the_ui_says_style_search_is_unavailable(settings, 
     modal = c.get("/preview", params={"id": first}, headers=HX).text
     assert 'id="find-similar"' in modal and 'id="find-similar-style"' not in modal
     assert c.get("/similar", params={"id": first, "balance": "1"}, headers=HX).status_code == 400
+
+
+def test_location_terms_in_the_ui(client: TestClient, svc: StyleSeek, tmp_path: Path) -> None:
+    from tests.imagegen import pattern, save_jpeg
+
+    lib = tmp_path / "places"
+    save_jpeg(lib / "paris.jpg", pattern(60, 40, 1), gps=(48.8566, 2.3522, None))
+    save_jpeg(lib / "tokyo.jpg", pattern(60, 40, 2), gps=(35.6762, 139.6503, None))
+    svc.index_folders([lib])
+    r = client.get("/search", params={"q": "garden scene in France"}, headers=HX)
+    assert r.status_code == 200
+    assert "garden scene, in: France" in r.text  # what the parser understood
+    assert "in France → France (country)" in r.text and 'data-model="location"' in r.text
+    r = client.get("/search", params=[("text", "Paris"), ("target", "location"), ("weight", "1")], headers=HX)
+    assert r.status_code == 200 and "Paris, FR, 15 km" in r.text and "also:" in r.text
+    assert r.text.count('class="result-card') == 1
+    r = client.get("/search", params={"q": "in: Atlantis Under The Sea"}, headers=HX)
+    assert r.status_code == 400 and "unknown place" in r.text
+    assert '<option value="location">' in client.get("/term_row", headers=HX).text

@@ -96,8 +96,13 @@ class SearchState:
     style_note: str = ""
 
 
-MODEL_COLOURS = {"content": "bg-sky-500", "style": "bg-fuchsia-500", "texture": "bg-amber-500"}
-MODEL_NAMES = {"content": "content", "style": "style", "texture": "texture"}
+MODEL_COLOURS = {
+    "content": "bg-sky-500",
+    "style": "bg-fuchsia-500",
+    "texture": "bg-amber-500",
+    "location": "bg-emerald-500",
+}
+MODEL_NAMES = {"content": "content", "style": "style", "texture": "texture", "location": "place"}
 
 
 def TermRow(term: Term | None = None, style_ok: bool = True) -> FT:
@@ -113,6 +118,7 @@ def TermRow(term: Term | None = None, style_ok: bool = True) -> FT:
         PlainSelect(
             Option("content", value="content", selected=t.target == "content"),
             Option("style", value="style", selected=t.target == "style", disabled=not style_ok),
+            Option("location", value="location", selected=t.target == "location"),
             name="target",
             cls="uk-select w-28",
             aria_label="Model",
@@ -292,7 +298,7 @@ def ResultCard(rec: dict, query: str = "") -> FT:
     )
 
 
-def Results(hits: list[dict], title: str = "", empty: str = "", query: str = "") -> FT:
+def Results(hits: list[dict], title: str = "", empty: str = "", query: str = "", notes: list[str] | None = None) -> FT:
     body: Any
     if hits:
         body = Div(
@@ -320,10 +326,11 @@ def Results(hits: list[dict], title: str = "", empty: str = "", query: str = "")
             id="legend",
         )
     return Div(
-        DivFullySpaced(H3(title, cls="text-base font-medium") if title else "", legend, cls="mb-3"),
+        DivFullySpaced(H3(title, cls="text-base font-medium") if title else "", legend, cls="mb-1"),
+        *[P(n, cls="text-xs text-muted-foreground place-note") for n in notes or []],
         body,
         id="results",
-        cls="mt-4",
+        cls="mt-4 space-y-2",
     )
 
 
