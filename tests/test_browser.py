@@ -151,6 +151,17 @@ def test_index_search_preview_and_find_similar(
     assert first_id not in ids and len(ids) == 17
     page.screenshot(path=str(output_dir / "4-similar.png"), full_page=True)
 
+    # a place in the query: only the pictures taken there (the JPEGs with Zurich GPS), and what was understood
+    page.locator("#terms .remove-term").first.click()  # drop the style term from the builder
+    page.wait_for_function("!document.querySelector('#results h3').textContent.includes('impasto')")
+    page.fill("#q", "in: Switzerland")
+    page.press("#q", "Enter")
+    page.wait_for_selector("#results .place-note")
+    assert "Switzerland (country)" in page.inner_text("#results .place-note")
+    shown = page.locator("#results .result-card").evaluate_all("els => els.map(e => e.getAttribute('aria-label'))")
+    assert shown and all(s.endswith(".jpg") for s in shown) and len(shown) == 5, shown
+    page.screenshot(path=str(output_dir / "4b-in-switzerland.png"), full_page=True)
+
     # a bad request shows its message in the page instead of failing silently
     page.select_option("select[name=k]", "12")
     page.evaluate("document.querySelector('select[name=k]').innerHTML += '<option value=\"zz\">zz</option>'")
