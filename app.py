@@ -18,7 +18,7 @@ from starlette.staticfiles import StaticFiles
 from indexing.imageio import ImageError
 from models import CONTENT, ModelError, WeightsMissingError
 from models import weights as model_weights
-from search.engine import MAX_K, SORTS
+from search.engine import MAX_K, SORTS, Filters
 from search.places import GEOCODER
 from search.query import QueryError, apply_balance, format_query, location_phrase, make_term, parse_query
 from search.records import image_record
@@ -183,18 +183,13 @@ def create_app(settings: Settings | None = None, services: StyleSeek | None = No
             "(`styleseek models status`). Content terms work as usual."
         )
 
-    def search_state(
-        q: str,
-        k: str,
-        text: list[str],
-        target: list[str],
-        weight: list[str],
-        balance: str,
-        sort: str,
-        coherence: str,
-        min_score: str,
-    ) -> SearchState:
-        """The form's fields, validated: anything malformed is a 400 that says what to fix."""
+    def search_state(request: Request | None = None) -> SearchState:
+        """The search form's fields from the query string, validated: anything malformed is a 400 that says
+        what to fix. (Read from the request: a dozen typed handler parameters would repeat on three routes.)"""
+        qp = request.query_params if request is not None else {}
+        one = qp.get if request is not None else (lambda _k, d="": d)
+        many = qp.getlist if request is not None else (lambda _k: [])
+        text, target, weight = many("text"), many("target"), many("weight")
         if not (len(text) == len(target) == len(weight)):
             raise UserError(400, "each term needs a text, a target and a weight")
         rows = []
@@ -202,19 +197,35 @@ def create_app(settings: Settings | None = None, services: StyleSeek | None = No
             if not tx.strip():
                 continue  # an empty row in the builder is simply not used
             rows.append(make_term(tx, tg, float_param(w, "weight", -1.0, 1.0)))
+        sort = one("sort", "score")
         if sort not in SORTS:
             raise UserError(400, f"sort must be one of {', '.join(SORTS)}, got {sort!r}")
+        min_score = one("min_score", "").strip()
         ok, note = style_state()
-        return SearchState(
-            q=q,
-            k=int_param(k, "k", 1, MAX_K),
+        st = SearchState(
+            q=one("q", ""),
+            k=int_param(one("k", "24"), "k", 1, MAX_K),
             rows=rows,
-            balance=float_param(balance, "balance", 0.0, 1.0),
+            balance=float_param(one("balance", "0.5"), "balance", 0.0, 1.0),
             sort=sort,
-            coherence=coherence.lower() in ("1", "on", "true"),
-            min_score=float_param(min_score, "min_score", -1.0, 1.0) if min_score.strip() else None,
+            coherence=one("coherence", "").lower() in ("1", "on", "true"),
+            min_score=float_param(min_score, "min_score", -1.0, 1.0) if min_score else None,
+            drop_unplaced=one("unplaced", "keep") == "drop",
+            taken_from=one("taken_from", "").strip(),
+            taken_to=one("taken_to", "").strip(),
+            camera=one("camera", "").strip()[:100],
             style_ok=ok,
             style_note=note,
+        )
+        filters(st)  # validates the dates now, so a bad one is a 400 even on an empty query
+        return st
+
+    def filters(st: SearchState) -> Filters:
+        return Filters(
+            unplaced="drop" if st.drop_unplaced else "keep",
+            taken_from=st.taken_from or None,
+            taken_to=st.taken_to or None,
+            camera=st.camera or None,
         )
 
     def full_page(st: SearchState, results: FT) -> tuple:  # noqa: F405
@@ -225,7 +236,14 @@ def create_app(settings: Settings | None = None, services: StyleSeek | None = No
         if not terms:
             return Results([], "")
         effective = apply_balance(terms, st.balance)
-        hits = svc.search(effective, st.k, min_score=st.min_score, sort=st.sort, coherence=0.5 if st.coherence else 0.0)
+        hits = svc.search(
+            effective,
+            st.k,
+            min_score=st.min_score,
+            sort=st.sort,
+            coherence=0.5 if st.coherence else 0.0,
+            filters=filters(st),
+        )
         label = format_query(terms)
         places = []
         for t in terms:  # say how each place was understood, and what else the name could mean
@@ -242,12 +260,14 @@ def create_app(settings: Settings | None = None, services: StyleSeek | None = No
             notes=places,
         )
 
-    def run_similar(image_id: int, k: int, balance: float) -> FT:  # noqa: F405
+    def run_similar(image_id: int, k: int, balance: float, within_km: float | None = None) -> FT:  # noqa: F405
         row = svc.image(image_id)
         if row is None or row.status != "indexed":
             raise UserError(404, f"no indexed image with id {image_id}")
-        hits = svc.similar(image_id, k, balance)
+        hits = svc.similar(image_id, k, balance, within_km)
         how = {0.0: "", 1.0: " in style"}.get(balance, f" (style balance {balance:g})")
+        if within_km is not None:
+            how += f" within {within_km:g} km"
         return Results(hit_records(hits), f"{len(hits)} images similar{how} to {Path(row.path).name}")
 
     def indexed_row(image_id: str):  # noqa: ANN202
@@ -262,18 +282,8 @@ def create_app(settings: Settings | None = None, services: StyleSeek | None = No
 
     # routes ------------------------------------------------------------------------------------------
     @app.get("/")
-    def index(
-        q: str = "",
-        k: str = "24",
-        text: list[str] = None,
-        target: list[str] = None,  # noqa: RUF013
-        weight: list[str] = None,
-        balance: str = "0.5",
-        sort: str = "score",
-        coherence: str = "",
-        min_score: str = "",
-    ) -> tuple:
-        st = search_state(q, k, text or [], target or [], weight or [], balance, sort, coherence, min_score)
+    def index(request: Request) -> tuple:
+        st = search_state(request)
         try:
             results = run_search(st)
         except ModelError as e:  # the page still renders; the notice at the top says how to fix it
@@ -281,19 +291,8 @@ def create_app(settings: Settings | None = None, services: StyleSeek | None = No
         return full_page(st, results)
 
     @app.get("/search")
-    def search(
-        request: Request,
-        q: str = "",
-        k: str = "24",
-        text: list[str] = None,  # noqa: RUF013, ANN201
-        target: list[str] = None,
-        weight: list[str] = None,
-        balance: str = "0.5",  # noqa: RUF013
-        sort: str = "score",
-        coherence: str = "",
-        min_score: str = "",
-    ):
-        st = search_state(q, k, text or [], target or [], weight or [], balance, sort, coherence, min_score)
+    def search(request: Request):  # noqa: ANN201
+        st = search_state(request)
         results = run_search(st)
         return (results, clear_error()) if _is_htmx(request) else full_page(st, results)
 
@@ -302,14 +301,15 @@ def create_app(settings: Settings | None = None, services: StyleSeek | None = No
         return TermRow(None, style_state()[0])
 
     @app.get("/similar")
-    def similar(request: Request, id: str = "", k: str = "24", balance: str = "0"):  # noqa: ANN201, A002
+    def similar(request: Request, id: str = "", k: str = "24", balance: str = "0", within_km: str = ""):  # noqa: ANN201, A002
         if not id:
             raise UserError(400, "similar needs an image id, e.g. /similar?id=12")
         kk = int_param(k, "k", 1, MAX_K)
-        results = run_similar(int_param(id, "id", 1, 2**62), kk, float_param(balance, "balance", 0.0, 1.0))
+        radius = float_param(within_km, "within_km", 0.001, 20_000) if within_km.strip() else None
+        results = run_similar(int_param(id, "id", 1, 2**62), kk, float_param(balance, "balance", 0.0, 1.0), radius)
         if _is_htmx(request):
             return results, clear_error()
-        return full_page(search_state("", str(kk), [], [], [], "0.5", "score", "", ""), results)
+        return full_page(search_state(), results)
 
     @app.get("/preview")
     def preview(id: str = "", q: str = "", balance: str = "0.5"):  # noqa: ANN201, A002

@@ -112,7 +112,12 @@ def cmd_search(args: argparse.Namespace) -> int:
         parse_term_option(t) for t in args.term or []
     ]
     app = _app(_settings(args))
-    hits = app.search(validate(terms), args.k, min_score=args.min_score, sort=args.sort, coherence=args.coherence)
+    from search.engine import Filters
+
+    filters = Filters(unplaced=args.unplaced, taken_from=args.date_from, taken_to=args.date_to, camera=args.camera)
+    hits = app.search(
+        validate(terms), args.k, min_score=args.min_score, sort=args.sort, coherence=args.coherence, filters=filters
+    )
     payload = _hits_payload(app, hits)
     _emit(args, payload, _hits_text(payload))
     return 0
@@ -130,7 +135,9 @@ def _resolve_id(app, args: argparse.Namespace) -> int:  # noqa: ANN001
 def cmd_similar(args: argparse.Namespace) -> int:
     app = _app(_settings(args))
     if args.id is not None:
-        hits = app.similar(args.id, args.k, args.balance)
+        hits = app.similar(args.id, args.k, args.balance, args.within_km)
+    elif args.within_km is not None:
+        hits = app.similar(_resolve_id(app, args), args.k, args.balance, args.within_km)
     else:
         hits = app.similar_to_file(Path(args.path), args.k, args.balance)
     payload = _hits_payload(app, hits)
@@ -240,6 +247,15 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--min-score", type=float, help="drop hits scoring below this")
     x.add_argument("--sort", choices=["score", "date"], default="score")
     x.add_argument("--coherence", type=float, default=0.0, help="style coherence boost, 0 (off) to 1")
+    x.add_argument("--from", dest="date_from", metavar="DATE", help="taken on or after (2021, 2021-07, 2021-07-14)")
+    x.add_argument("--to", dest="date_to", metavar="DATE", help="taken on or before")
+    x.add_argument("--camera", help="part of the camera's make and model")
+    x.add_argument(
+        "--unplaced",
+        choices=["keep", "drop"],
+        default="keep",
+        help="images without a place, under location terms (default: keep)",
+    )
     x.set_defaults(fn=cmd_search)
 
     for name, fn, helptext in (("similar", cmd_similar, "images similar to one"), ("info", cmd_info, "one record")):
@@ -250,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "similar":
             x.add_argument("-k", type=int, default=20)
             x.add_argument("--balance", type=float, default=0.0, help="0 = content only, 1 = style only")
+            x.add_argument("--within-km", type=float, help="only images taken within this radius of this one")
         x.set_defaults(fn=fn)
 
     x = sub.add_parser("status", parents=[common], help="counts per folder")

@@ -144,12 +144,12 @@ class StyleSeek:
 
     # queries ----------------------------------------------------------------------------------------
     def search(self, query: str | list[Term], k: int = 50, **options: Any) -> list[Hit]:
-        """A one-line query (see search.query) or a list of terms; options: min_score, sort, coherence."""
+        """A one-line query (see search.query) or a list of terms; options: min_score, sort, coherence, filters."""
         terms = parse_query(query) if isinstance(query, str) else query
         return self.searcher().search(terms, k, **options)
 
-    def similar(self, image_id: int, k: int = 50, balance: float = 0.0) -> list[Hit]:
-        return self.searcher().similar(image_id, k, balance)
+    def similar(self, image_id: int, k: int = 50, balance: float = 0.0, within_km: float | None = None) -> list[Hit]:
+        return self.searcher().similar(image_id, k, balance, within_km)
 
     def similar_to_file(self, path: Path, k: int = 50, balance: float = 0.0) -> list[Hit]:
         """Find similar for any file: by its id when indexed, else by embedding it now."""

@@ -11,6 +11,7 @@ indexed with that model) gets 0 from the parts of that space. Ties break by imag
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -21,7 +22,7 @@ from indexing.catalog import Catalog, ImageRow
 from indexing.vectors import VectorIndex
 from models.base import Encoder
 from search.places import GEOCODER, Area, UnknownPlace
-from search.query import QueryError, Term, location_phrase, validate
+from search.query import QueryError, Term, is_hard, location_phrase, validate
 
 MAX_K = 1000
 SORTS = ("score", "date")
@@ -37,6 +38,7 @@ class Part:
     vector: np.ndarray | None
     term: Term | None = None
     area: Area | None = None  # location parts: no vector, a place
+    hard: bool = False  # "only in: France": images outside the area are dropped, not just ranked lower
 
 
 @dataclass
@@ -69,6 +71,26 @@ class Hit:
             "models": {k: round(v, 6) for k, v in self.by_model.items()},
             "coherence_boost": round(self.boost, 6),
         }
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Hard conditions beside the scores. Location terms themselves can be hard too ("only in: France")."""
+
+    unplaced: str = "keep"  # keep or drop images without a place when the query has location terms
+    taken_from: str | None = None  # YYYY-MM-DD, inclusive; undated images are dropped by a date filter
+    taken_to: str | None = None
+    camera: str | None = None  # case-insensitive part of "make model"
+
+    def __post_init__(self) -> None:
+        if self.unplaced not in ("keep", "drop"):
+            raise QueryError(f"unplaced must be keep or drop, got {self.unplaced!r}")
+        for name in ("taken_from", "taken_to"):
+            v = getattr(self, name)
+            if v is not None and not re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", v):
+                raise QueryError(
+                    f"{name.replace('_', ' ')} must be a date like 2021-07-14 (or 2021-07, 2021), got {v!r}"
+                )
 
 
 def check_k(k: int) -> int:
@@ -117,7 +139,9 @@ class Searcher:
             out = self.encoders[space].encode_text([terms[i].text for i in idx])
             vecs.update(zip(idx, out, strict=True))
         return [
-            Part(t.text, t.target, t.weight, vecs.get(i), t, areas.get(i)) for i, t in enumerate(terms) if t.weight != 0
+            Part(t.text, t.target, t.weight, vecs.get(i), t, areas.get(i), hard=is_hard(t))
+            for i, t in enumerate(terms)
+            if t.weight != 0 or is_hard(t)
         ]
 
     def search(
@@ -128,9 +152,12 @@ class Searcher:
         min_score: float | None = None,
         sort: str = "score",
         coherence: float = 0.0,
+        filters: Filters | None = None,
     ) -> list[Hit]:
         check_k(k)
-        return self.fuse(self.encode_terms(terms), k, min_score=min_score, sort=sort, coherence=coherence)
+        return self.fuse(
+            self.encode_terms(terms), k, min_score=min_score, sort=sort, coherence=coherence, filters=filters
+        )
 
     def search_text(self, text: str, k: int = 50) -> list[Hit]:
         text = (text or "").strip()
@@ -152,13 +179,21 @@ class Searcher:
                 weights[s] = balance / len(style_side)
         return weights
 
-    def similar(self, image_id: int, k: int = 50, balance: float = 0.0) -> list[Hit]:
+    def similar(self, image_id: int, k: int = 50, balance: float = 0.0, within_km: float | None = None) -> list[Hit]:
+        """Optionally only among images taken within `within_km` of this one."""
         check_k(k)
         weights = self.balance_weights(balance)
         row = self.catalog.get(image_id)
         if row is None:
             raise LookupError(f"no image with id {image_id}")
         parts = []
+        if within_km is not None:
+            if not 0 < within_km <= 20_000:
+                raise QueryError(f"the radius must be between 0 and 20000 km, got {within_km:g}")
+            if row.gps is None:
+                raise QueryError(f"image {image_id} has no GPS position, so there is nothing to be near")
+            area = Area("city", f"#{image_id}", row.place_country_code or "", None, row.gps_lat, row.gps_lon, within_km)
+            parts.append(Part(f"within {within_km:g} km of #{image_id}", "location", 0.0, None, None, area, True))
         for space, w in weights.items():
             vec = self.index_for(space).reconstruct(image_id)
             if vec is None:
@@ -166,7 +201,7 @@ class Searcher:
                     raise LookupError(f"image {image_id} has no content vector ({row.status}: {row.error or ''})")
                 continue  # not yet indexed in this style space: the other spaces still answer
             parts.append(Part(f"similar to #{image_id}", space, w, vec))
-        if not parts:
+        if not any(p.area is None for p in parts):
             raise LookupError(f"image {image_id} is not indexed in the style spaces yet: run `styleseek index` again")
         return self.fuse(parts, k, exclude=image_id)
 
@@ -189,7 +224,9 @@ class Searcher:
         min_score: float | None = None,
         sort: str = "score",
         coherence: float = 0.0,
+        filters: Filters | None = None,
     ) -> list[Hit]:
+        filters = filters or Filters()
         if sort not in SORTS:
             raise QueryError(f"sort must be one of {', '.join(SORTS)}, got {sort!r}")
         if not 0.0 <= coherence <= 1.0:
@@ -205,10 +242,13 @@ class Searcher:
             qs = np.stack([p.vector for p in vector_positive if p.space == space])
             _, ids = self.index_for(space).search(qs, depth + 1)
             cands.update(int(i) for i in ids.ravel() if i >= 0)
-        if not vector_positive:  # location terms alone: the images taken there (the score ranks them)
-            for p in positive:
+        for p in parts:
+            # location terms alone list the images taken there; an "only in" area brings its own images too,
+            # so that a strict filter still fills the page (up to a bound, the rest come from the vectors)
+            if p.area is not None and (not vector_positive and p.weight > 0 or p.hard):
                 a = p.area
-                cands.update(self.catalog.ids_in_area(a.kind, a.country_code, a.region, a.lat, a.radius_km, 50_000))
+                cap = 50_000 if not vector_positive else 20_000
+                cands.update(self.catalog.ids_in_area(a.kind, a.country_code, a.region, a.lat, a.radius_km, cap))
         cands.discard(exclude if exclude is not None else -1)
         if not cands:
             return []
@@ -224,6 +264,8 @@ class Searcher:
         order = sorted(range(len(ids)), key=lambda i: (-round(float(final[i]), 6), near[i], int(ids[i])))
         if min_score is not None:
             order = [i for i in order if final[i] >= min_score]
+        keep = self._filter_mask(parts, sims, present, ids, filters)
+        order = [i for i in order if keep[i]]
         order = order[:k]
         rows = self.catalog.get_many(int(ids[i]) for i in order)
         hits = []
@@ -273,6 +315,31 @@ class Searcher:
             for j, p in enumerate(parts)
         ]
         return Hit(row, float(contrib[:, 0].sum()), hp)
+
+    def _filter_mask(
+        self, parts: list[Part], sims: np.ndarray, present: np.ndarray, ids: np.ndarray, f: Filters
+    ) -> np.ndarray:
+        keep = np.ones(len(ids), bool)
+        for j, p in enumerate(parts):
+            if p.area is None:
+                continue
+            if p.hard:  # inside the area, and known to be
+                keep &= present[j] & (sims[j] >= 1.0 - 1e-6)
+            elif f.unplaced == "drop":
+                keep &= present[j]
+        if f.taken_from or f.taken_to or f.camera:
+            meta = self.catalog.get_many(int(i) for i in ids)
+            for n, i in enumerate(ids):
+                row = meta.get(int(i))
+                taken = (row.taken_at or "") if row else ""
+                # partial dates compare on their own length: to 2021 includes all of 2021
+                if f.taken_from and not (taken and taken[: len(f.taken_from)] >= f.taken_from):
+                    keep[n] = False
+                if f.taken_to and not (taken and taken[: len(f.taken_to)] <= f.taken_to):
+                    keep[n] = False
+                if f.camera and not (row and row.camera and f.camera.casefold() in row.camera.casefold()):
+                    keep[n] = False
+        return keep
 
     def _distance_to_first_point(self, parts: list[Part], ids: np.ndarray) -> np.ndarray:
         from search.places import distance_km

@@ -30,7 +30,7 @@ class Term:
         return {"text": self.text, "target": self.target, "weight": self.weight}
 
 
-_TARGET = re.compile(r"^\s*(content|style|location|in|near)\s*:\s*(.*)$", re.IGNORECASE | re.DOTALL)
+_TARGET = re.compile(r"^\s*(content|style|location|in|near|only in|only near)\s*:\s*(.*)$", re.IGNORECASE | re.DOTALL)
 # plain phrases that name a place: "garden scene in France", "near Zurich", "within 5 km of Lyon"
 _PLACE_PHRASE = re.compile(
     r"^(?:(.*?)\s+)?((?:in|near)\s+.+|within\s+\d+(?:\.\d+)?\s*km\s+of\s+.+)$", re.IGNORECASE | re.DOTALL
@@ -64,7 +64,7 @@ def parse_query(query: str) -> list[Term]:
         m = _TARGET.match(part)
         if m:
             target, part, explicit = m.group(1).lower(), m.group(2).strip(), True
-            if target in ("in", "near"):
+            if target in ("in", "near", "only in", "only near"):
                 target, part = "location", f"{target} {part}"
         weight = 1.0
         m = _WEIGHT.match(part)
@@ -95,9 +95,16 @@ def _split_place(text: str, weight: float) -> list[Term]:
     return [*out, make_term(phrase, "location", weight)]
 
 
+def is_hard(term: Term) -> bool:
+    """'only in France' / 'only near Zurich': a filter, not just a preference."""
+    return term.target == "location" and term.text.lower().startswith("only ")
+
+
 def location_phrase(text: str) -> tuple[bool, str]:
     """(near?, place) from a location term's text: 'near Zurich 20km' -> (True, 'Zurich 20km')."""
     t = text.strip()
+    if t.lower().startswith("only "):
+        t = t[5:].strip()
     low = t.lower()
     if low.startswith("near "):
         return True, t[5:].strip()
@@ -135,8 +142,9 @@ def format_query(terms: list[Term]) -> str:
         text = t.text
         if t.target == "location":
             near, place = location_phrase(text)
-            text = f"{'near' if near and not text.lower().startswith('within') else 'in'}: {place}"
-            if text.lower().startswith("in: within"):
+            only = "only " if is_hard(t) else ""
+            text = f"{only}{'near' if near and not place.lower().startswith('within') else 'in'}: {place}"
+            if place.lower().startswith("within"):
                 text = t.text
         s = ("-" if t.weight < 0 else "") + ("style: " if t.target == "style" else "") + text
         if abs(t.weight) != 1.0:

@@ -124,3 +124,48 @@ def test_geocoder_picks_the_most_populous_match_and_offers_others() -> None:
     assert GEOCODER.resolve("France").kind == "country" and GEOCODER.resolve("fr").country_code == "FR"
     assert GEOCODER.resolve("Zurich 20km").radius_km == 20 and GEOCODER.resolve("zürich").name == "Zürich"
     assert GEOCODER.resolve("Bavaria").kind == "region"
+
+
+def test_only_in_is_a_hard_filter_and_unplaced_is_a_choice(world: StyleSeek) -> None:
+    from search.engine import Filters
+
+    soft = names(world.search("red square, in: France", k=6))
+    assert len(soft) == 6 and "sydney" in soft and "unplaced" in soft  # ranked lower, still there
+    hard = names(world.search("red square, only in: France", k=6))
+    assert set(hard) == {"paris", "lyon", "villeurbanne"}
+    dropped = names(world.search("red square, in: France", k=6, filters=Filters(unplaced="drop")))
+    assert "unplaced" not in dropped and len(dropped) == 5
+
+
+def test_find_similar_within_a_radius(world: StyleSeek) -> None:
+    from search.query import QueryError
+
+    lyon = world.catalog.get_by_path(
+        next(r.path for r in world.catalog.get_many(range(1, 10)).values() if r.path.endswith("lyon.jpg"))
+    )
+    assert names(world.similar(lyon.id, k=5, within_km=20)) == ["villeurbanne"]
+    assert set(names(world.similar(lyon.id, k=5, within_km=500))) == {"villeurbanne", "paris", "zurich"}
+    unplaced = next(r for r in world.catalog.get_many(range(1, 10)).values() if r.path.endswith("unplaced.jpg"))
+    with pytest.raises(QueryError, match="no GPS"):
+        world.similar(unplaced.id, within_km=10)
+
+
+def test_date_and_camera_filters(tmp_path: Path, settings: Settings, shared_encoder) -> None:  # noqa: ANN001
+    from search.engine import Filters
+    from search.query import QueryError
+
+    lib = tmp_path / "dated"
+    save_jpeg(lib / "a.jpg", pattern(60, 40, 1), taken="2019:05:01 10:00:00", make="Canon", model="Canon EOS R5")
+    save_jpeg(lib / "b.jpg", pattern(60, 40, 2), taken="2021:07:14 10:00:00", make="NIKON", model="D850")
+    save_jpeg(lib / "c.jpg", pattern(60, 40, 3))
+    svc = StyleSeek(settings, content_encoder=shared_encoder, style_encoders={})
+    svc.index_folders([lib])
+    assert names(svc.search("anything", filters=Filters(taken_from="2020"))) == ["b"]
+    assert names(svc.search("anything", filters=Filters(taken_to="2019-12"))) == ["a"]
+    assert names(svc.search("anything", filters=Filters(taken_from="2019", taken_to="2021"))) in (
+        ["a", "b"],
+        ["b", "a"],
+    )
+    assert names(svc.search("anything", filters=Filters(camera="eos"))) == ["a"]
+    with pytest.raises(QueryError, match="must be a date"):
+        Filters(taken_from="last summer")

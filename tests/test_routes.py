@@ -308,3 +308,21 @@ def test_location_terms_in_the_ui(client: TestClient, svc: StyleSeek, tmp_path: 
     r = client.get("/search", params={"q": "in: Atlantis Under The Sea"}, headers=HX)
     assert r.status_code == 400 and "unknown place" in r.text
     assert '<option value="location">' in client.get("/term_row", headers=HX).text
+
+
+def test_filters_and_nearby_in_the_ui(indexed: TestClient, svc: StyleSeek, lib: Path) -> None:
+    zurich = svc.catalog.get_by_path(str(lib / "img001.jpg"))  # the collection's JPEGs 1, 5, 9 have Zurich GPS
+    modal = indexed.get("/preview", params={"id": zurich.id}, headers=HX).text
+    assert 'id="find-similar-nearby"' in modal and "within_km=25" in modal
+    near = indexed.get("/similar", params={"id": zurich.id, "within_km": "25", "balance": "0.5"}, headers=HX)
+    assert near.status_code == 200 and "within 25 km" in near.text
+    got = {int(x) for x in __import__("re").findall(r'data-id="(\d+)"', near.text)}
+    expect = {svc.catalog.get_by_path(str(lib / f"img{i:03d}.jpg")).id for i in (5, 9)}
+    assert got == expect
+    assert indexed.get("/similar", params={"id": zurich.id, "within_km": "x"}, headers=HX).status_code == 400
+    r = indexed.get("/search", params={"q": "red", "taken_from": "2021-07-01", "camera": "eos"}, headers=HX)
+    assert r.status_code == 200 and r.text.count('class="result-card') == 3  # the dated Canon JPEGs
+    r = indexed.get("/search", params={"q": "red", "taken_from": "yesterday"}, headers=HX)
+    assert r.status_code == 400 and "must be a date" in r.text
+    r = indexed.get("/search", params={"q": "red, in: Switzerland", "unplaced": "drop"}, headers=HX)
+    assert r.text.count('class="result-card') == 3

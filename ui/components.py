@@ -92,6 +92,10 @@ class SearchState:
     sort: str = "score"
     coherence: bool = False
     min_score: float | None = None
+    drop_unplaced: bool = False
+    taken_from: str = ""
+    taken_to: str = ""
+    camera: str = ""
     style_ok: bool = True
     style_note: str = ""
 
@@ -229,11 +233,49 @@ def SearchForm(st: SearchState) -> FT:
                         ),
                         cls="flex items-center gap-2 text-sm",
                     ),
+                    PlainLabel(
+                        PlainInput(
+                            type="checkbox", name="unplaced", value="drop", checked=st.drop_unplaced, cls="uk-checkbox"
+                        ),
+                        Span("Drop images without a place"),
+                        cls="flex items-center gap-2 text-sm",
+                        title="Under location terms: leave out images with no GPS position",
+                    ),
+                    PlainLabel(
+                        Span("Taken"),
+                        Input(
+                            type="date",
+                            name="taken_from",
+                            value=st.taken_from,
+                            cls="uk-input w-40",
+                            aria_label="Taken from",
+                        ),
+                        Span("to"),
+                        Input(
+                            type="date", name="taken_to", value=st.taken_to, cls="uk-input w-40", aria_label="Taken to"
+                        ),
+                        cls="flex items-center gap-2 text-sm",
+                    ),
+                    PlainLabel(
+                        Span("Camera"),
+                        Input(
+                            name="camera",
+                            value=st.camera,
+                            cls="uk-input w-36",
+                            placeholder="e.g. EOS",
+                            aria_label="Camera",
+                        ),
+                        cls="flex items-center gap-2 text-sm",
+                    ),
                     cls="flex flex-wrap items-center gap-4 pt-2",
                 ),
                 cls="space-y-2 pt-3",
             ),
-            open=bool(st.rows) or st.balance != 0.5 or st.sort != "score" or st.coherence or st.min_score is not None,
+            open=bool(st.rows or st.drop_unplaced or st.taken_from or st.taken_to or st.camera)
+            or st.balance != 0.5
+            or st.sort != "score"
+            or st.coherence
+            or st.min_score is not None,
             cls="mt-2",
             id="term-builder",
         ),
@@ -441,6 +483,19 @@ def PreviewModal(
                 if style_ok
                 else []
             ),
+            Button(
+                "Nearby",
+                cls=(ButtonT.default, "uk-modal-close"),
+                type="button",
+                hx_get=f"/similar?id={rec['id']}&balance={balance:g}&within_km=25",
+                hx_target="#results",
+                hx_swap="outerHTML",
+                hx_push_url="true",
+                id="find-similar-nearby",
+                title="Balanced, among images taken within 25 km",
+            )
+            if rec.get("gps")
+            else "",
             Button("Close", cls=(ButtonT.ghost, "uk-modal-close"), type="button"),
             cls="gap-2 flex-wrap",
         ),
