@@ -19,7 +19,7 @@ from indexing.imageio import ImageError
 from models import CONTENT, ModelError, WeightsMissingError
 from models import weights as model_weights
 from search.engine import MAX_K, SORTS, Filters
-from search.places import GEOCODER
+from search.places import GEOCODER, group_by_place
 from search.query import QueryError, apply_balance, format_query, location_phrase, make_term, parse_query
 from search.records import image_record
 from services import StyleSeek
@@ -211,6 +211,7 @@ def create_app(settings: Settings | None = None, services: StyleSeek | None = No
             coherence=one("coherence", "").lower() in ("1", "on", "true"),
             min_score=float_param(min_score, "min_score", -1.0, 1.0) if min_score else None,
             drop_unplaced=one("unplaced", "keep") == "drop",
+            group_by_place=one("group", "") == "place",
             taken_from=one("taken_from", "").strip(),
             taken_to=one("taken_to", "").strip(),
             camera=one("camera", "").strip()[:100],
@@ -252,12 +253,14 @@ def create_app(settings: Settings | None = None, services: StyleSeek | None = No
                 area = GEOCODER.resolve(phrase, near=near)
                 alts = f" (also: {'; '.join(area.alternatives)})" if area.alternatives else ""
                 places.append(f"{t.text} → {area.label}{alts}")
+        records = hit_records(hits)
         return Results(
-            hit_records(hits),
+            records,
             f"{len(hits)} results for “{label}”",
             empty=f"Nothing indexed matches “{label}” yet." if svc.catalog.count("indexed") else "",
             query=format_query(effective),
             notes=places,
+            groups=group_by_place(records) if st.group_by_place else None,
         )
 
     def run_similar(image_id: int, k: int, balance: float, within_km: float | None = None) -> FT:  # noqa: F405

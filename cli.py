@@ -119,6 +119,13 @@ def cmd_search(args: argparse.Namespace) -> int:
         validate(terms), args.k, min_score=args.min_score, sort=args.sort, coherence=args.coherence, filters=filters
     )
     payload = _hits_payload(app, hits)
+    if args.group_by == "place":
+        from search.places import group_by_place
+
+        groups = group_by_place(payload)
+        text = "\n\n".join(f"{label}\n{_hits_text(members)}" for label, members in groups) or "no results"
+        _emit(args, {"groups": [{"place": label, "hits": members} for label, members in groups]}, text)
+        return 0
     _emit(args, payload, _hits_text(payload))
     return 0
 
@@ -250,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--from", dest="date_from", metavar="DATE", help="taken on or after (2021, 2021-07, 2021-07-14)")
     x.add_argument("--to", dest="date_to", metavar="DATE", help="taken on or before")
     x.add_argument("--camera", help="part of the camera's make and model")
+    x.add_argument("--group-by", choices=["place"], help="group the hits by the place they were taken")
     x.add_argument(
         "--unplaced",
         choices=["keep", "drop"],

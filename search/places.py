@@ -240,3 +240,18 @@ class Geocoder:
 
 
 GEOCODER = Geocoder(GAZETTEER)
+
+
+def place_label(place: dict | None) -> str:
+    if not place:
+        return "No place"
+    return ", ".join(x for x in (place.get("city"), place.get("region"), place.get("country_code")) if x)
+
+
+def group_by_place(records: list[dict]) -> list[tuple[str, list[dict]]]:
+    """Results grouped by the place they were taken (town and country), each group keeping the fused order;
+    groups ordered by their best hit, the unplaced last."""
+    groups: dict[str, list[dict]] = {}
+    for r in records:
+        groups.setdefault(place_label(r.get("place")), []).append(r)
+    return sorted(groups.items(), key=lambda g: (g[0] == "No place", records.index(g[1][0])))

@@ -139,3 +139,11 @@ def test_weighted_terms_and_style_balance(env: Path, capsys: pytest.CaptureFixtu
     assert rc == 1 and "unknown target" in err
     rc, _, err = run(capsys, "search", "--", "-people")  # argparse needs -- before a leading minus
     assert rc == 1 and "positive weight" in err
+
+
+def test_group_by_place_json(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "index", str(env), "--json")[0] == 0
+    rc, out, _ = run(capsys, "search", "red", "-k", "8", "--group-by", "place", "--json")
+    groups = json.loads(out)["groups"]
+    assert rc == 0 and [g["place"] for g in groups][-1] == "No place"
+    assert any(g["place"].endswith("CH") for g in groups) and sum(len(g["hits"]) for g in groups) == 8

@@ -169,3 +169,18 @@ def test_date_and_camera_filters(tmp_path: Path, settings: Settings, shared_enco
     assert names(svc.search("anything", filters=Filters(camera="eos"))) == ["a"]
     with pytest.raises(QueryError, match="must be a date"):
         Filters(taken_from="last summer")
+
+
+def test_results_grouped_by_place(world: StyleSeek) -> None:
+    from search.places import group_by_place
+    from search.records import image_record
+
+    hits = world.search("red square", k=6)
+    records = [{**image_record(h.image, world.thumbs), "score": h.score} for h in hits]
+    groups = group_by_place(records)
+    labels = [label for label, _ in groups]
+    assert labels[-1] == "No place" and len(labels) == 6  # five towns, and the unplaced last
+    assert sum(len(m) for _, m in groups) == 6
+    order = [r["id"] for r in records]
+    assert [order.index(m[0]["id"]) for _, m in groups[:-1]] == sorted(order.index(m[0]["id"]) for _, m in groups[:-1])
+    assert any(label.endswith(", FR") for label in labels)

@@ -93,6 +93,7 @@ class SearchState:
     coherence: bool = False
     min_score: float | None = None
     drop_unplaced: bool = False
+    group_by_place: bool = False
     taken_from: str = ""
     taken_to: str = ""
     camera: str = ""
@@ -267,11 +268,23 @@ def SearchForm(st: SearchState) -> FT:
                         ),
                         cls="flex items-center gap-2 text-sm",
                     ),
+                    PlainLabel(
+                        PlainInput(
+                            type="checkbox",
+                            name="group",
+                            value="place",
+                            checked=st.group_by_place,
+                            cls="uk-checkbox",
+                            id="group-by-place",
+                        ),
+                        Span("Group by place"),
+                        cls="flex items-center gap-2 text-sm",
+                    ),
                     cls="flex flex-wrap items-center gap-4 pt-2",
                 ),
                 cls="space-y-2 pt-3",
             ),
-            open=bool(st.rows or st.drop_unplaced or st.taken_from or st.taken_to or st.camera)
+            open=bool(st.rows or st.drop_unplaced or st.taken_from or st.taken_to or st.camera or st.group_by_place)
             or st.balance != 0.5
             or st.sort != "score"
             or st.coherence
@@ -340,13 +353,31 @@ def ResultCard(rec: dict, query: str = "") -> FT:
     )
 
 
-def Results(hits: list[dict], title: str = "", empty: str = "", query: str = "", notes: list[str] | None = None) -> FT:
+GRID = "grid grid-cols-2 sm:grid-cols-3 md:grid-cols-4 lg:grid-cols-5 xl:grid-cols-6 gap-3"
+
+
+def Results(
+    hits: list[dict],
+    title: str = "",
+    empty: str = "",
+    query: str = "",
+    notes: list[str] | None = None,
+    groups: list[tuple[str, list[dict]]] | None = None,
+) -> FT:
     body: Any
-    if hits:
+    if hits and groups:
         body = Div(
-            *[ResultCard(h, query) for h in hits],
-            cls="grid grid-cols-2 sm:grid-cols-3 md:grid-cols-4 lg:grid-cols-5 xl:grid-cols-6 gap-3",
+            *[
+                Section(
+                    H4(f"{label} · {len(members)}", cls="text-sm font-medium mb-2 place-group"),
+                    Div(*[ResultCard(h, query) for h in members], cls=GRID),
+                )
+                for label, members in groups
+            ],
+            cls="space-y-6",
         )
+    elif hits:
+        body = Div(*[ResultCard(h, query) for h in hits], cls=GRID)
     else:
         body = P(
             empty or "Index a folder, then search it by describing what is in the pictures.",
