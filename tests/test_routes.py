@@ -327,5 +327,5 @@ def test_filters_and_nearby_in_the_ui(indexed: TestClient, svc: StyleSeek, lib: 
     r = indexed.get("/search", params={"q": "red, in: Switzerland", "unplaced": "drop"}, headers=HX)
     assert r.text.count('class="result-card') == 3
     g = indexed.get("/search", params={"q": "red", "group": "place", "k": "10"}, headers=HX)
-    assert g.text.count(' place-group') == 2  # Zurich, and no place
+    assert g.text.count(" place-group") == 2  # Zurich, and no place
     assert "No place · 7" in g.text
