@@ -212,6 +212,7 @@ def create_app(settings: Settings | None = None, services: StyleSeek | None = No
             min_score=float_param(min_score, "min_score", -1.0, 1.0) if min_score else None,
             drop_unplaced=one("unplaced", "keep") == "drop",
             group_by_place=one("group", "") == "place",
+            show_map=one("map", "") == "1",
             taken_from=one("taken_from", "").strip(),
             taken_to=one("taken_to", "").strip(),
             camera=one("camera", "").strip()[:100],
@@ -261,6 +262,7 @@ def create_app(settings: Settings | None = None, services: StyleSeek | None = No
             query=format_query(effective),
             notes=places,
             groups=group_by_place(records) if st.group_by_place else None,
+            show_map=st.show_map,
         )
 
     def run_similar(image_id: int, k: int, balance: float, within_km: float | None = None) -> FT:  # noqa: F405

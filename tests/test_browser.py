@@ -162,6 +162,19 @@ def test_index_search_preview_and_find_similar(
     assert shown and all(s.endswith(".jpg") for s in shown) and len(shown) == 5, shown
     page.screenshot(path=str(output_dir / "4b-in-switzerland.png"), full_page=True)
 
+    # the map of the current results: one marker per picture with GPS; a marker opens the preview
+    page.check("#show-map")
+    page.wait_for_selector("#results #map-svg .map-marker")
+    assert page.locator("#results .map-marker").count() == 5
+    page.screenshot(path=str(output_dir / "4c-map.png"), full_page=True)
+    page.locator("#results .map-marker").first.click(force=True)
+    page.locator("#preview-modal").wait_for(state="visible")
+    assert "Zurich, CH" in page.inner_text("#preview-modal")
+    page.keyboard.press("Escape")
+    page.locator("#preview-modal").wait_for(state="detached")
+    page.uncheck("#show-map")
+    page.wait_for_function("!document.querySelector('#results #map-svg')")
+
     # a bad request shows its message in the page instead of failing silently
     page.select_option("select[name=k]", "12")
     page.evaluate("document.querySelector('select[name=k]').innerHTML += '<option value=\"zz\">zz</option>'")

@@ -329,3 +329,6 @@ def test_filters_and_nearby_in_the_ui(indexed: TestClient, svc: StyleSeek, lib: 
     g = indexed.get("/search", params={"q": "red", "group": "place", "k": "10"}, headers=HX)
     assert g.text.count(" place-group") == 2  # Zurich, and no place
     assert "No place · 7" in g.text
+    m = indexed.get("/search", params={"q": "red", "map": "1", "k": "10"}, headers=HX)
+    assert 'id="map-svg"' in m.text and m.text.count('class="map-marker') == 3  # the three with GPS
+    assert "3 of 10 results have a GPS position" in m.text and '<path d="M' in m.text

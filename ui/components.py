@@ -18,6 +18,7 @@ from monsterui.all import *  # noqa: F403
 
 from indexing.progress import ProgressSnapshot
 from search.query import Term
+from ui.worldmap import ResultsMap
 
 V = "/static/vendor"
 LOCAL_ASSETS = {
@@ -94,6 +95,7 @@ class SearchState:
     min_score: float | None = None
     drop_unplaced: bool = False
     group_by_place: bool = False
+    show_map: bool = False
     taken_from: str = ""
     taken_to: str = ""
     camera: str = ""
@@ -280,11 +282,25 @@ def SearchForm(st: SearchState) -> FT:
                         Span("Group by place"),
                         cls="flex items-center gap-2 text-sm",
                     ),
+                    PlainLabel(
+                        PlainInput(
+                            type="checkbox",
+                            name="map",
+                            value="1",
+                            checked=st.show_map,
+                            cls="uk-checkbox",
+                            id="show-map",
+                        ),
+                        Span("Map"),
+                        cls="flex items-center gap-2 text-sm",
+                    ),
                     cls="flex flex-wrap items-center gap-4 pt-2",
                 ),
                 cls="space-y-2 pt-3",
             ),
-            open=bool(st.rows or st.drop_unplaced or st.taken_from or st.taken_to or st.camera or st.group_by_place)
+            open=bool(st.rows or st.drop_unplaced or st.taken_from or st.taken_to or st.camera)
+            or st.group_by_place
+            or st.show_map
             or st.balance != 0.5
             or st.sort != "score"
             or st.coherence
@@ -363,6 +379,7 @@ def Results(
     query: str = "",
     notes: list[str] | None = None,
     groups: list[tuple[str, list[dict]]] | None = None,
+    show_map: bool = False,
 ) -> FT:
     body: Any
     if hits and groups:
@@ -401,6 +418,7 @@ def Results(
     return Div(
         DivFullySpaced(H3(title, cls="text-base font-medium") if title else "", legend, cls="mb-1"),
         *[P(n, cls="text-xs text-muted-foreground place-note") for n in notes or []],
+        ResultsMap(hits, query) if show_map and hits else "",
         body,
         id="results",
         cls="mt-4 space-y-2",

@@ -9,13 +9,14 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$out"
 cd "$work"
-npm pack --silent franken-ui@2.0.0 daisyui@4.12.24 htmx.org@2.0.7 >/dev/null
+npm pack --silent franken-ui@2.0.0 daisyui@4.12.24 htmx.org@2.0.7 world-atlas@2.0.2 >/dev/null
 for f in *.tgz; do mkdir "${f%.tgz}" && tar xzf "$f" -C "${f%.tgz}"; done
 cp franken-ui-2.0.0/package/dist/css/core.min.css "$out/franken-core.min.css"
 cp franken-ui-2.0.0/package/dist/js/core.iife.js "$out/franken-core.iife.js"
 cp franken-ui-2.0.0/package/dist/js/icon.iife.js "$out/franken-icon.iife.js"
 cp daisyui-4.12.24/package/dist/styled.css "$out/daisyui-styled.css"   # components; MonsterUI maps the theme
 cp htmx.org-2.0.7/package/dist/htmx.min.js "$out/htmx.min.js"
+cp world-atlas-2.0.2/package/countries-110m.json "$out/countries-110m.json"  # Natural Earth outlines for the map
 npm init -y >/dev/null
 npm install --silent tailwindcss@3.4.17 >/dev/null
 monsterui=$(cd "$root" && python -c 'import monsterui, os; print(os.path.dirname(monsterui.__file__))')
