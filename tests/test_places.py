@@ -184,3 +184,23 @@ def test_results_grouped_by_place(world: StyleSeek) -> None:
     order = [r["id"] for r in records]
     assert [order.index(m[0]["id"]) for _, m in groups[:-1]] == sorted(order.index(m[0]["id"]) for _, m in groups[:-1])
     assert any(label.endswith(", FR") for label in labels)
+
+
+def test_country_membership_near_borders(tmp_path: Path, settings: Settings, shared_encoder) -> None:  # noqa: ANN001
+    """The Basel tripoint (CH/FR/DE within 3 km) and Tijuana/San Ysidro (MX/US within 5 km)."""
+    lib = tmp_path / "borders"
+    spots = {
+        "basel": (47.5596, 7.5886),
+        "saint-louis": (47.5900, 7.5600),
+        "weil": (47.5937, 7.6206),
+        "tijuana": (32.5149, -117.0382),
+        "san-ysidro": (32.5550, -117.0470),
+    }
+    for i, (name, (lat, lon)) in enumerate(spots.items()):
+        save_jpeg(lib / f"{name}.jpg", pattern(48, 32, i), gps=(lat, lon, None))
+    svc = StyleSeek(settings, content_encoder=shared_encoder, style_encoders={})
+    svc.index_folders([lib])
+    expect = {"CH": ["basel"], "FR": ["saint-louis"], "DE": ["weil"], "MX": ["tijuana"], "US": ["san-ysidro"]}
+    for cc, want in expect.items():
+        assert names(svc.search(f"only in: {cc}")) == want, cc
+        assert names(svc.search(f"red, only in: {cc}")) == want, cc
