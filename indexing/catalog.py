@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from indexing.exif import camera_label
+
 MIGRATIONS: list[str] = [
     # 1: the spine
     """
@@ -114,10 +116,7 @@ class ImageRow:
 
     @property
     def camera(self) -> str | None:
-        make, model = (self.camera_make or "").strip(), (self.camera_model or "").strip()
-        if make and model.lower().startswith(make.lower()):
-            return model
-        return " ".join(p for p in (make, model) if p) or None
+        return camera_label(self.camera_make, self.camera_model)
 
     @property
     def gps(self) -> dict | None:

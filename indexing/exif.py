@@ -26,10 +26,15 @@ class ExifInfo:
 
     @property
     def camera(self) -> str | None:
-        make, model = (self.make or "").strip(), (self.model or "").strip()
-        if make and model.lower().startswith(make.lower()):
-            return model
-        return " ".join(p for p in (make, model) if p) or None
+        return camera_label(self.make, self.model)
+
+
+def camera_label(make: str | None, model: str | None) -> str | None:
+    """'Canon' + 'Canon EOS R5' is 'Canon EOS R5', not 'Canon Canon EOS R5'."""
+    make, model = (make or "").strip(), (model or "").strip()
+    if make and model.lower().startswith(make.lower()):
+        return model
+    return " ".join(p for p in (make, model) if p) or None
 
 
 def _ratio(v: Any) -> float:

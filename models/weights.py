@@ -192,7 +192,7 @@ def resolve(spec: ModelSpec, settings: Settings) -> Path:
     """A folder that open_clip's `local-dir:` loader accepts, or WeightsMissingError."""
     status = locate(spec, settings)
     if status.present:
-        if status.source in ("models dir",) or status.folder.is_dir():
+        if status.folder.is_dir():  # a loadable folder; a bare weights file gets one built around it
             return status.folder
         return _materialize(spec, settings, status.folder, status.source)
     if _offline(settings):

@@ -21,7 +21,7 @@ from PIL import Image
 from indexing.catalog import Catalog, ImageRow
 from indexing.vectors import VectorIndex
 from models.base import Encoder
-from search.places import GEOCODER, Area, UnknownPlace
+from search.places import GEOCODER, Area, UnknownPlace, distance_km
 from search.query import QueryError, Term, is_hard, location_phrase, validate
 
 MAX_K = 1000
@@ -253,14 +253,14 @@ class Searcher:
         if not cands:
             return []
         ids = np.array(sorted(cands), dtype=np.int64)
-        sims, present, contrib, vectors = self._score(parts, ids, norm)
+        sims, present, contrib, vectors, places = self._score(parts, ids, norm)
         scores = contrib.sum(axis=0)
         boost = np.zeros_like(scores)
         if coherence > 0 and "style" in self.encoders:
             style = vectors.get("style") or self.index_for("style").reconstruct_many(ids)
             boost = self._coherence(scores, ids, style, coherence)
         final = scores + boost
-        near = self._distance_to_first_point(parts, ids)  # nearest first among equal scores
+        near = self._distance_to_first_point(parts, places, len(ids))  # nearest first among equal scores
         order = sorted(range(len(ids)), key=lambda i: (-round(float(final[i]), 6), near[i], int(ids[i])))
         if min_score is not None:
             order = [i for i in order if final[i] >= min_score]
@@ -283,7 +283,7 @@ class Searcher:
         return hits
 
     def _score(self, parts: list[Part], ids: np.ndarray, norm: float) -> tuple:
-        """Exact scores of every candidate against every part: (sims, present, contributions, vectors)."""
+        """Exact scores of every candidate against every part: (sims, present, contributions, vectors, places)."""
         sims = np.zeros((len(parts), len(ids)), np.float32)
         present = np.zeros((len(parts), len(ids)), bool)
         vectors: dict[str, tuple[np.ndarray, np.ndarray]] = {
@@ -300,7 +300,7 @@ class Searcher:
             sims[j] = np.where(have, vecs @ p.vector.astype(np.float32), 0.0)
             present[j] = have
         weights = np.array([p.weight for p in parts], np.float32)[:, None]
-        return sims, present, weights * sims / norm, vectors
+        return sims, present, weights * sims / norm, vectors, places
 
     def explain(self, terms: list[Term], image_id: int) -> Hit:
         """One image's score for a query, with each term's share: the breakdown the preview shows."""
@@ -309,7 +309,7 @@ class Searcher:
         if row is None:
             raise LookupError(f"no image with id {image_id}")
         norm = sum(p.weight for p in parts if p.weight > 0)
-        sims, present, contrib, _ = self._score(parts, np.array([image_id], np.int64), norm)
+        sims, present, contrib, _, _ = self._score(parts, np.array([image_id], np.int64), norm)
         hp = [
             (p.label, p.space, p.weight, float(sims[j, 0]) if present[j, 0] else None, float(contrib[j, 0]))
             for j, p in enumerate(parts)
@@ -341,13 +341,13 @@ class Searcher:
                     keep[n] = False
         return keep
 
-    def _distance_to_first_point(self, parts: list[Part], ids: np.ndarray) -> np.ndarray:
-        from search.places import distance_km
-
+    @staticmethod
+    def _distance_to_first_point(parts: list[Part], places: tuple | None, n: int) -> np.ndarray:
+        """Uses the places _score already read: a point area implies they were read."""
         point = next((p.area for p in parts if p.area is not None and p.area.lat is not None), None)
-        if point is None:
-            return np.zeros(len(ids))
-        _, _, lat, lon = self.catalog.places_of(ids)
+        if point is None or places is None:
+            return np.zeros(n)
+        _, _, lat, lon = places
         return np.nan_to_num(distance_km(lat, lon, point.lat, point.lon), nan=np.inf)
 
     @staticmethod
