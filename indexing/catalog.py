@@ -72,6 +72,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE images ADD COLUMN place_distance_km REAL;
     CREATE INDEX images_country ON images(place_country_code);
     """,
+    # 3: which gazetteer method placed the image, so a better one re-places old rows (no file is re-read)
+    """
+    ALTER TABLE images ADD COLUMN place_version INTEGER;
+    """,
 ]
 
 IMAGE_COLUMNS = (
@@ -295,10 +299,13 @@ class Catalog:
             chunk = ids[i : i + 500]
             t.execute(f"DELETE FROM images WHERE id IN ({','.join('?' * len(chunk))})", chunk)
 
-    def lacking_place(self) -> list[tuple[int, float, float]]:
-        """(id, lat, lon) of images with GPS but no place yet (indexed before the gazetteer, say)."""
-        q = "SELECT id, gps_lat, gps_lon FROM images WHERE gps_lat IS NOT NULL AND place_country_code IS NULL"
-        return [(r[0], r[1], r[2]) for r in self.conn.execute(q)]
+    def lacking_place(self, version: int) -> list[tuple[int, float, float]]:
+        """(id, lat, lon) of images with GPS placed by an older method than `version`, or not at all."""
+        q = (
+            "SELECT id, gps_lat, gps_lon FROM images WHERE gps_lat IS NOT NULL "
+            "AND (place_version IS NULL OR place_version < ?)"
+        )
+        return [(r[0], r[1], r[2]) for r in self.conn.execute(q, (version,))]
 
     def places_of(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(country codes, regions, lats, lons) for the ids, in their order; None / NaN where unknown."""
@@ -337,12 +344,14 @@ class Catalog:
     @staticmethod
     def set_place(t: sqlite3.Connection, image_id: int, place: dict) -> None:
         t.execute(
-            "UPDATE images SET place_city=?, place_region=?, place_country_code=?, place_distance_km=? WHERE id=?",
+            "UPDATE images SET place_city=?, place_region=?, place_country_code=?, place_distance_km=?, "
+            "place_version=? WHERE id=?",
             (
                 place["place_city"],
                 place["place_region"],
                 place["place_country_code"],
                 place["place_distance_km"],
+                place["place_version"],
                 image_id,
             ),
         )

@@ -27,7 +27,7 @@ from indexing.scan import FileEntry, iter_image_files
 from indexing.thumbs import ThumbCache
 from indexing.vectors import VectorIndex
 from models.base import Encoder
-from search.places import GAZETTEER, Place
+from search.places import GAZETTEER, PLACE_VERSION, Place
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,7 @@ def place_columns(p: Place) -> dict:
         "place_region": p.region,
         "place_country_code": p.country_code,
         "place_distance_km": p.distance_km,
+        "place_version": PLACE_VERSION,
     }
 
 
@@ -216,8 +217,8 @@ class Indexer:
         return report
 
     def _backfill_places(self) -> None:
-        """Images with GPS but no place (indexed before the gazetteer): looked up without reading files."""
-        todo = self.catalog.lacking_place()
+        """Images with GPS placed by an older method, or not at all: looked up again without reading files."""
+        todo = self.catalog.lacking_place(PLACE_VERSION)
         if not todo:
             return
         places = GAZETTEER.nearest([(lat, lon) for _, lat, lon in todo])

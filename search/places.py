@@ -19,7 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from search.borders import BORDERS
+
 EARTH_RADIUS_KM = 6371.0088
+PLACE_VERSION = 2  # 1: nearest populated place; 2: country outlines too. Older rows are re-placed on a run.
+TOWN_KM = 1.0  # this close to a town's centre, a photo was taken in that town, whatever the coarse outlines say
 
 
 @dataclass(frozen=True)
@@ -73,25 +77,38 @@ class Gazetteer:
                     self._load()
 
     def nearest(self, coords: list[tuple[float, float]]) -> list[Place]:
-        """The nearest populated place to each (lat, lon)."""
+        """The place each (lat, lon) was taken at. Within TOWN_KM of a town's centre, that town. Otherwise the
+        country comes from the Natural Earth outlines, and the place is the nearest populated place of that
+        country among the 16 nearest: the outlines are 1-2 km coarse, so a point close to a town centre trusts
+        the town (St Peter's Square is Vatican City), while a point farther out trusts the outline (the
+        Pantheon's nearest gazetteer point is Vatican City, but it lies in Rome). At sea, or where the outlines
+        miss a coast, the nearest place of any country."""
         if not coords:
             return []
         self._ready()
         pts = np.asarray(coords, np.float64)
-        chord, idx = self._tree.query(to_xyz(pts[:, 0], pts[:, 1]))
+        k = min(16, len(self.rows))
+        chord, idx = self._tree.query(to_xyz(pts[:, 0], pts[:, 1]), k=k)
+        chord, idx = np.asarray(chord).reshape(len(pts), k), np.asarray(idx).reshape(len(pts), k)
+        inside = BORDERS.country_codes(pts[:, 0], pts[:, 1])
         out = []
-        for d, i in zip(chord_to_km(np.atleast_1d(chord)), np.atleast_1d(idx), strict=True):
-            r = self.rows[int(i)]
-            cc = r["country_code"]
+        for ch, ix, cc in zip(chord_to_km(chord), idx, inside, strict=True):
+            if ch[0] <= TOWN_KM:
+                cc = self.rows[int(ix[0])]["country_code"]
+            same = [j for j in range(k) if self.rows[int(ix[j])]["country_code"] == cc]
+            j = same[0] if same else 0
+            r = self.rows[int(ix[j])]
+            country = cc or r["country_code"]
+            region = r.get("state") if r["country_code"] == country else None
             out.append(
                 Place(
                     r["city"],
-                    r.get("state"),
-                    cc,
-                    self.countries.get(cc),
+                    region,
+                    country,
+                    self.countries.get(country),
                     r["latitude"],
                     r["longitude"],
-                    round(float(d), 3),
+                    round(float(ch[j]), 3),
                 )
             )
         return out

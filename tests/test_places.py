@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from search.places import GAZETTEER
+from search.borders import BORDERS
+from search.places import GAZETTEER, PLACE_VERSION
 from services import StyleSeek
 from settings import Settings
 from tests.imagegen import pattern, save_jpeg
@@ -47,19 +49,39 @@ def test_the_antimeridian_is_no_edge() -> None:
 def test_places_are_stored_at_index_time_and_backfilled(tmp_path: Path, settings: Settings, shared_encoder) -> None:  # noqa: ANN001
     lib = tmp_path / "lib"
     a = save_jpeg(lib / "sydney.jpg", pattern(60, 40, 1), gps=(-33.8688, 151.2093, None))
+    b = save_jpeg(lib / "pantheon.jpg", pattern(60, 40, 3), gps=(41.8986, 12.4769, None))
     save_jpeg(lib / "nogps.jpg", pattern(60, 40, 2))
     svc = StyleSeek(settings, content_encoder=shared_encoder, style_encoders={})
     svc.index_folders([lib])
     row = svc.catalog.get_by_path(str(a))
     assert row.place == {"city": "Sydney", "region": "New South Wales", "country_code": "AU"}
+    assert svc.catalog.get_by_path(str(b)).place["country_code"] == "IT"
     assert svc.catalog.get_by_path(str(lib / "nogps.jpg")).place is None
     # a catalog from before the gazetteer: the next run fills the place in, without re-embedding anything
     with svc.catalog.transaction() as t:
-        t.execute("UPDATE images SET place_city=NULL, place_region=NULL, place_country_code=NULL")
-    assert [r[0] for r in svc.catalog.lacking_place()] == [row.id]
+        t.execute("UPDATE images SET place_city=NULL, place_region=NULL, place_country_code=NULL, place_version=NULL")
+        # and one placed by version 1 (nearest populated place only): the Pantheon's nearest point is Vatican City
+        t.execute(
+            "UPDATE images SET place_city='Vatican City', place_country_code='VA', place_version=1 WHERE id=?",
+            (svc.catalog.get_by_path(str(b)).id,),
+        )
+    assert sorted(r[0] for r in svc.catalog.lacking_place(PLACE_VERSION)) == sorted(
+        [row.id, svc.catalog.get_by_path(str(b)).id]
+    )
     r = svc.index_folders([lib])
-    assert r.indexed == 0 and r.unchanged == 2
-    assert svc.catalog.get(row.id).place["country_code"] == "AU" and svc.catalog.lacking_place() == []
+    assert r.indexed == 0 and r.unchanged == 3
+    assert svc.catalog.get(row.id).place["country_code"] == "AU" and svc.catalog.lacking_place(PLACE_VERSION) == []
+    assert svc.catalog.get_by_path(str(b)).place == {"city": "Rome", "region": "Lazio", "country_code": "IT"}
+
+
+def test_country_comes_from_outlines_and_town_centres() -> None:
+    """The Pantheon is nearest to the Vatican City gazetteer point but lies in Italy; St Peter's Square is in the
+    Vatican (the 1:50m outline of the Vatican is too coarse to say so, the town centre 60 m away does); the
+    Fiji and Chukotka outlines cross the antimeridian."""
+    got = GAZETTEER.nearest([(41.8986, 12.4769), (41.9022, 12.4539), (-16.5, -179.95), (67.5, -178.0), (0.0, 0.0)])
+    assert [p.country_code for p in got] == ["IT", "VA", "FJ", "RU", "GH"]
+    assert got[0].city == "Rome"
+    assert BORDERS.country_codes(np.array([-16.5, 67.5, 0.0]), np.array([-179.95, -178.0, 0.0])) == ["FJ", "RU", None]
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ server, with a marker per result that has GPS. Equirectangular: x from longitude
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from pathlib import Path, PurePath
 from typing import Any
@@ -12,6 +11,8 @@ from urllib.parse import quote
 from fasthtml.common import Div, P, ft_hx
 from fasthtml.svg import Path as SvgPath
 from fasthtml.svg import Svg, Title
+
+from search.borders import decode_topojson
 
 ATLAS = Path(__file__).parent / "static" / "vendor" / "countries-110m.json"
 W, H = 960, 480
@@ -24,22 +25,8 @@ def _xy(lon: float, lat: float) -> tuple[float, float]:
 @lru_cache(maxsize=1)
 def country_paths() -> str:
     """The SVG path data of every country, decoded once from the TopoJSON (quantised, delta-encoded arcs)."""
-    topo = json.loads(ATLAS.read_text())
-    (sx, sy), (tx, ty) = topo["transform"]["scale"], topo["transform"]["translate"]
-    arcs = []
-    for arc in topo["arcs"]:
-        x = y = 0
-        pts = []
-        for dx, dy in arc:
-            x, y = x + dx, y + dy
-            pts.append((x * sx + tx, y * sy + ty))
-        arcs.append(pts)
 
-    def ring(indices: list[int]) -> str:
-        pts: list[tuple[float, float]] = []
-        for i in indices:
-            seg = arcs[i] if i >= 0 else arcs[~i][::-1]
-            pts.extend(seg[1:] if pts else seg)
+    def ring(pts: list[tuple[float, float]]) -> str:
         # a ring that crosses the antimeridian is cut there, so no line runs across the whole map
         parts: list[list[tuple[float, float]]] = [[]]
         for lon, lat in pts:
@@ -49,11 +36,7 @@ def country_paths() -> str:
         d = "".join("M" + "L".join("{:.1f},{:.1f}".format(*_xy(lon, lat)) for lon, lat in part) for part in parts)
         return d + ("Z" if len(parts) == 1 else "")
 
-    out = []
-    for g in topo["objects"]["countries"]["geometries"]:
-        polys = [g["arcs"]] if g["type"] == "Polygon" else g["arcs"] if g["type"] == "MultiPolygon" else []
-        out.append("".join(ring(r) for poly in polys for r in poly))
-    return "".join(out)
+    return "".join(ring(r) for _, _, polys in decode_topojson(ATLAS) for poly in polys for r in poly)
 
 
 def ResultsMap(records: list[dict], query: str = "") -> Any:
