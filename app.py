@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+from dataclasses import replace
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import urlencode, urlparse
 
 from fasthtml.common import *  # noqa: F403 - fasthtml first, then monsterui
 from monsterui.all import *  # noqa: F403
@@ -20,7 +21,16 @@ from models import CONTENT, ModelError, WeightsMissingError
 from models import weights as model_weights
 from search.engine import MAX_K, SORTS, Filters
 from search.places import GEOCODER, group_by_place
-from search.query import QueryError, apply_balance, format_query, location_phrase, make_term, parse_query
+from search.query import (
+    QueryError,
+    Term,
+    apply_balance,
+    format_query,
+    location_phrase,
+    make_term,
+    parse_query,
+    with_place,
+)
 from search.records import image_record
 from services import StyleSeek
 from settings import Settings
@@ -30,6 +40,7 @@ from ui.components import (
     FolderList,
     Headers,
     MainPage,
+    PlaceNote,
     PreviewModal,
     ProgressView,
     Results,
@@ -234,7 +245,8 @@ def create_app(settings: Settings | None = None, services: StyleSeek | None = No
         return MainPage(st, results, counts(), folders(), progress_snapshot(), model_note())
 
     def run_search(st: SearchState) -> FT:  # noqa: F405
-        terms = (parse_query(st.q) if st.q.strip() else []) + st.rows
+        q_terms = parse_query(st.q) if st.q.strip() else []
+        terms = q_terms + st.rows
         if not terms:
             return Results([], "")
         effective = apply_balance(terms, st.balance)
@@ -247,13 +259,7 @@ def create_app(settings: Settings | None = None, services: StyleSeek | None = No
             filters=filters(st),
         )
         label = format_query(terms)
-        places = []
-        for t in terms:  # say how each place was understood, and what else the name could mean
-            if t.target == "location":
-                near, phrase = location_phrase(t.text)
-                area = GEOCODER.resolve(phrase, near=near)
-                alts = f" (also: {'; '.join(area.alternatives)})" if area.alternatives else ""
-                places.append(f"{t.text} → {area.label}{alts}")
+        places = [place_note(st, q_terms, i, t) for i, t in enumerate(terms) if t.target == "location"]
         records = hit_records(hits)
         return Results(
             records,
@@ -264,6 +270,23 @@ def create_app(settings: Settings | None = None, services: StyleSeek | None = No
             groups=group_by_place(records) if st.group_by_place else None,
             show_map=st.show_map,
         )
+
+    def place_note(st: SearchState, q_terms: list[Term], i: int, t: Term) -> FT:  # noqa: F405
+        """How the i-th term's place was understood; each other place of that name links to the same search
+        with the term pointed at it (in the one-line query or in the builder row it came from)."""
+        near, phrase = location_phrase(t.text)
+        area = GEOCODER.resolve(phrase, near=near)
+        links = []
+        for alt in area.alternatives:
+            picked = with_place(t, alt)
+            if i < len(q_terms):
+                new = replace(st, q=format_query([picked if j == i else x for j, x in enumerate(q_terms)]))
+            else:
+                rows = list(st.rows)
+                rows[i - len(q_terms)] = picked
+                new = replace(st, rows=rows)
+            links.append((alt, "/?" + urlencode(new.to_params())))
+        return PlaceNote(t.text, area.label, links)
 
     def run_similar(image_id: int, k: int, balance: float, within_km: float | None = None) -> FT:  # noqa: F405
         row = svc.image(image_id)

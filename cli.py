@@ -118,6 +118,15 @@ def cmd_search(args: argparse.Namespace) -> int:
     hits = app.search(
         validate(terms), args.k, min_score=args.min_score, sort=args.sort, coherence=args.coherence, filters=filters
     )
+    from search.places import GEOCODER
+    from search.query import location_phrase
+
+    for t in terms:  # how each place was understood, and what else its name could mean (stderr: JSON stays clean)
+        if t.target == "location":
+            near, phrase = location_phrase(t.text)
+            area = GEOCODER.resolve(phrase, near=near)
+            also = f" (also: {'; '.join(area.alternatives)})" if area.alternatives else ""
+            print(f"{t.text} → {area.label}{also}", file=sys.stderr)
     payload = _hits_payload(app, hits)
     if args.group_by == "place":
         from search.places import group_by_place

@@ -16,6 +16,7 @@ import re
 import threading
 import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -130,7 +131,7 @@ class UnknownPlace(ValueError):
 class Area:
     """A resolved location term: a country, a region, or a point with a radius."""
 
-    kind: str  # country | region | city
+    kind: str  # country | region | city | landmark (the last two: a point and a radius)
     name: str
     country_code: str
     region: str | None = None
@@ -138,6 +139,7 @@ class Area:
     lon: float | None = None
     radius_km: float | None = None
     alternatives: tuple[str, ...] = ()
+    ambiguous: bool = False  # other towns share the name (picked or not): the label then names the region
 
     @property
     def label(self) -> str:
@@ -145,6 +147,10 @@ class Area:
             return f"{self.name} (country)"
         if self.kind == "region":
             return f"{self.name}, {self.country_code} (region)"
+        if self.kind == "landmark":
+            return f"{self.name} (landmark), {self.country_code}, {self.radius_km:g} km"
+        if self.ambiguous and self.region:  # say which of the towns of that name this is
+            return f"{qualified(self.name, self.region, self.country_code)}, {self.radius_km:g} km"
         return f"{self.name}, {self.country_code}, {self.radius_km:g} km"
 
     def scores(self, cc: np.ndarray, region: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
@@ -170,13 +176,50 @@ _WITHIN = re.compile(r"^within\s+(\d+(?:\.\d+)?)\s*km\s+of\s+(.*)$", re.IGNORECA
 
 
 def _norm(s: str) -> str:
-    """Case, accents and spacing folded: 'Zürich', 'zurich' and 'ZURICH ' are one key."""
-    s = unicodedata.normalize("NFKD", s)
+    """Case, accents, spacing and punctuation folded: 'Zürich', 'zurich' and 'ZURICH ' are one key, and so
+    are "St. Peter's Basilica" and 'St Peters Basilica', 'Sacré-Cœur' and 'sacre coeur'."""
+    s = unicodedata.normalize("NFKD", s.translate(_FOLD))
     return " ".join("".join(c for c in s if not unicodedata.combining(c)).casefold().split())
 
 
+_FOLD = str.maketrans({"'": "", "’": "", ".": "", "-": " ", "œ": "oe", "Œ": "Oe", "æ": "ae", "Æ": "Ae"})
+
+
+@dataclass(frozen=True)
+class Landmark:
+    name: str
+    country_code: str
+    lat: float
+    lon: float
+    radius_km: float
+
+
+LANDMARKS_CSV = Path(__file__).parent / "data" / "landmarks.csv"
+
+
+def load_landmarks(path: Path = LANDMARKS_CSV) -> dict[str, Landmark]:
+    """Well-known places that are not towns (search/data/landmarks.csv), by folded name and alias."""
+    out: dict[str, Landmark] = {}
+    with open(path, encoding="utf-8") as f:
+        reader = csv.DictReader((line for line in f if not line.startswith("#")), delimiter=";")
+        for r in reader:
+            lm = Landmark(r["name"], r["country_code"], float(r["lat"]), float(r["lon"]), float(r["radius_km"]))
+            for n in [r["name"], *filter(None, r["aliases"].split("|"))]:
+                out.setdefault(_norm(n), lm)
+    return out
+
+
+def qualified(city: str, region: str | None, country_code: str) -> str:
+    """A place name that resolves to exactly this town: 'Paris (Texas, US)'."""
+    return f"{city} ({region}, {country_code})" if region else f"{city} ({country_code})"
+
+
+_QUALIFIED = re.compile(r"^(.*?)\s*\(([^()]*)\)$")
+
+
 class Geocoder:
-    """Place names to areas, from the same gazetteer data; the most populous match wins."""
+    """Place names to areas, from the same gazetteer data and a list of landmarks; the most populous town of
+    a name wins and the others are offered as alternatives ('Paris (Texas, US)' picks one)."""
 
     def __init__(self, gazetteer: Gazetteer) -> None:
         self.gz = gazetteer
@@ -203,10 +246,35 @@ class Geocoder:
                     per[r["country_code"]] = per.get(r["country_code"], 0) + int(r["population"])
             self._regions = regions
             self._countries = {_norm(n): c for c, n in self.gz.countries.items()}
+            self.landmarks = load_landmarks()
             self._cities = cities
 
+    def _country(self, key: str) -> str | None:
+        return key.upper() if len(key) == 2 and key.upper() in self.gz.countries else self._countries.get(key)
+
+    def _split_qualifiers(self, text: str) -> tuple[str, list[str]]:
+        """'Paris (Texas, US)' or 'Paris, Texas, US' -> ('paris', ['texas', 'us']), unless the whole text is
+        itself a name the gazetteer knows ('Zürich (Kreis 1)')."""
+        key = _norm(text)
+        if key in self._cities or key in self.landmarks:
+            return key, []
+        m = _QUALIFIED.match(text)
+        head, quals = (m.group(1), m.group(2).split(",")) if m else (text.split(",")[0], text.split(",")[1:])
+        return _norm(head), [q for q in (_norm(q) for q in quals) if q]
+
+    def _matches(self, row: dict, quals: list[str]) -> bool:
+        for q in quals:
+            cc = self._country(q)
+            if cc is not None:
+                if row["country_code"] != cc:
+                    return False
+            elif _norm(row.get("state") or "") != q:
+                return False
+        return True
+
     def resolve(self, phrase: str, near: bool = False) -> Area:
-        """'France', 'CH', 'Zurich', 'Zurich 20km', 'within 5 km of Lyon', 'Bavaria'."""
+        """'France', 'CH', 'Zurich', 'Zurich 20km', 'within 5 km of Lyon', 'Bavaria', 'Eiffel Tower',
+        'Paris (Texas, US)', 'Paris, France'."""
         self._ready()
         text, radius = phrase.strip(), None
         m = _WITHIN.match(text)
@@ -216,28 +284,25 @@ class Geocoder:
             m = _RADIUS.match(text)
             if m:
                 text, radius = m.group(1), float(m.group(2))
-        key = _norm(text)
+        key, quals = self._split_qualifiers(text)
         if not key:
             raise UnknownPlace("a location term needs a place name")
-        if radius is None:
-            cc = key.upper() if len(key) == 2 and key.upper() in self.gz.countries else self._countries.get(key)
-            if cc:
-                return Area("country", self.gz.countries[cc], cc)
-        rows = sorted(self._cities.get(key, []), key=lambda i: -int(self.gz.rows[i]["population"]))
+        if radius is None and not quals and (cc := self._country(key)):
+            return Area("country", self.gz.countries[cc], cc)
+        rows = sorted(
+            (i for i in self._cities.get(key, []) if self._matches(self.gz.rows[i], quals)),
+            key=lambda i: -int(self.gz.rows[i]["population"]),
+        )
+        lm = self.landmarks.get(key)
+        # a landmark takes country qualifiers only: 'Victoria Falls (Matabeleland North, ZW)' is the town
+        if lm is not None and all(self._country(q) == lm.country_code for q in quals):
+            r_km = radius or (max(3 * lm.radius_km, 2.0) if near else lm.radius_km)
+            towns = self._alternatives(rows, None)
+            return Area("landmark", lm.name, lm.country_code, None, lm.lat, lm.lon, r_km, towns)
         if rows:
             best = self.gz.rows[rows[0]]
-            seen, alts = {(best["city"], best["country_code"])}, []
-            for i in rows[1:]:
-                r = self.gz.rows[i]
-                d = distance_km(
-                    np.array([r["latitude"]]), np.array([r["longitude"]]), best["latitude"], best["longitude"]
-                )[0]
-                if d < 50:  # a district of the same town is no alternative
-                    continue
-                if (r["city"], r["country_code"]) not in seen and len(alts) < 4:
-                    seen.add((r["city"], r["country_code"]))
-                    alts.append(f"{r['city']}, {r.get('state') or ''} {r['country_code']}".replace(",  ", ", "))
             r_km = radius or (DEFAULT_NEAR_KM if near else DEFAULT_CITY_KM)
+            alts = self._alternatives(rows[1:], best)
             return Area(
                 "city",
                 best["city"],
@@ -246,14 +311,35 @@ class Geocoder:
                 best["latitude"],
                 best["longitude"],
                 r_km,
-                tuple(alts),
+                alts,
+                ambiguous=bool(alts) or bool(quals and self._alternatives(self._cities[key], best, 1)),
             )
         if radius is None and key in self._regions:
-            per = self._regions[key]
-            cc = max(per, key=per.get)
-            name = next(r["state"] for r in self.gz.rows if r.get("state") and _norm(r["state"]) == key)
-            return Area("region", name, cc, name)
-        raise UnknownPlace(f"unknown place “{text.strip()}”: not a country, region or town in the offline gazetteer")
+            per = {cc: n for cc, n in self._regions[key].items() if self._matches({"country_code": cc}, quals[:1])}
+            if per:
+                cc = max(per, key=per.get)
+                name = next(r["state"] for r in self.gz.rows if r.get("state") and _norm(r["state"]) == key)
+                return Area("region", name, cc, name)
+        raise UnknownPlace(
+            f"unknown place “{text.strip()}”: not a country, region, town or landmark in the offline gazetteer"
+        )
+
+    def _alternatives(self, rows: list[int], best: dict | None, limit: int = 4) -> tuple[str, ...]:
+        """Other towns of the name, as names that resolve to them; districts of the chosen town are skipped."""
+        seen = {(best["city"], best.get("state"), best["country_code"])} if best else set()
+        alts: list[str] = []
+        for i in rows:
+            r = self.gz.rows[i]
+            if best is not None:
+                d = distance_km(
+                    np.array([r["latitude"]]), np.array([r["longitude"]]), best["latitude"], best["longitude"]
+                )[0]
+                if d < 50:  # a district of the same town is no alternative
+                    continue
+            if (r["city"], r.get("state"), r["country_code"]) not in seen and len(alts) < limit:
+                seen.add((r["city"], r.get("state"), r["country_code"]))
+                alts.append(qualified(r["city"], r.get("state"), r["country_code"]))
+        return tuple(alts)
 
 
 GEOCODER = Geocoder(GAZETTEER)

@@ -54,7 +54,7 @@ def make_term(text: str, target: str = "content", weight: float = 1.0) -> Term:
 
 def parse_query(query: str) -> list[Term]:
     terms = []
-    for raw in (query or "").split(","):
+    for raw in split_terms(query or ""):
         part = raw.strip()
         if not part:
             continue
@@ -77,6 +77,31 @@ def parse_query(query: str) -> list[Term]:
         else:
             terms.append(make_term(part, target, weight))
     return validate(terms)
+
+
+def split_terms(query: str) -> list[str]:
+    """Split at commas, except inside parentheses: 'in: Paris (Texas, US), dogs' is two terms."""
+    parts, depth, cur = [], 0, []
+    for ch in query:
+        depth += (ch == "(") - (ch == ")" and depth > 0)
+        if ch == "," and depth == 0:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    return [*parts, "".join(cur)]
+
+
+def with_place(term: Term, place: str) -> Term:
+    """The location term with another place and the same near/in/only and radius: picking an alternative."""
+    near, phrase = location_phrase(term.text)
+    only = "only " if is_hard(term) else ""
+    m = re.match(r"^within\s+(\d+(?:\.\d+)?)\s*km\s+of\s+", phrase, re.IGNORECASE)
+    if m:
+        return Term(f"{only}within {m.group(1)} km of {place}", "location", term.weight)
+    r = re.search(r"\s(\d+(?:\.\d+)?)\s*km$", phrase, re.IGNORECASE)
+    radius = f" {r.group(1)}km" if r else ""
+    return Term(f"{only}{'near' if near else 'in'} {place}{radius}", "location", term.weight)
 
 
 def _split_place(text: str, weight: float) -> list[Term]:

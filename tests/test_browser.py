@@ -175,6 +175,17 @@ def test_index_search_preview_and_find_similar(
     page.uncheck("#show-map")
     page.wait_for_function("!document.querySelector('#results #map-svg')")
 
+    # an ambiguous name: the most populous Paris, and a link to each other Paris that re-runs the search there
+    page.fill("#q", "in: Paris")
+    page.press("#q", "Enter")
+    page.wait_for_selector("#results .place-alternative")
+    assert "Paris (Île-de-France, FR), 15 km" in page.inner_text("#results .place-note")
+    page.click("#results .place-alternative[data-place='Paris (Texas, US)']")
+    page.wait_for_function("document.querySelector('#q').value === 'in: Paris (Texas, US)'")
+    assert "Paris (Texas, US), 15 km" in page.inner_text("#results .place-note")
+    assert page.locator("#results .result-card").count() == 0  # no picture here was taken in Texas
+    page.screenshot(path=str(output_dir / "4d-other-paris.png"), full_page=True)
+
     # a bad request shows its message in the page instead of failing silently
     page.select_option("select[name=k]", "12")
     page.evaluate("document.querySelector('select[name=k]').innerHTML += '<option value=\"zz\">zz</option>'")

@@ -147,3 +147,14 @@ def test_group_by_place_json(env: Path, capsys: pytest.CaptureFixture[str]) -> N
     groups = json.loads(out)["groups"]
     assert rc == 0 and [g["place"] for g in groups][-1] == "No place"
     assert any(g["place"].endswith("CH") for g in groups) and sum(len(g["hits"]) for g in groups) == 8
+
+
+def test_location_terms_say_how_they_were_understood(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "index", str(env), "--json")[0] == 0
+    rc, out, err = run(capsys, "search", "red, near Paris", "--json")
+    assert rc == 0 and isinstance(json.loads(out), list)  # stdout stays pure JSON
+    assert "near Paris → Paris (Île-de-France, FR), 25 km (also: Paris (Texas, US);" in err
+    rc, _, err = run(capsys, "search", "red", "--term", "location:1:in Paris, Texas", "--json")
+    assert rc == 0 and "in Paris, Texas → Paris (Texas, US), 15 km" in err
+    rc, _, err = run(capsys, "search", "in: Eiffel Tower")
+    assert rc == 0 and "Eiffel Tower (landmark), FR, 1 km" in err

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from search.borders import BORDERS
-from search.places import GAZETTEER, PLACE_VERSION
+from search.places import GAZETTEER, PLACE_VERSION, UnknownPlace
 from services import StyleSeek
 from settings import Settings
 from tests.imagegen import pattern, save_jpeg
@@ -146,6 +146,79 @@ def test_geocoder_picks_the_most_populous_match_and_offers_others() -> None:
     assert GEOCODER.resolve("France").kind == "country" and GEOCODER.resolve("fr").country_code == "FR"
     assert GEOCODER.resolve("Zurich 20km").radius_km == 20 and GEOCODER.resolve("zürich").name == "Zürich"
     assert GEOCODER.resolve("Bavaria").kind == "region"
+
+
+def test_qualified_names_pick_one_town_and_every_alternative_resolves_to_itself() -> None:
+    from search.places import GEOCODER
+
+    for name in ("Paris", "Springfield", "Cambridge", "Saint-Louis"):
+        best = GEOCODER.resolve(name)
+        assert len(best.alternatives) >= 2, name
+        seen = {(best.name, best.region, best.country_code)}
+        for alt in best.alternatives:
+            a = GEOCODER.resolve(alt)
+            assert a.kind == "city" and a.alternatives == () and alt.startswith(a.name), alt
+            assert alt.endswith(f"{a.country_code})") and (a.region is None or a.region in alt), alt
+            assert (a.name, a.region, a.country_code) not in seen, alt  # a different town each time
+            seen.add((a.name, a.region, a.country_code))
+    assert GEOCODER.resolve("Paris, Texas").region == "Texas"  # commas work where the text is one term (CLI)
+    assert GEOCODER.resolve("paris (us)").country_code == "US"
+    assert GEOCODER.resolve("Paris, France").country_code == "FR"
+    assert "Île-de-France" in GEOCODER.resolve("Paris").label  # the label says which Paris
+    assert GEOCODER.resolve("Georgia (US)").kind == "region" and GEOCODER.resolve("Georgia").kind == "country"
+    with pytest.raises(UnknownPlace):
+        GEOCODER.resolve("Paris (Germany)")
+
+
+def test_landmarks_resolve_to_a_point_with_their_own_radius() -> None:
+    from search.places import GEOCODER
+
+    eiffel = GEOCODER.resolve("Eiffel Tower")
+    assert (eiffel.kind, eiffel.country_code, eiffel.radius_km) == ("landmark", "FR", 1.0)
+    assert eiffel.label == "Eiffel Tower (landmark), FR, 1 km"
+    assert GEOCODER.resolve("eiffel tower 3km").radius_km == 3
+    assert GEOCODER.resolve("Eiffel Tower", near=True).radius_km > eiffel.radius_km
+    # aliases, accents and punctuation fold: all of these are one place
+    assert {
+        GEOCODER.resolve(n).name for n in ("St Peters Basilica", "st. peter's basilica", "Saint Peter's Basilica")
+    } == {"St. Peter's Basilica"}
+    assert GEOCODER.resolve("sacre coeur").name == "Sacré-Cœur" and GEOCODER.resolve("Ayers Rock").name == "Uluru"
+    # a landmark that shares its name with a town offers the town, and the town's qualified name picks it
+    falls = GEOCODER.resolve("Victoria Falls")
+    assert falls.kind == "landmark" and falls.alternatives
+    assert GEOCODER.resolve(falls.alternatives[0]).kind == "city"
+
+
+def test_every_landmark_lies_in_its_country() -> None:
+    """Checks the shipped coordinates: a sign or digit slip would put a landmark in another country or at sea.
+    Three lie on a border, where the summit or the falls is shared."""
+    from search.places import GEOCODER
+
+    GEOCODER._ready()
+    marks = {lm.name: lm for lm in GEOCODER.landmarks.values()}
+    assert len(marks) >= 150
+    got = GAZETTEER.nearest([(lm.lat, lm.lon) for lm in marks.values()])
+    on_borders = {"Mont Blanc": "IT", "Victoria Falls": "ZM", "Mount Everest": "CN"}
+    wrong = {
+        n: p.country_code
+        for (n, lm), p in zip(marks.items(), got, strict=True)
+        if p.country_code != lm.country_code and on_borders.get(n) != p.country_code
+    }
+    assert wrong == {}
+    assert all(0 < lm.radius_km <= 300 for lm in marks.values())
+
+
+def test_landmark_terms_find_the_photos_taken_there(tmp_path: Path, settings: Settings, shared_encoder) -> None:  # noqa: ANN001
+    lib = tmp_path / "paris"
+    spots = {"eiffel": (48.8583, 2.2950), "notre-dame": (48.8529, 2.3500), "versailles": (48.8049, 2.1204)}
+    for i, (name, (lat, lon)) in enumerate(spots.items()):
+        save_jpeg(lib / f"{name}.jpg", pattern(48, 32, i), gps=(lat, lon, None))
+    svc = StyleSeek(settings, content_encoder=shared_encoder, style_encoders={})
+    svc.index_folders([lib])
+    assert names(svc.search("only in: Eiffel Tower")) == ["eiffel"]
+    assert names(svc.search("near: Eiffel Tower", k=3))[0] == "eiffel"  # the others decay with distance
+    assert names(svc.search("red, only in: Notre Dame")) == ["notre-dame"]
+    assert names(svc.search("in: Paris (Texas, US)")) == []  # the other Paris has none of these photos
 
 
 def test_only_in_is_a_hard_filter_and_unplaced_is_a_choice(world: StyleSeek) -> None:

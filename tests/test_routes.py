@@ -4,6 +4,7 @@ import time
 from pathlib import Path
 
 import pytest
+from bs4 import BeautifulSoup
 from PIL import Image
 from starlette.testclient import TestClient
 
@@ -303,11 +304,47 @@ def test_location_terms_in_the_ui(client: TestClient, svc: StyleSeek, tmp_path: 
     assert "garden scene, in: France" in r.text  # what the parser understood
     assert "in France → France (country)" in r.text and 'data-model="location"' in r.text
     r = client.get("/search", params=[("text", "Paris"), ("target", "location"), ("weight", "1")], headers=HX)
-    assert r.status_code == 200 and "Paris, FR, 15 km" in r.text and "also:" in r.text
+    assert r.status_code == 200 and "Paris (Île-de-France, FR), 15 km" in r.text and "also:" in r.text
     assert r.text.count('class="result-card') == 1
     r = client.get("/search", params={"q": "in: Atlantis Under The Sea"}, headers=HX)
     assert r.status_code == 400 and "unknown place" in r.text
     assert '<option value="location">' in client.get("/term_row", headers=HX).text
+
+
+def _alternative_links(html: str) -> dict[str, str]:
+    return {a["data-place"]: a["href"] for a in BeautifulSoup(html, "html.parser").select("a.place-alternative")}
+
+
+def test_the_other_places_of_a_name_can_be_picked(client: TestClient, svc: StyleSeek, tmp_path: Path) -> None:
+    from tests.imagegen import pattern, save_jpeg
+
+    lib = tmp_path / "two-parises"
+    save_jpeg(lib / "paris-fr.jpg", pattern(60, 40, 1), gps=(48.8566, 2.3522, None))
+    save_jpeg(lib / "paris-tx.jpg", pattern(60, 40, 2), gps=(33.6609, -95.5555, None))
+    svc.index_folders([lib])
+    # from the one-line query: the link keeps the other terms and options, and points the term elsewhere
+    r = client.get("/search", params={"q": "red, near Paris 20km", "k": "12", "sort": "date"}, headers=HX)
+    assert r.status_code == 200
+    cards = [c["aria-label"] for c in BeautifulSoup(r.text, "html.parser").select(".result-card")]
+    assert cards[0] == "Open paris-fr.jpg"
+    links = _alternative_links(r.text)
+    assert "Paris (Texas, US)" in links
+    page = client.get(links["Paris (Texas, US)"])
+    assert page.status_code == 200
+    soup = BeautifulSoup(page.text, "html.parser")
+    assert soup.select_one("#q")["value"] == "red, near: Paris (Texas, US) 20km"
+    assert soup.select_one('select[name="k"] option[selected]')["value"] == "12"
+    assert "Paris (Texas, US), 20 km" in page.text  # understood as the Texan town
+    cards = [c["aria-label"] for c in soup.select(".result-card")]
+    assert cards[0] == "Open paris-tx.jpg"
+    # from a builder row: the row's text changes, the one-line query stays
+    params = [("q", "red"), ("text", "in Paris"), ("target", "location"), ("weight", "0.5")]
+    links = _alternative_links(client.get("/search", params=params, headers=HX).text)
+    soup = BeautifulSoup(client.get(links["Paris (Texas, US)"]).text, "html.parser")
+    assert soup.select_one("#q")["value"] == "red"
+    row = soup.select_one("#terms .term-row")
+    assert row.select_one('input[name="text"]')["value"] == "in Paris (Texas, US)"
+    assert row.select_one('input[name="weight"]')["value"] == "0.5"
 
 
 def test_filters_and_nearby_in_the_ui(indexed: TestClient, svc: StyleSeek, lib: Path) -> None:

@@ -102,6 +102,21 @@ class SearchState:
     style_ok: bool = True
     style_note: str = ""
 
+    def to_params(self) -> list[tuple[str, str]]:
+        """The query string that reproduces this state (the inverse of app.search_state)."""
+        p = [("q", self.q), ("k", str(self.k))]
+        for t in self.rows:
+            p += [("text", t.text), ("target", t.target), ("weight", f"{t.weight:g}")]
+        p += [("balance", f"{self.balance:g}"), ("sort", self.sort)]
+        p += [("coherence", "on")] if self.coherence else []
+        p += [("min_score", f"{self.min_score:g}")] if self.min_score is not None else []
+        p += [("unplaced", "drop")] if self.drop_unplaced else []
+        p += [("group", "place")] if self.group_by_place else []
+        p += [("map", "1")] if self.show_map else []
+        p += [(k, v) for k, v in (("taken_from", self.taken_from), ("taken_to", self.taken_to)) if v]
+        p += [("camera", self.camera)] if self.camera else []
+        return p
+
 
 MODEL_COLOURS = {
     "content": "bg-sky-500",
@@ -369,6 +384,23 @@ def ResultCard(rec: dict, query: str = "") -> FT:
     )
 
 
+def PlaceNote(text: str, label: str, alternatives: list[tuple[str, str]]) -> FT:
+    """How a location term was understood, and links to the other places its name could mean."""
+    return P(
+        f"{text} → {label}",
+        *(
+            [Span(" · also: ", cls="ml-1")]
+            + [
+                A(alt, href=url, cls="place-alternative underline hover:text-foreground mr-2", data_place=alt)
+                for alt, url in alternatives
+            ]
+            if alternatives
+            else []
+        ),
+        cls="text-xs text-muted-foreground place-note",
+    )
+
+
 GRID = "grid grid-cols-2 sm:grid-cols-3 md:grid-cols-4 lg:grid-cols-5 xl:grid-cols-6 gap-3"
 
 
@@ -377,7 +409,7 @@ def Results(
     title: str = "",
     empty: str = "",
     query: str = "",
-    notes: list[str] | None = None,
+    notes: list[Any] | None = None,
     groups: list[tuple[str, list[dict]]] | None = None,
     show_map: bool = False,
 ) -> FT:
@@ -417,7 +449,7 @@ def Results(
         )
     return Div(
         DivFullySpaced(H3(title, cls="text-base font-medium") if title else "", legend, cls="mb-1"),
-        *[P(n, cls="text-xs text-muted-foreground place-note") for n in notes or []],
+        *(notes or []),
         ResultsMap(hits, query) if show_map and hits else "",
         body,
         id="results",
