@@ -45,6 +45,7 @@ from ui.components import (
     ProgressView,
     Results,
     SearchState,
+    SuggestionPanel,
     TermRow,
 )
 
@@ -244,20 +245,26 @@ def create_app(settings: Settings | None = None, services: StyleSeek | None = No
     def full_page(st: SearchState, results: FT) -> tuple:  # noqa: F405
         return MainPage(st, results, counts(), folders(), progress_snapshot(), model_note())
 
-    def run_search(st: SearchState) -> FT:  # noqa: F405
-        q_terms = parse_query(st.q) if st.q.strip() else []
-        terms = q_terms + st.rows
+    def search_hits(st: SearchState) -> list:  # noqa: F405
+        terms = (parse_query(st.q) if st.q.strip() else []) + st.rows
         if not terms:
-            return Results([], "")
-        effective = apply_balance(terms, st.balance)
-        hits = svc.search(
-            effective,
+            return []
+        return svc.search(
+            apply_balance(terms, st.balance),
             st.k,
             min_score=st.min_score,
             sort=st.sort,
             coherence=0.5 if st.coherence else 0.0,
             filters=filters(st),
         )
+
+    def run_search(st: SearchState) -> FT:  # noqa: F405
+        q_terms = parse_query(st.q) if st.q.strip() else []
+        terms = q_terms + st.rows
+        if not terms:
+            return Results([], "")
+        effective = apply_balance(terms, st.balance)
+        hits = search_hits(st)
         label = format_query(terms)
         places = [place_note(st, q_terms, i, t) for i, t in enumerate(terms) if t.target == "location"]
         records = hit_records(hits)
@@ -323,6 +330,21 @@ def create_app(settings: Settings | None = None, services: StyleSeek | None = No
         st = search_state(request)
         results = run_search(st)
         return (results, clear_error()) if _is_htmx(request) else full_page(st, results)
+
+    @app.get("/suggest")
+    def suggest(request: Request):  # noqa: ANN201
+        """Suggested terms for the description (the search box, or the panel's own on 'More like these
+        results', which also looks at the current search's top results)."""
+        qp = request.query_params
+        description = (qp.get("description") or qp.get("q") or "").strip()
+        more = None
+        if qp.get("more") == "1":
+            st = search_state(request)
+            more = [h.image.id for h in search_hits(st)[:12]]
+            if not more:
+                raise UserError(400, "“More like these results” needs results: search first")
+        sug = svc.suggest(description, more_like=more)
+        return SuggestionPanel(sug, description, style_state()[0]), clear_error()
 
     @app.get("/term_row")
     def term_row():  # noqa: ANN202

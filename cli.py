@@ -205,15 +205,34 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_suggest(args: argparse.Namespace) -> int:
+    s = _settings(args)
+    if args.llm:
+        s.llm = args.llm
+    app = _app(s)
+    more = [h.image.id for h in app.search(args.more_like, 12)] if args.more_like else None
+    out = app.suggest(args.description, more_like=more, engine=args.engine)
+    lines = [f"suggested by {out.engine}:"]
+    lines += [f"  {t.target:8} {t.weight:+.2f}  {t.text}" for t in out.terms]
+    lines += [f"note: {n}" for n in out.notes]
+    from search.query import format_query
+
+    if out.terms:
+        lines.append(f'search with: styleseek search "{format_query(out.terms)}"')
+    _emit(args, out.to_dict(), "\n".join(lines))
+    return 0
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from models import SPECS
     from models import weights as w
+    from models.llm import download_llm, locate_llm, missing_message
 
     s = _settings(args)
     if args.action == "tiny":
         from models.tiny import write_tiny_models
 
-        folders = write_tiny_models(Path(args.dir))
+        folders = write_tiny_models(Path(args.dir), llm=not args.no_llm)
         _emit(
             args,
             [str(f) for f in folders],
@@ -224,17 +243,24 @@ def cmd_models(args: argparse.Namespace) -> int:
         return 0
     if args.action == "download":
         done = [str(w.download(spec, s)) for spec in SPECS.values() if not w.locate(spec, s).present]
+        if args.llm and not locate_llm(s).present:
+            done.append(str(download_llm(s)))
         _emit(args, done, "\n".join(f"downloaded into {d}" for d in done) or "all models are present")
         return 0
-    statuses = [w.locate(spec, s) for spec in SPECS.values()]
+    statuses = [w.locate(spec, s).to_dict() for spec in SPECS.values()]
+    llm = locate_llm(s)
+    statuses.append(llm.to_dict())
     text = "\n".join(
-        f"{st.key:8} {'present' if st.present else 'MISSING'}{' (random test weights)' if st.random_weights else ''}  "
-        f"{st.title}  [{st.source}: {st.folder}]"
+        f"{st['model']:8} {'present' if st['present'] else 'MISSING'}"
+        f"{' (random test weights)' if st['random_weights'] else ''}  {st['title']}  "
+        f"[{st['source']}: {st.get('folder') or st.get('path') or '-'}]"
         for st in statuses
     )
-    if not all(st.present for st in statuses):
+    if not all(st["present"] for st in statuses[:-1]):
         text += "\nrun `styleseek models download` on a connected machine, or see README.md#models"
-    _emit(args, [st.to_dict() for st in statuses], text)
+    if not llm.present and llm.source != "off":
+        text += "\nllm: " + missing_message(s)
+    _emit(args, statuses, text)
     return 0
 
 
@@ -286,6 +312,13 @@ def build_parser() -> argparse.ArgumentParser:
             x.add_argument("--within-km", type=float, help="only images taken within this radius of this one")
         x.set_defaults(fn=fn)
 
+    x = sub.add_parser("suggest", parents=[common], help="weighted terms for a description (local LLM or rules)")
+    x.add_argument("description", help='e.g. "impressionist paintings of people at the beach"')
+    x.add_argument("--engine", choices=["auto", "llm", "rules"], default="auto", help="default: the LLM if installed")
+    x.add_argument("--more-like", metavar="QUERY", help="also look at what this query's top results look like")
+    x.add_argument("--llm", help="a .gguf file or a Hugging Face repo id (env STYLESEEK_LLM)")
+    x.set_defaults(fn=cmd_suggest)
+
     x = sub.add_parser("status", parents=[common], help="counts per folder")
     x.set_defaults(fn=cmd_status)
 
@@ -297,9 +330,11 @@ def build_parser() -> argparse.ArgumentParser:
     x = sub.add_parser("models", parents=[common], help="model weights: status, download, tiny DIR")
     msub = x.add_subparsers(dest="action", required=True)
     msub.add_parser("status", parents=[common])
-    msub.add_parser("download", parents=[common])
+    d = msub.add_parser("download", parents=[common])
+    d.add_argument("--llm", action="store_true", help="also the suggestion LLM (about 1 GB)")
     t = msub.add_parser("tiny", parents=[common])
     t.add_argument("dir")
+    t.add_argument("--no-llm", action="store_true", help="skip the tiny random GGUF chat model")
     x.set_defaults(fn=cmd_models)
     return p
 

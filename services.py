@@ -17,7 +17,8 @@ from indexing.thumbs import ThumbCache
 from indexing.vectors import VectorIndex, set_search_threads
 from models.base import Encoder
 from search.engine import Hit, Searcher
-from search.query import Term, parse_query
+from search.query import QueryError, Term, parse_query
+from search.suggest import Suggestions, Tags, clean_terms, count_tags, llm_suggestions, rule_suggestions, tag_vocabulary
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,8 @@ class StyleSeek:
         self._index_lock = threading.Lock()
         self._job_lock = threading.Lock()
         self.job: IndexJob | None = None
+        self._llm: Any = None  # models.llm.LocalLlm, loaded on the first suggestion
+        self._tag_vectors: dict[tuple[str, str], np.ndarray] = {}
 
     @property
     def encoders(self) -> dict[str, Encoder]:
@@ -163,6 +166,64 @@ class StyleSeek:
         sizes = [e.input_size for e in self.encoders.values()]
         dec = decode(data, min_side=max(sizes), max_pixels=self.settings.max_image_pixels)
         return self.searcher().similar_to_image(dec.image, k, balance)
+
+    # suggestions ------------------------------------------------------------------------------------
+    def suggest(self, description: str, more_like: list[int] | None = None, engine: str = "auto") -> Suggestions:
+        """Weighted terms for a description: from the local LLM where one is installed (engine 'auto' or
+        'llm'), else, or when it fails or times out, from the rule-based suggester, with a note saying why.
+        `more_like`: ids of current results, whose zero-shot tags both engines take into account."""
+        from models.errors import ModelError
+        from models.llm import LocalLlm, locate_llm, missing_message
+
+        description = " ".join((description or "").split())
+        if not description:
+            raise QueryError("describe the pictures you are looking for, e.g. impressionist paintings of a beach")
+        if len(description) > 500:
+            raise QueryError("the description is too long (500 characters at most)")
+        if engine not in ("auto", "llm", "rules"):
+            raise QueryError(f"engine must be auto, llm or rules, got {engine!r}")
+        tags = self.result_tags(more_like) if more_like else None
+        notes: list[str] = []
+        status = locate_llm(self.settings)
+        if engine == "llm" and not status.present:
+            raise ModelError(missing_message(self.settings))
+        if engine != "rules" and status.present:
+            if self._llm is None or str(self._llm.path) != status.path:
+                self._llm = LocalLlm(Path(str(status.path)), threads=self.settings.llm_threads)
+            try:
+                raw, notes = llm_suggestions(self._llm, description, tags, self.settings.llm_timeout_s)
+                terms, cleaned = clean_terms(raw)
+                if terms:
+                    name = status.title + (" (random test weights)" if status.random_weights else "")
+                    return Suggestions(terms, f"llm: {name}", notes + cleaned)
+                notes = [*notes, *cleaned, "the local model suggested nothing usable"]
+            except ModelError as e:
+                if engine == "llm":
+                    raise
+                notes = [str(e)]
+            notes.append("so the rule-based suggester made these")
+        elif engine == "auto" and self.settings.llm.strip().lower() != "off":
+            notes.append(missing_message(self.settings))
+        raw, rule_notes = rule_suggestions(description, tags)
+        terms, cleaned = clean_terms(raw)
+        return Suggestions(terms, "rules", notes + rule_notes + cleaned)
+
+    def result_tags(self, ids: list[int], limit: int = 12) -> Tags:
+        """Zero-shot tags of these images: the content model picks subjects, the style model styles and media,
+        each from the shipped vocabulary (the tag texts are encoded once)."""
+        ids = ids[:limit]
+        tags = Tags(of=len(ids))
+        for space in ("content", "style"):
+            if space not in self.encoders or not ids:
+                continue
+            vecs, have = self.vector_index(space).reconstruct_many(np.asarray(ids, np.int64))
+            for group, names in tag_vocabulary(space).items():
+                key = (space, group)
+                if key not in self._tag_vectors:
+                    self._tag_vectors[key] = self.encoders[space].encode_text(names)
+                counted = count_tags(vecs[have], self._tag_vectors[key], names, 2 if group == "subjects" else 1)
+                setattr(tags, group, counted)
+        return tags
 
     def image(self, image_id: int) -> ImageRow | None:
         return self.catalog.get(image_id)

@@ -31,6 +31,15 @@ class Settings(BaseSettings):
     search_threads: int = Field(0, ge=0, le=256, description="FAISS/OpenBLAS threads; 0 = min(4, CPU count).")
     checkpoint_seconds: float = Field(300.0, gt=0, description="How often a long run saves its FAISS files.")
 
+    llm: str = Field(
+        "auto",
+        description="Query suggestions: 'auto' (a GGUF under <models_dir>/llm, the HF cache, else the rule-based "
+        "suggester), a path to a .gguf file, a Hugging Face repo id, or 'off' (rules only).",
+    )
+    llm_file: str = Field("", description="The GGUF file in the repo or folder; default: the spec's (Q4_K_M).")
+    llm_timeout_s: float = Field(60.0, gt=0, le=600, description="A suggestion that takes longer is stopped.")
+    llm_threads: int = Field(0, ge=0, le=256, description="llama.cpp threads; 0 = the CPU count.")
+
     host: str = "127.0.0.1"
     port: int = Field(5001, ge=1, le=65535)
 

@@ -153,3 +153,23 @@ TEXTURE = ModelSpec(
 )
 
 SPECS: dict[str, ModelSpec] = {s.key: s for s in (CONTENT, STYLE, TEXTURE)}
+
+
+@dataclass(frozen=True)
+class LlmSpec:
+    """The default suggestion model: any GGUF chat model works (STYLESEEK_LLM=/path/to/model.gguf)."""
+
+    hf_repo: str
+    filename: str
+    title: str
+    folder: str = "llm"  # GGUF files under the models dir
+    # the tiny twin for tests: llama architecture, byte-fallback vocabulary, random weights
+    tiny: dict[str, int] = field(default_factory=lambda: {"n_embd": 64, "n_layer": 2, "n_head": 4, "n_ff": 128})
+
+
+# 1.5B parameters, 4-bit: about 1 GB, ~15 tokens/s on two CPU cores, good at short structured answers
+LLM = LlmSpec(
+    hf_repo="Qwen/Qwen2.5-1.5B-Instruct-GGUF",
+    filename="qwen2.5-1.5b-instruct-q4_k_m.gguf",
+    title="Qwen2.5 1.5B Instruct (GGUF, Q4_K_M)",
+)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -60,9 +61,86 @@ def write_random_model(spec: ModelSpec, models_dir: Path, size: Size = "tiny", s
     return folder
 
 
-def write_tiny_models(models_dir: Path, seed: int = 0, keys: tuple[str, ...] | None = None) -> list[Path]:
-    return [write_random_model(SPECS[k], Path(models_dir), "tiny", seed) for k in (keys or tuple(SPECS))]
+def write_tiny_models(
+    models_dir: Path, seed: int = 0, keys: tuple[str, ...] | None = None, llm: bool = False
+) -> list[Path]:
+    out = [write_random_model(SPECS[k], Path(models_dir), "tiny", seed) for k in (keys or tuple(SPECS))]
+    return out + ([write_random_llm(Path(models_dir), seed=seed)] if llm else [])
 
 
 def write_full_random_models(models_dir: Path, seed: int = 0, keys: tuple[str, ...] | None = None) -> list[Path]:
     return [write_random_model(SPECS[k], Path(models_dir), "full", seed) for k in (keys or tuple(SPECS))]
+
+
+CHATML = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def write_random_llm(models_dir: Path, size: dict[str, int] | None = None, seed: int = 0) -> Path:
+    """A llama-architecture GGUF with random weights, written with the `gguf` package: a SentencePiece-style
+    vocabulary with byte fallback (so any text, and any JSON, can be produced), ChatML control tokens and a
+    chat template. llama-cpp-python loads it like any downloaded model."""
+    import gguf
+    import numpy as np
+
+    from models.llm import RANDOM_SUFFIX
+    from models.specs import LLM
+
+    dims = size or LLM.tiny
+    e, layers, heads, ff = dims["n_embd"], dims["n_layer"], dims["n_head"], dims["n_ff"]
+    folder = Path(models_dir) / LLM.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "tiny-random-llama.gguf"
+    T = gguf.TokenType
+    tokens = ["<unk>", "<s>", "</s>", "<|im_start|>", "<|im_end|>"]
+    types = [T.UNKNOWN, T.CONTROL, T.CONTROL, T.CONTROL, T.CONTROL]
+    tokens += [f"<0x{b:02X}>" for b in range(256)]
+    types += [T.BYTE] * 256
+    words = ["▁", *(chr(c) for c in range(33, 127)), *(f"▁{w}" for w in ("the", "style", "content", "location"))]
+    tokens += words
+    types += [T.NORMAL] * len(words)
+    rng = np.random.default_rng(seed)
+    tmp = path.with_suffix(".tmp")
+    w = gguf.GGUFWriter(str(tmp), "llama")
+    w.add_name("styleseek tiny random llama")
+    w.add_context_length(8192)
+    w.add_embedding_length(e)
+    w.add_block_count(layers)
+    w.add_feed_forward_length(ff)
+    w.add_head_count(heads)
+    w.add_head_count_kv(heads)
+    w.add_layer_norm_rms_eps(1e-5)
+    w.add_rope_dimension_count(e // heads)
+    w.add_file_type(gguf.LlamaFileType.ALL_F32)
+    w.add_tokenizer_model("llama")
+    w.add_token_list(tokens)
+    w.add_token_scores([0.0] * len(tokens))
+    w.add_token_types(types)
+    w.add_bos_token_id(1)
+    w.add_eos_token_id(4)  # <|im_end|> ends an answer
+    w.add_unk_token_id(0)
+    w.add_chat_template(CHATML)
+
+    def rand(name: str, *shape: int) -> None:  # numpy shapes are ggml's dimensions reversed
+        w.add_tensor(name, (rng.standard_normal(shape) * 0.02).astype(np.float32))
+
+    rand("token_embd.weight", len(tokens), e)
+    w.add_tensor("output_norm.weight", np.ones(e, np.float32))
+    rand("output.weight", len(tokens), e)
+    for i in range(layers):
+        w.add_tensor(f"blk.{i}.attn_norm.weight", np.ones(e, np.float32))
+        for part in ("q", "k", "v", "output"):
+            rand(f"blk.{i}.attn_{part}.weight", e, e)
+        w.add_tensor(f"blk.{i}.ffn_norm.weight", np.ones(e, np.float32))
+        rand(f"blk.{i}.ffn_gate.weight", ff, e)
+        rand(f"blk.{i}.ffn_up.weight", ff, e)
+        rand(f"blk.{i}.ffn_down.weight", e, ff)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    os.replace(tmp, path)
+    write_atomic(Path(str(path) + RANDOM_SUFFIX), json.dumps({"random_weights": True, "seed": seed}).encode())
+    return path

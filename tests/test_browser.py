@@ -194,3 +194,51 @@ def test_index_search_preview_and_find_similar(
     page.wait_for_selector("#error-slot >> text=k must be a whole number")
     page.screenshot(path=str(output_dir / "5-error.png"))
     assert not external, external
+
+
+def test_suggest_edit_and_search(server: str, page, svc: StyleSeek, tmp_path: Path, output_dir: Path) -> None:  # noqa: ANN001
+    make_collection(tmp_path / "pics", 8, size=(120, 90))
+    svc.index_folders([tmp_path / "pics"])
+    page.goto(server + "/")
+    page.fill("#q", "impressionist paintings of people at the beach")
+    page.click("#suggest-button")
+    page.wait_for_selector("#suggestion-rows .term-row")
+    rows = page.locator("#suggestion-rows .term-row")
+    assert rows.count() == 3
+    assert page.inner_text("#suggest-engine") == "the rule-based suggester"
+    texts = rows.locator("input[name=text]").evaluate_all("els => els.map(e => e.value)")
+    assert texts == ["people at the beach", "impressionist painting", "loose visible brushwork"]
+    page.screenshot(path=str(output_dir / "6-suggestions.png"), full_page=True)
+
+    # edit a weight by dragging its slider, and remove a row
+    slider = rows.nth(1).locator("input[name=weight]")
+    box = slider.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.95 - 4, box["y"] + box["height"] / 2)  # the thumb sits at 0.9
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.7, box["y"] + box["height"] / 2, steps=8)
+    page.mouse.up()
+    weight = float(slider.input_value())
+    assert 0.2 < weight < 0.8, weight
+    rows.nth(2).locator(".remove-term").click()
+    assert page.locator("#suggestion-rows .term-row").count() == 2
+
+    # use them all: they move into the builder, the description leaves the search box, and the search runs
+    page.click("#use-all")
+    page.wait_for_function("document.querySelectorAll('#terms .term-row').length === 2")
+    page.wait_for_selector("#results .result-card")
+    title = page.inner_text("#results h3")
+    assert f"people at the beach, style: impressionist painting:{weight:g}" in title, title
+    assert page.input_value("#q") == "" and page.locator("#suggestions > *").count() == 0
+    assert page.locator("#terms .accept-term").count() == 0
+    page.screenshot(path=str(output_dir / "7-suggestions-used.png"), full_page=True)
+
+    # ask again, looking at the results too; accept one row on its own
+    page.fill("#q", "sunny day")
+    page.click("#suggest-button")
+    page.wait_for_selector("#suggestion-rows .term-row")
+    page.click("#more-like")
+    page.wait_for_selector(".suggest-note:has-text('current results look like')")
+    n = page.locator("#terms .term-row").count()
+    page.locator("#suggestion-rows .accept-term").first.click()
+    page.wait_for_function(f"document.querySelectorAll('#terms .term-row').length === {n + 1}")
+    page.screenshot(path=str(output_dir / "8-more-like.png"), full_page=True)

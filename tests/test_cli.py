@@ -158,3 +158,35 @@ def test_location_terms_say_how_they_were_understood(env: Path, capsys: pytest.C
     assert rc == 0 and "in Paris, Texas → Paris (Texas, US), 15 km" in err
     rc, _, err = run(capsys, "search", "in: Eiffel Tower")
     assert rc == 0 and "Eiffel Tower (landmark), FR, 1 km" in err
+
+
+def test_suggest_command(env: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    rc, out, _ = run(capsys, "suggest", "watercolor landscapes with mountains in Switzerland", "--json")
+    got = json.loads(out)
+    assert rc == 0 and got["engine"] == "rules"
+    assert got["terms"][:2] == [
+        {"text": "landscapes with mountains", "target": "content", "weight": 1.0},
+        {"text": "in Switzerland", "target": "location", "weight": 1.0},
+    ]
+    assert "styleseek models download --llm" in got["notes"][0]  # says how to get the LLM
+    rc, out, _ = run(capsys, "suggest", "cubist portrait", "--engine", "rules")
+    assert rc == 0 and "suggested by rules:" in out and 'search with: styleseek search "portrait, style: cubist' in out
+    rc, _, err = run(capsys, "suggest", "cubist portrait", "--engine", "llm")
+    assert rc == 1 and "No local LLM" in err
+    from models.tiny import write_random_llm
+
+    gguf = write_random_llm(tmp_path / "m")
+    rc, out, _ = run(capsys, "suggest", "cubist portrait", "--llm", str(gguf), "--json")
+    assert rc == 0 and json.loads(out)["engine"].startswith("llm: tiny-random-llama.gguf")
+    assert run(capsys, "index", str(env), "--json")[0] == 0
+    rc, out, _ = run(capsys, "suggest", "sunny day", "--engine", "rules", "--more-like", "red", "--json")
+    assert rc == 0 and any("current results look like" in n for n in json.loads(out)["notes"])
+
+
+def test_models_status_lists_the_llm(env: Path, capsys: pytest.CaptureFixture[str], monkeypatch) -> None:  # noqa: ANN001
+    rc, out, _ = run(capsys, "models", "status", "--json")
+    llm = next(m for m in json.loads(out) if m["model"] == "llm")
+    assert rc == 0 and llm["present"] is False and llm["source"] == "missing"
+    monkeypatch.setenv("STYLESEEK_ALLOW_DOWNLOAD", "false")
+    rc, _, err = run(capsys, "models", "download", "--llm")
+    assert rc == 1 and "downloads are turned off" in err

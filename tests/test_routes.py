@@ -369,3 +369,36 @@ def test_filters_and_nearby_in_the_ui(indexed: TestClient, svc: StyleSeek, lib: 
     m = indexed.get("/search", params={"q": "red", "map": "1", "k": "10"}, headers=HX)
     assert 'id="map-svg"' in m.text and m.text.count('class="map-marker') == 3  # the three with GPS
     assert "3 of 10 results have a GPS position" in m.text and '<path d="M' in m.text
+
+
+def test_suggest_panel(indexed: TestClient) -> None:
+    r = indexed.get("/suggest", params={"q": "impressionist paintings of people at the beach"}, headers=HX)
+    assert r.status_code == 200
+    soup = BeautifulSoup(r.text, "html.parser")
+    panel = soup.select_one("#suggestions")
+    assert panel.select_one("#suggest-engine")["data-engine"] == "rules"
+    rows = panel.select("#suggestion-rows .term-row")
+    got = [
+        (
+            row.select_one('input[name="text"]')["value"],
+            row.select_one('select[name="target"] option[selected]')["value"],
+            row.select_one('input[name="weight"]')["value"],
+        )
+        for row in rows
+    ]
+    assert got == [
+        ("people at the beach", "content", "1"),
+        ("impressionist painting", "style", "0.9"),
+        ("loose visible brushwork", "style", "0.6"),
+    ]
+    assert all(row.select_one(".accept-term") for row in rows) and panel.select_one("#use-all")
+    assert panel.select_one("#suggest-description")["value"] == "impressionist paintings of people at the beach"
+    assert "models download --llm" in panel.select_one(".suggest-note").text  # how to get the LLM
+    # more like these results: the current search's top results are tagged and their tags join
+    r = indexed.get("/suggest", params={"more": "1", "q": "red", "description": "paintings of a sunny day"}, headers=HX)
+    assert r.status_code == 200 and "current results look like" in r.text
+    r = indexed.get("/suggest", params={"q": "   "}, headers=HX)
+    assert r.status_code == 400 and "describe the pictures" in r.text
+    r = indexed.get("/suggest", params={"more": "1", "description": "x y"}, headers=HX)
+    assert r.status_code == 400 and "search first" in r.text
+    assert 'id="suggest-button"' in indexed.get("/").text and 'id="suggestions"' in indexed.get("/").text

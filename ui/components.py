@@ -162,7 +162,7 @@ def TermRow(term: Term | None = None, style_ok: bool = True) -> FT:
             type="button",
             aria_label="Remove term",
             cls="p-1 rounded hover:bg-muted remove-term",
-            onclick="const f = this.form; this.closest('.term-row').remove(); f.requestSubmit()",
+            onclick="const f = this.form; this.closest('.term-row').remove(); if (f) f.requestSubmit()",
         ),
         cls="term-row flex items-center gap-2",
     )
@@ -187,6 +187,20 @@ def SearchForm(st: SearchState) -> FT:
                 cls="uk-select w-20",
             ),
             Button(UkIcon("search", height=16), Span("Search"), cls=(ButtonT.primary, "gap-2"), type="submit"),
+            Button(
+                UkIcon("sparkles", height=16),
+                Span("Suggest"),
+                type="button",
+                id="suggest-button",
+                cls=(ButtonT.default, "gap-2"),
+                title="Suggest weighted terms for each model from the description in the search box",
+                hx_get="/suggest",
+                hx_include="#q",
+                hx_target="#suggestions",
+                hx_swap="outerHTML",
+                hx_indicator="#suggest-progress",
+                hx_disabled_elt="this",
+            ),
             Loading(cls=(LoadingT.spinner, LoadingT.sm), htmx_indicator=True, id="search-spinner"),
             cls="gap-2",
         ),
@@ -737,6 +751,106 @@ def Page(*content: Any) -> FT:
     )
 
 
+def SuggestProgress() -> FT:
+    """Shown while a suggestion is being made (htmx-indicator): the local model can take several seconds."""
+    return Div(
+        Loading(cls=(LoadingT.dots, LoadingT.sm)),
+        Span("Making suggestions… a local model can take several seconds"),
+        id="suggest-progress",
+        cls="htmx-indicator flex items-center gap-2 text-sm text-muted-foreground mt-2",
+        role="status",
+    )
+
+
+MOVE_ROWS = (
+    "const form = document.getElementById('search-form');"
+    "document.getElementById('term-builder').open = true;"
+    "const terms = document.getElementById('terms');"
+    "rows.forEach(r => { r.querySelector('.accept-term')?.remove(); terms.appendChild(r); });"
+    "document.getElementById('q').value = '';"  # the terms replace the description they came from
+    "form.requestSubmit();"
+)
+
+
+def SuggestionRow(t: Term, style_ok: bool = True) -> FT:
+    """An editable suggested term (text, target, weight, remove) with a button that moves it into the builder."""
+    row = TermRow(t, style_ok)
+    row.children = (
+        *row.children,
+        PlainButton(
+            UkIcon("check", height=14),
+            type="button",
+            aria_label="Use this term",
+            title="Use this term",
+            cls="p-1 rounded hover:bg-muted accept-term",
+            onclick="const rows = [this.closest('.term-row')];" + MOVE_ROWS,
+        ),
+    )
+    return row
+
+
+def SuggestionPanel(sug: Any, description: str = "", style_ok: bool = True) -> FT:
+    """The suggestion panel (empty until the Suggest button fills it): which engine made the terms, notes on
+    what was changed, editable rows, 'Use all' and 'More like these results'."""
+    if sug is None:
+        return Div(id="suggestions")
+    engine = "the rule-based suggester" if sug.engine == "rules" else sug.engine.removeprefix("llm: ")
+    rows = [SuggestionRow(t, style_ok) for t in sug.terms]
+    return Div(
+        DivFullySpaced(
+            Span(
+                UkIcon("sparkles", height=14),
+                Span("Suggested by "),
+                Span(engine, cls="font-medium", id="suggest-engine", data_engine=sug.engine),
+                cls="inline-flex items-center gap-1 text-sm",
+            ),
+            PlainButton(
+                UkIcon("x", height=14),
+                type="button",
+                aria_label="Close suggestions",
+                cls="p-1 rounded hover:bg-muted",
+                onclick="this.closest('#suggestions').replaceChildren()",
+            ),
+        ),
+        *[P(n, cls="text-xs text-muted-foreground suggest-note") for n in sug.notes],
+        Div(*rows, id="suggestion-rows", cls="space-y-2 my-2")
+        if rows
+        else P("No terms to suggest for that description.", cls="text-sm"),
+        PlainInput(type="hidden", name="description", value=description, id="suggest-description"),
+        Div(
+            Button(
+                UkIcon("check-check", height=14),
+                Span("Use all"),
+                type="button",
+                id="use-all",
+                cls=(ButtonT.primary, ButtonT.sm, "gap-1"),
+                onclick="const rows = [...document.querySelectorAll('#suggestion-rows .term-row')];"
+                + MOVE_ROWS
+                + "this.closest('#suggestions').replaceChildren();",
+            )
+            if rows
+            else "",
+            Button(
+                UkIcon("images", height=14),
+                Span("More like these results"),
+                type="button",
+                id="more-like",
+                cls=(ButtonT.default, ButtonT.sm, "gap-1"),
+                title="Suggest again, also looking at what the current top results look like",
+                hx_get="/suggest?more=1",
+                hx_include="#search-form, #suggest-description",
+                hx_target="#suggestions",
+                hx_swap="outerHTML",
+                hx_indicator="#suggest-progress",
+                hx_disabled_elt="this",
+            ),
+            cls="flex flex-wrap gap-2",
+        ),
+        id="suggestions",
+        cls="mt-3 p-3 rounded-lg border border-border bg-muted/30",
+    )
+
+
 def MainPage(
     st: SearchState,
     results: FT,
@@ -751,7 +865,7 @@ def MainPage(
             cls="mb-4 items-start",
         ),
         Div(
-            Div(SearchForm(st), results, cls="flex-1 min-w-0"),
+            Div(SearchForm(st), SuggestProgress(), SuggestionPanel(None), results, cls="flex-1 min-w-0"),
             Div(IndexPanel(folders, progress), cls="lg:w-80 shrink-0"),
             cls="flex flex-col-reverse lg:flex-row gap-6",
         ),

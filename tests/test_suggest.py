@@ -1,0 +1,213 @@
+"""Query suggestions: the rule-based suggester, validation of any engine's answer, and the real llama.cpp path
+on a tiny random GGUF model written by the tests (grammar-constrained decoding must still give valid JSON)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from models.errors import ModelError
+from models.llm import LlmTimeout, LocalLlm, locate_llm
+from models.tiny import write_random_llm
+from search.query import TARGETS, make_term
+from search.suggest import MAX_TEXT, SCHEMA, WEIGHTS, Tags, clean_terms, rule_suggestions
+from services import StyleSeek
+from settings import Settings
+from tests.imagegen import make_collection
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_random_llm(tmp_path_factory.mktemp("llm"))
+
+
+def split(description: str) -> list[tuple[str, str, float]]:
+    raw, _ = rule_suggestions(description)
+    terms, _ = clean_terms(raw)
+    return [(t.text, t.target, t.weight) for t in terms]
+
+
+@pytest.mark.parametrize(
+    ("description", "expected"),
+    [
+        (
+            "impressionist paintings of people at the beach",
+            [
+                ("people at the beach", "content", 1.0),
+                ("impressionist painting", "style", 0.9),
+                ("loose visible brushwork", "style", 0.6),
+            ],
+        ),
+        (
+            "watercolor landscapes with mountains in Switzerland",
+            [
+                ("landscapes with mountains", "content", 1.0),
+                ("in Switzerland", "location", 1.0),
+                ("watercolor painting", "style", 0.8),
+                ("soft transparent washes", "style", 0.5),
+            ],
+        ),
+        (
+            "black and white photos of a city street near Paris without cars",
+            [
+                ("a city street", "content", 1.0),
+                ("near Paris", "location", 1.0),
+                ("black and white photography", "style", 0.9),
+                ("high contrast grayscale", "style", 0.6),
+                ("cars", "content", -0.8),
+            ],
+        ),
+        ("photos of my kids at the Eiffel Tower", [("my kids", "content", 1.0), ("in Eiffel Tower", "location", 1.0)]),
+        ("sunset over mountains", [("sunset over mountains", "content", 1.0)]),
+        ("a dog in water", [("a dog in water", "content", 1.0)]),  # "water" is no place
+        (
+            "cubist portrait in the style of picasso",
+            [
+                ("portrait", "content", 1.0),
+                ("cubist painting", "style", 0.9),
+                ("fragmented geometric planes", "style", 0.6),
+            ],
+        ),
+        (
+            "loose brushwork oil painting of flowers",
+            [
+                ("flowers", "content", 1.0),
+                ("oil painting", "style", 0.8),
+                ("visible canvas texture", "style", 0.5),
+                ("loose brushwork", "style", 0.6),
+            ],
+        ),
+    ],
+)
+def test_rule_based_suggester_splits_descriptions(description: str, expected: list) -> None:
+    assert split(description) == expected
+
+
+def test_rule_based_suggester_ignores_lowercase_small_towns() -> None:
+    # Beach (North Dakota) is a town, but "at the beach" is a scene; "in france" is still France
+    assert ("in france", "location", 1.0) in split("garden in france")
+    assert all(t != "location" for _, t, _ in split("people at the beach"))
+
+
+def test_rule_based_suggester_uses_tags_of_the_results() -> None:
+    tags = Tags(subjects=[("a beach", 5), ("people", 4)], styles=[("impressionist painting", 3)], media=[], of=6)
+    raw, notes = rule_suggestions("sunny day", tags)
+    terms, _ = clean_terms(raw)
+    assert [(t.text, t.target, t.weight) for t in terms] == [
+        ("sunny day", "content", 1.0),
+        ("a beach", "content", 0.5),
+        ("people", "content", 0.5),
+        ("impressionist painting", "style", 0.5),
+    ]
+    assert "a beach (5/6)" in notes[0]
+
+
+def test_clean_terms_clamps_drops_and_explains() -> None:
+    raw = {
+        "terms": [
+            {"text": "  red\x00 sailboat\n at\tsunset ", "target": "content", "weight": 1.7},
+            {"text": "Red sailboat at sunset", "target": "content", "weight": 0.5},  # a duplicate
+            {"text": "", "target": "style", "weight": 1},
+            {"text": "###", "target": "style", "weight": 1},
+            {"text": "oil paint", "target": "colour", "weight": 1},
+            {"text": "watercolor", "target": "style", "weight": "lots"},
+            {"text": "Atlantis Under The Sea", "target": "location", "weight": 0.8},
+            {"text": "Zurich", "target": "location", "weight": -3},
+            {"text": "word " * 40, "target": "content", "weight": 0.3},
+            "not an object",
+        ]
+    }
+    terms, notes = clean_terms(raw)
+    assert [(t.text, t.target, t.weight) for t in terms] == [
+        ("red sailboat at sunset", "content", 1.0),
+        ("Atlantis Under The Sea", "content", 0.8),
+        ("in Zurich", "location", -1.0),
+        (("word " * 12).strip(), "content", 0.3),
+    ]
+    text = " | ".join(notes)
+    for expected in ("clamped to 1", "twice", "empty", "unknown target 'colour'", "no usable weight", "not a place"):
+        assert expected in text, expected
+    assert "clamped to -1" in text and "malformed" in text
+    for t in terms:  # every survivor is a term the search accepts
+        assert make_term(t.text, t.target, t.weight) == t
+    assert clean_terms({"answer": "no"}) == ([], ["the suggestion engine gave no list of terms"])
+    only_negative, notes = clean_terms([{"text": "people", "target": "content", "weight": -1}])
+    assert len(only_negative) == 1 and "exclusion" in notes[-1]
+
+
+def _conforms(answer: dict) -> None:
+    assert set(answer) == {"terms"}
+    items = answer["terms"]
+    assert 1 <= len(items) <= SCHEMA["properties"]["terms"]["maxItems"]
+    for item in items:
+        assert set(item) == {"text", "target", "weight"}
+        assert item["target"] in TARGETS and item["weight"] in WEIGHTS
+        assert isinstance(item["text"], str) and 2 <= len(item["text"]) <= MAX_TEXT
+
+
+def test_tiny_gguf_through_llama_cpp_gives_schema_conforming_json(tiny_gguf: Path) -> None:
+    """Random weights, so the texts are noise: the grammar alone makes the answer valid."""
+    for seed in range(3):
+        llm = LocalLlm(tiny_gguf, threads=2, seed=seed)
+        answer, finish = llm.chat_json(
+            [{"role": "user", "content": "impressionist paintings of people at the beach"}], SCHEMA, max_tokens=1200
+        )
+        assert finish == "stop"
+        _conforms(answer)
+        terms, _ = clean_terms(answer)
+        for t in terms:
+            assert make_term(t.text, t.target, t.weight) == t
+
+
+def test_a_slow_model_is_stopped_at_its_deadline_and_recovers(tiny_gguf: Path) -> None:
+    llm = LocalLlm(tiny_gguf, threads=2)
+    llm.load()
+    t0 = time.monotonic()
+    with pytest.raises(LlmTimeout, match="longer than 0.001 s"):
+        llm.chat_json([{"role": "user", "content": "x"}], SCHEMA, max_tokens=1200, timeout_s=0.001)
+    assert time.monotonic() - t0 < 5
+    _conforms(llm.chat_json([{"role": "user", "content": "x"}], SCHEMA, max_tokens=1200)[0])
+
+
+def test_engine_choice_and_fallbacks(settings: Settings, shared_encoder, tiny_gguf: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    def svc(**kw: object) -> StyleSeek:
+        return StyleSeek(settings.model_copy(update=kw), content_encoder=shared_encoder, style_encoders={})
+
+    desc = "impressionist paintings of people at the beach"
+    off = svc(llm="off").suggest(desc)
+    assert off.engine == "rules" and off.notes == [] and off.terms[0].text == "people at the beach"
+    missing = svc(llm="auto").suggest(desc)  # nothing in the models dir, the hub is offline
+    assert missing.engine == "rules" and "styleseek models download --llm" in missing.notes[0]
+    assert not locate_llm(settings.model_copy(update={"llm": "auto"})).present
+    with pytest.raises(ModelError, match="No local LLM"):
+        svc(llm="auto").suggest(desc, engine="llm")
+    real = svc(llm=str(tiny_gguf)).suggest(desc)
+    assert real.engine == "llm: tiny-random-llama.gguf (random test weights)" and real.terms
+    assert svc(llm=str(tiny_gguf)).suggest(desc, engine="rules").engine == "rules"
+    slow = svc(llm=str(tiny_gguf), llm_timeout_s=0.001).suggest(desc)
+    assert slow.engine == "rules" and "was stopped" in slow.notes[0] and "rule-based" in slow.notes[1]
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"GGUF" + b"\0" * 64)
+    bad = svc(llm=str(broken)).suggest(desc)
+    assert bad.engine == "rules" and "could not load" in bad.notes[0]
+    gone = svc(llm=str(tmp_path / "nowhere.gguf"))
+    assert not locate_llm(gone.settings).present and gone.suggest(desc).engine == "rules"
+    from search.query import QueryError
+
+    with pytest.raises(QueryError, match="describe"):
+        svc(llm="off").suggest("   ")
+
+
+def test_more_like_these_results_tags_them(settings: Settings, shared_encoder, tmp_path: Path) -> None:  # noqa: ANN001
+    app = StyleSeek(settings.model_copy(update={"llm": "off"}), content_encoder=shared_encoder, style_encoders={})
+    make_collection(tmp_path / "lib", n=6)
+    app.index_folders([tmp_path / "lib"])
+    ids = [h.image.id for h in app.search("red", 6)]
+    tags = app.result_tags(ids)
+    assert tags.of == len(ids) and sum(n for _, n in tags.subjects) >= len(ids)
+    assert tags.styles == [] and tags.media == []  # no style model here: no style tags
+    out = app.suggest("sunny day", more_like=ids)
+    assert out.engine == "rules" and any("current results look like" in n for n in out.notes)
+    assert len(out.terms) > 1 and out.terms[1].weight == 0.5
