@@ -20,7 +20,7 @@ from indexing.imageio import ImageError
 from models import CONTENT, ModelError, WeightsMissingError
 from models import weights as model_weights
 from search.engine import MAX_K, SORTS, Filters
-from search.places import GEOCODER, group_by_place
+from search.places import GEOCODER, UnknownPlace, group_by_place
 from search.query import (
     QueryError,
     Term,
@@ -40,6 +40,7 @@ from ui.components import (
     FolderList,
     Headers,
     MainPage,
+    PlaceLabel,
     PlaceNote,
     PreviewModal,
     ProgressView,
@@ -159,6 +160,10 @@ def create_app(settings: Settings | None = None, services: StyleSeek | None = No
                 _ = svc.index
             except Exception as e:  # noqa: BLE001 - the page shows the model notice instead
                 log.warning("warm-up: %s", e)
+            try:
+                svc.warm_suggestions()
+            except Exception as e:  # noqa: BLE001 - suggestions fall back to the rules and say why
+                log.warning("warm-up of the suggestion model: %s", e)
 
         threading.Thread(target=_warm, daemon=True).start()
 
@@ -345,6 +350,19 @@ def create_app(settings: Settings | None = None, services: StyleSeek | None = No
                 raise UserError(400, "“More like these results” needs results: search first")
         sug = svc.suggest(description, more_like=more)
         return SuggestionPanel(sug, description, style_state()[0]), clear_error()
+
+    @app.get("/place_label")
+    def place_label(text: str = "", target: str = ""):  # noqa: ANN201
+        """The builder row's place, as understood; a hint, so an unknown place is said, not a 4xx."""
+        if target != "location" or not text.strip():
+            return PlaceLabel("")
+        near, phrase = location_phrase(text)
+        try:
+            area = GEOCODER.resolve(phrase[:300], near=near)
+        except UnknownPlace as e:
+            return PlaceLabel(str(e), error=True)
+        also = f" · also: {'; '.join(area.alternatives)}" if area.alternatives else ""
+        return PlaceLabel(f"→ {area.label}{also}")
 
     @app.get("/term_row")
     def term_row():  # noqa: ANN202

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +86,7 @@ class StyleSeek:
         self._job_lock = threading.Lock()
         self.job: IndexJob | None = None
         self._llm: Any = None  # models.llm.LocalLlm, loaded on the first suggestion
+        self._llm_thread = ThreadPoolExecutor(1, thread_name_prefix="llm")
         self._tag_vectors: dict[tuple[str, str], np.ndarray] = {}
 
     @property
@@ -173,7 +176,7 @@ class StyleSeek:
         'llm'), else, or when it fails or times out, from the rule-based suggester, with a note saying why.
         `more_like`: ids of current results, whose zero-shot tags both engines take into account."""
         from models.errors import ModelError
-        from models.llm import LocalLlm, locate_llm, missing_message
+        from models.llm import LlmTimeout, LocalLlm, locate_llm, missing_message
 
         description = " ".join((description or "").split())
         if not description:
@@ -190,8 +193,15 @@ class StyleSeek:
         if engine != "rules" and status.present:
             if self._llm is None or str(self._llm.path) != status.path:
                 self._llm = LocalLlm(Path(str(status.path)), threads=self.settings.llm_threads)
+            timeout = self.settings.llm_timeout_s
             try:
-                raw, notes = llm_suggestions(self._llm, description, tags, self.settings.llm_timeout_s)
+                # in the model's own thread: generation stops itself at the deadline, and should prompt
+                # processing (which cannot be interrupted) run past it, the caller still gets its answer
+                job = self._llm_thread.submit(llm_suggestions, self._llm, description, tags, timeout)
+                try:
+                    raw, notes = job.result(timeout=timeout + 2)
+                except FutureTimeout:
+                    raise LlmTimeout(f"the local model did not answer within {timeout:g} s") from None
                 terms, cleaned = clean_terms(raw)
                 if terms:
                     name = status.title + (" (random test weights)" if status.random_weights else "")
@@ -207,6 +217,20 @@ class StyleSeek:
         raw, rule_notes = rule_suggestions(description, tags)
         terms, cleaned = clean_terms(raw)
         return Suggestions(terms, "rules", notes + rule_notes + cleaned)
+
+    def warm_suggestions(self) -> bool:
+        """Load the suggestion LLM, if one is installed, and put its system prompt in the KV cache (done in the
+        background at server start: the first suggestion is then as quick as the next)."""
+        from models.llm import LocalLlm, locate_llm
+        from search.suggest import llm_messages
+
+        status = locate_llm(self.settings)
+        if not status.present:
+            return False
+        if self._llm is None or str(self._llm.path) != status.path:
+            self._llm = LocalLlm(Path(str(status.path)), threads=self.settings.llm_threads)
+        self._llm_thread.submit(self._llm.warm, llm_messages("")[:1]).result()
+        return True
 
     def result_tags(self, ids: list[int], limit: int = 12) -> Tags:
         """Zero-shot tags of these images: the content model picks subjects, the style model styles and media,

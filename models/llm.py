@@ -135,6 +135,34 @@ class LocalLlm:
                         raise ModelError(f"could not load the GGUF model {self.path}: {e}") from e
         return self._llm
 
+    def _formatter(self, llm: Any, add_generation_prompt: bool = True) -> Any:
+        """The model's own chat template (from the GGUF), as llama-cpp-python applies it."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        template = llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise ModelError(f"{self.path.name} has no chat template: use an instruct (chat) GGUF model")
+        eos_id, bos_id = llm.token_eos(), llm.token_bos()
+        return Jinja2ChatFormatter(
+            template,
+            eos_token=llm._model.token_get_text(eos_id) if eos_id != -1 else "",
+            bos_token=llm._model.token_get_text(bos_id) if bos_id != -1 else "",
+            stop_token_ids=[eos_id],
+            add_generation_prompt=add_generation_prompt,
+        )
+
+    def warm(self, prefix: list[dict[str, str]]) -> int:
+        """Load the model and evaluate the messages every prompt starts with (the system prompt) into the
+        KV cache: llama-cpp-python reuses a cached prefix, so a suggestion then costs only the user's part.
+        Returns the number of tokens evaluated."""
+        llm = self.load()
+        text = self._formatter(llm, add_generation_prompt=False)(messages=prefix).prompt
+        tokens = llm.tokenize(text.encode("utf-8"), special=True)
+        with self._run_lock:
+            llm.reset()
+            llm.eval(tokens)
+        return len(tokens)
+
     def chat_json(
         self,
         messages: list[dict[str, str]],
@@ -146,20 +174,10 @@ class LocalLlm:
         """(the parsed JSON answer, finish reason). The prompt is the model's own chat template; a stopping
         criterion ends the generation between two tokens once timeout_s has passed, and LlmTimeout says so."""
         from llama_cpp import LlamaGrammar, StoppingCriteriaList
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         deadline = time.monotonic() + timeout_s
         llm = self.load()
-        template = llm.metadata.get("tokenizer.chat_template")
-        if not template:
-            raise ModelError(f"{self.path.name} has no chat template: use an instruct (chat) GGUF model")
-        eos_id, bos_id = llm.token_eos(), llm.token_bos()
-        fmt = Jinja2ChatFormatter(
-            template,
-            eos_token=llm._model.token_get_text(eos_id) if eos_id != -1 else "",
-            bos_token=llm._model.token_get_text(bos_id) if bos_id != -1 else "",
-            stop_token_ids=[eos_id],
-        )(messages=messages)
+        fmt = self._formatter(llm)(messages=messages)
         late = threading.Event()
 
         def past_deadline(_ids: Any, _logits: Any) -> bool:

@@ -78,10 +78,14 @@ CHATML = (
 )
 
 
-def write_random_llm(models_dir: Path, size: dict[str, int] | None = None, seed: int = 0) -> Path:
+def write_random_llm(
+    models_dir: Path, size: dict[str, int] | None = None, seed: int = 0, name: str = "tiny-random-llama"
+) -> Path:
     """A llama-architecture GGUF with random weights, written with the `gguf` package: a SentencePiece-style
     vocabulary with byte fallback (so any text, and any JSON, can be produced), ChatML control tokens and a
-    chat template. llama-cpp-python loads it like any downloaded model."""
+    chat template. llama-cpp-python loads it like any downloaded model. `size` may also give n_head_kv
+    (grouped-query attention), n_vocab (filler tokens up to that size) and f16=1: the benchmark's full-size
+    twin of the default model."""
     import gguf
     import numpy as np
 
@@ -90,9 +94,11 @@ def write_random_llm(models_dir: Path, size: dict[str, int] | None = None, seed:
 
     dims = size or LLM.tiny
     e, layers, heads, ff = dims["n_embd"], dims["n_layer"], dims["n_head"], dims["n_ff"]
+    kv_heads = dims.get("n_head_kv", heads)
+    dtype = np.float16 if dims.get("f16") else np.float32
     folder = Path(models_dir) / LLM.folder
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "tiny-random-llama.gguf"
+    path = folder / f"{name}.gguf"
     T = gguf.TokenType
     tokens = ["<unk>", "<s>", "</s>", "<|im_start|>", "<|im_end|>"]
     types = [T.UNKNOWN, T.CONTROL, T.CONTROL, T.CONTROL, T.CONTROL]
@@ -101,19 +107,22 @@ def write_random_llm(models_dir: Path, size: dict[str, int] | None = None, seed:
     words = ["▁", *(chr(c) for c in range(33, 127)), *(f"▁{w}" for w in ("the", "style", "content", "location"))]
     tokens += words
     types += [T.NORMAL] * len(words)
+    filler = dims.get("n_vocab", 0) - len(tokens)  # a real model's vocabulary size: the output layer's cost
+    tokens += [f"▁w{i}" if i % 2 else f"t{i}" for i in range(max(0, filler))]
+    types += [T.NORMAL] * max(0, filler)
     rng = np.random.default_rng(seed)
     tmp = path.with_suffix(".tmp")
     w = gguf.GGUFWriter(str(tmp), "llama")
-    w.add_name("styleseek tiny random llama")
+    w.add_name(f"styleseek {name} (random weights)")
     w.add_context_length(8192)
     w.add_embedding_length(e)
     w.add_block_count(layers)
     w.add_feed_forward_length(ff)
     w.add_head_count(heads)
-    w.add_head_count_kv(heads)
+    w.add_head_count_kv(kv_heads)
     w.add_layer_norm_rms_eps(1e-5)
     w.add_rope_dimension_count(e // heads)
-    w.add_file_type(gguf.LlamaFileType.ALL_F32)
+    w.add_file_type(gguf.LlamaFileType.MOSTLY_F16 if dtype == np.float16 else gguf.LlamaFileType.ALL_F32)
     w.add_tokenizer_model("llama")
     w.add_token_list(tokens)
     w.add_token_scores([0.0] * len(tokens))
@@ -123,16 +132,19 @@ def write_random_llm(models_dir: Path, size: dict[str, int] | None = None, seed:
     w.add_unk_token_id(0)
     w.add_chat_template(CHATML)
 
-    def rand(name: str, *shape: int) -> None:  # numpy shapes are ggml's dimensions reversed
-        w.add_tensor(name, (rng.standard_normal(shape) * 0.02).astype(np.float32))
+    def rand(tensor: str, *shape: int) -> None:  # numpy shapes are ggml's dimensions reversed
+        w.add_tensor(tensor, (rng.standard_normal(shape, dtype=np.float32) * 0.02).astype(dtype))
 
     rand("token_embd.weight", len(tokens), e)
     w.add_tensor("output_norm.weight", np.ones(e, np.float32))
     rand("output.weight", len(tokens), e)
     for i in range(layers):
         w.add_tensor(f"blk.{i}.attn_norm.weight", np.ones(e, np.float32))
-        for part in ("q", "k", "v", "output"):
-            rand(f"blk.{i}.attn_{part}.weight", e, e)
+        kv = kv_heads * (e // heads)
+        rand(f"blk.{i}.attn_q.weight", e, e)
+        rand(f"blk.{i}.attn_k.weight", kv, e)
+        rand(f"blk.{i}.attn_v.weight", kv, e)
+        rand(f"blk.{i}.attn_output.weight", e, e)
         w.add_tensor(f"blk.{i}.ffn_norm.weight", np.ones(e, np.float32))
         rand(f"blk.{i}.ffn_gate.weight", ff, e)
         rand(f"blk.{i}.ffn_up.weight", ff, e)

@@ -242,3 +242,17 @@ def test_suggest_edit_and_search(server: str, page, svc: StyleSeek, tmp_path: Pa
     page.locator("#suggestion-rows .accept-term").first.click()
     page.wait_for_function(f"document.querySelectorAll('#terms .term-row').length === {n + 1}")
     page.screenshot(path=str(output_dir / "8-more-like.png"), full_page=True)
+
+    # a location row in the builder says which place it understood, and says so again after an edit
+    page.click("#add-term")
+    row = page.locator("#terms .term-row").last
+    row.locator("select[name=target]").select_option("location")
+    row.locator("input[name=text]").fill("near Zurich 20km")
+    row.locator("input[name=text]").dispatch_event("change")
+    page.wait_for_function(
+        "document.querySelector('#terms .term-row:last-child .place-label').textContent.includes('Zürich, CH, 20 km')"
+    )
+    row.locator("input[name=text]").fill("in Atlantis Under The Sea")
+    row.locator("input[name=text]").dispatch_event("change")
+    page.wait_for_selector("#terms .term-row:last-child .place-label[data-error='1']")
+    page.screenshot(path=str(output_dir / "9-place-label.png"), full_page=True)

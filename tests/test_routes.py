@@ -402,3 +402,17 @@ def test_suggest_panel(indexed: TestClient) -> None:
     r = indexed.get("/suggest", params={"more": "1", "description": "x y"}, headers=HX)
     assert r.status_code == 400 and "search first" in r.text
     assert 'id="suggest-button"' in indexed.get("/").text and 'id="suggestions"' in indexed.get("/").text
+
+
+def test_builder_rows_say_how_their_place_was_understood(client: TestClient) -> None:
+    r = client.get("/place_label", params={"text": "near Zurich 20km", "target": "location", "weight": "1"}, headers=HX)
+    assert r.status_code == 200 and "Zürich, CH, 20 km" in r.text and 'data-error=""' in r.text
+    r = client.get("/place_label", params={"text": "in Paris", "target": "location"}, headers=HX)
+    assert "Paris (Île-de-France, FR), 15 km" in r.text and "also: Paris (Texas, US)" in r.text
+    r = client.get("/place_label", params={"text": "in Atlantis Under The Sea", "target": "location"}, headers=HX)
+    assert r.status_code == 200 and "unknown place" in r.text and 'data-error="1"' in r.text
+    r = client.get("/place_label", params={"text": "red boat", "target": "content"}, headers=HX)
+    assert r.status_code == 200 and "hidden" in r.text
+    row = client.get("/", params=[("text", "Zurich"), ("target", "location"), ("weight", "1")]).text
+    soup = BeautifulSoup(row, "html.parser").select_one("#terms .term-row")
+    assert soup["hx-trigger"] == "load, change" and soup["hx-get"] == "/place_label"

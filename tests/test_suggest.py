@@ -211,3 +211,40 @@ def test_more_like_these_results_tags_them(settings: Settings, shared_encoder, t
     out = app.suggest("sunny day", more_like=ids)
     assert out.engine == "rules" and any("current results look like" in n for n in out.notes)
     assert len(out.terms) > 1 and out.terms[1].weight == 0.5
+
+
+def test_a_model_stuck_outside_generation_does_not_hang_the_caller(
+    settings: Settings, shared_encoder, tiny_gguf
+) -> None:  # noqa: ANN001
+    """Prompt processing cannot be interrupted; the caller waits on the model's thread only until the limit."""
+
+    class StuckInPrompt:  # stands in for a model busy evaluating a long prompt
+        path = tiny_gguf
+
+        def chat_json(self, *args: object, **kw: object) -> tuple:
+            time.sleep(4)
+            return {"terms": []}, "stop"
+
+    app = StyleSeek(
+        settings.model_copy(update={"llm": str(tiny_gguf), "llm_timeout_s": 0.5}),
+        content_encoder=shared_encoder,
+        style_encoders={},
+    )
+    app._llm = StuckInPrompt()
+    t0 = time.monotonic()
+    out = app.suggest("cubist portrait")
+    assert time.monotonic() - t0 < 3.5
+    assert out.engine == "rules" and "did not answer within 0.5 s" in out.notes[0]
+
+
+def test_warming_puts_the_system_prompt_in_the_cache_as_a_prefix_of_every_prompt(tiny_gguf: Path) -> None:
+    from search.suggest import llm_messages
+
+    llm = LocalLlm(tiny_gguf, threads=2)
+    n = llm.warm(llm_messages("")[:1])
+    model = llm.load()
+    for description in ("cubist portrait", "impressionist paintings of people at the beach"):
+        prompt = llm._formatter(model)(messages=llm_messages(description)).prompt
+        tokens = model.tokenize(prompt.encode("utf-8"), special=True)
+        assert n > 100 and len(tokens) > n and list(model._input_ids[:n]) == tokens[:n]
+    _conforms(llm.chat_json(llm_messages("cubist portrait"), SCHEMA, max_tokens=1200)[0])

@@ -164,8 +164,38 @@ def TermRow(term: Term | None = None, style_ok: bool = True) -> FT:
             cls="p-1 rounded hover:bg-muted remove-term",
             onclick="const f = this.form; this.closest('.term-row').remove(); if (f) f.requestSubmit()",
         ),
-        cls="term-row flex items-center gap-2",
+        PlaceLabel("", pending=t.target == "location"),
+        cls="term-row flex flex-wrap items-center gap-2",
+        # a location row says which place it understood: asked on load and whenever the row changes
+        hx_get="/place_label",
+        hx_trigger="load, change" if t.target == "location" else "change",
+        hx_include="this",
+        hx_target="find .place-label",
+        hx_swap="outerHTML",
     )
+
+
+def PlaceLabel(text: str, error: bool = False, pending: bool = False) -> FT:
+    """Under a builder row: how its place was understood ("Zurich, CH, 20 km"), or why it was not."""
+    colour = "text-red-700" if error else "text-muted-foreground"
+    return Span(
+        "…" if pending else text,
+        cls=f"place-label order-last basis-full pl-1 text-xs {colour} {'' if text or pending else 'hidden'}",
+        data_error="1" if error else "",
+    )
+
+
+def suggest_request(url: str, include: str) -> dict[str, str]:
+    """The htmx attributes of a button that asks for suggestions: the panel is replaced, the progress line
+    shows meanwhile, and the button cannot be pressed twice."""
+    return {
+        "hx_get": url,
+        "hx_include": include,
+        "hx_target": "#suggestions",
+        "hx_swap": "outerHTML",
+        "hx_indicator": "#suggest-progress",
+        "hx_disabled_elt": "this",
+    }
 
 
 def SearchForm(st: SearchState) -> FT:
@@ -194,12 +224,7 @@ def SearchForm(st: SearchState) -> FT:
                 id="suggest-button",
                 cls=(ButtonT.default, "gap-2"),
                 title="Suggest weighted terms for each model from the description in the search box",
-                hx_get="/suggest",
-                hx_include="#q",
-                hx_target="#suggestions",
-                hx_swap="outerHTML",
-                hx_indicator="#suggest-progress",
-                hx_disabled_elt="this",
+                **suggest_request("/suggest", "#q"),
             ),
             Loading(cls=(LoadingT.spinner, LoadingT.sm), htmx_indicator=True, id="search-spinner"),
             cls="gap-2",
@@ -837,17 +862,12 @@ def SuggestionPanel(sug: Any, description: str = "", style_ok: bool = True) -> F
                 id="more-like",
                 cls=(ButtonT.default, ButtonT.sm, "gap-1"),
                 title="Suggest again, also looking at what the current top results look like",
-                hx_get="/suggest?more=1",
-                hx_include="#search-form, #suggest-description",
-                hx_target="#suggestions",
-                hx_swap="outerHTML",
-                hx_indicator="#suggest-progress",
-                hx_disabled_elt="this",
+                **suggest_request("/suggest?more=1", "#search-form, #suggest-description"),
             ),
             cls="flex flex-wrap gap-2",
         ),
         id="suggestions",
-        cls="mt-3 p-3 rounded-lg border border-border bg-muted/30",
+        cls="mt-3 p-3 rounded-lg border border-slate-200 bg-slate-50",
     )
 
 
