@@ -256,3 +256,34 @@ def test_suggest_edit_and_search(server: str, page, svc: StyleSeek, tmp_path: Pa
     row.locator("input[name=text]").dispatch_event("change")
     page.wait_for_selector("#terms .term-row:last-child .place-label[data-error='1']")
     page.screenshot(path=str(output_dir / "9-place-label.png"), full_page=True)
+
+
+def test_a_slow_suggestion_shows_progress_then_falls_back(
+    server: str, page, svc: StyleSeek, tmp_path: Path, output_dir: Path
+) -> None:  # noqa: ANN001, E501
+    from models.tiny import write_random_llm
+
+    gguf = write_random_llm(tmp_path / "m")
+
+    class SlowModel:  # stands in for a large model on a small machine: it answers after the time limit
+        path = gguf
+
+        def chat_json(self, *args: object, **kw: object) -> tuple:
+            time.sleep(4)
+            return {"terms": [{"text": "too late", "target": "content", "weight": 1}]}, "stop"
+
+    svc.settings.llm = str(gguf)
+    svc.settings.llm_timeout_s = 1.5
+    svc._llm = SlowModel()
+    page.goto(server + "/")
+    page.fill("#q", "cubist portrait")
+    page.click("#suggest-button")
+    page.wait_for_selector("#suggest-progress.htmx-request")  # the progress line shows, and counts
+    page.wait_for_function("document.getElementById('suggest-elapsed').textContent === '1 s'")
+    assert page.is_disabled("#suggest-button")  # no second request while the first runs
+    page.screenshot(path=str(output_dir / "10-suggest-progress.png"))
+    page.wait_for_selector("#suggestion-rows .term-row", timeout=10_000)
+    assert page.inner_text("#suggest-engine") == "the rule-based suggester"
+    assert "did not answer within 1.5 s" in page.inner_text("#suggestions")
+    assert not page.is_visible("#suggest-progress")
+    page.screenshot(path=str(output_dir / "11-suggest-fallback.png"))

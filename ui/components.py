@@ -781,6 +781,16 @@ def SuggestProgress() -> FT:
     return Div(
         Loading(cls=(LoadingT.dots, LoadingT.sm)),
         Span("Making suggestions… a local model can take several seconds"),
+        Span("", id="suggest-elapsed", cls="tabular-nums"),
+        # the seconds since the request began, so a long wait visibly moves
+        Script(
+            "document.addEventListener('htmx:beforeRequest', e => {"
+            " if (!e.detail.elt.matches('#suggest-button, #more-like')) return;"
+            " const t0 = Date.now(), box = document.getElementById('suggest-progress');"
+            " const out = document.getElementById('suggest-elapsed'); out.textContent = '';"
+            " const timer = setInterval(() => { if (!box.classList.contains('htmx-request')) clearInterval(timer);"
+            " else out.textContent = Math.round((Date.now() - t0) / 1000) + ' s'; }, 1000); });"
+        ),
         id="suggest-progress",
         cls="htmx-indicator flex items-center gap-2 text-sm text-muted-foreground mt-2",
         role="status",
