@@ -244,7 +244,9 @@ class StyleSeek:
             for group, names in tag_vocabulary(space).items():
                 key = (space, group)
                 if key not in self._tag_vectors:
-                    self._tag_vectors[key] = self.encoders[space].encode_text(names)
+                    # CLIP's zero-shot habit: subjects read better as "a photo of …" than as bare nouns
+                    texts = [f"a photo of {n}" for n in names] if group == "subjects" else names
+                    self._tag_vectors[key] = self.encoders[space].encode_text(texts)
                 counted = count_tags(vecs[have], self._tag_vectors[key], names, 2 if group == "subjects" else 1)
                 setattr(tags, group, counted)
         return tags
