@@ -225,9 +225,12 @@ def test_suggest_edit_and_search(server: str, page, svc: StyleSeek, tmp_path: Pa
     # use them all: they move into the builder, the description leaves the search box, and the search runs
     page.click("#use-all")
     page.wait_for_function("document.querySelectorAll('#terms .term-row').length === 2")
-    page.wait_for_selector("#results .result-card")
-    title = page.inner_text("#results h3")
-    assert f"people at the beach, style: impressionist painting:{weight:g}" in title, title
+    # (typing the description already ran a search for it: wait for the one with the terms)
+    page.wait_for_function(
+        "t => document.querySelector('#results h3').textContent.includes(t)",
+        arg=f"people at the beach, style: impressionist painting:{weight:g}",
+    )
+    assert page.locator("#results .result-card").count() == 8
     assert page.input_value("#q") == "" and page.locator("#suggestions > *").count() == 0
     assert page.locator("#terms .accept-term").count() == 0
     page.screenshot(path=str(output_dir / "7-suggestions-used.png"), full_page=True)
@@ -244,7 +247,9 @@ def test_suggest_edit_and_search(server: str, page, svc: StyleSeek, tmp_path: Pa
     page.screenshot(path=str(output_dir / "8-more-like.png"), full_page=True)
 
     # a location row in the builder says which place it understood, and says so again after an edit
+    n = page.locator("#terms .term-row").count()
     page.click("#add-term")
+    page.wait_for_function(f"document.querySelectorAll('#terms .term-row').length === {n + 1}")
     row = page.locator("#terms .term-row").last
     row.locator("select[name=target]").select_option("location")
     row.locator("input[name=text]").fill("near Zurich 20km")
