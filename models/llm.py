@@ -54,13 +54,27 @@ def _status(path: Path, source: str) -> LlmStatus:
     return LlmStatus(True, str(path), source, title, random)
 
 
+def _configured_path(settings: Settings) -> Path | None:
+    """STYLESEEK_LLM as a file or folder ('/models/x.gguf', './llm'), or None when it is auto/off/a repo id."""
+    choice = settings.llm.strip()
+    if choice.lower() in ("auto", "off"):
+        return None
+    path = Path(choice).expanduser()
+    return path if path.suffix == ".gguf" or path.exists() or choice[:1] in (os.sep, ".", "~") else None
+
+
+def _repo(settings: Settings) -> str:
+    choice = settings.llm.strip()
+    return LLM.hf_repo if choice.lower() in ("auto", "off") or _configured_path(settings) else choice
+
+
 def locate_llm(settings: Settings) -> LlmStatus:
     choice = settings.llm.strip()
     if choice.lower() == "off":
         return LlmStatus(False, None, "off", "turned off (STYLESEEK_LLM=off)")
     filename = _filename(settings)
-    path = Path(choice).expanduser()
-    if choice.lower() != "auto" and (path.suffix == ".gguf" or path.exists() or os.sep in choice[:1]):
+    path = _configured_path(settings)
+    if path is not None:
         hit = path if path.is_file() else _in_folder(path, filename)
         if hit is None:
             return LlmStatus(False, str(path), "missing", f"STYLESEEK_LLM={choice}: no GGUF file there")
@@ -68,7 +82,7 @@ def locate_llm(settings: Settings) -> LlmStatus:
     hit = _in_folder(settings.resolved_models_dir / LLM.folder, filename)
     if hit is not None:
         return _status(hit, "models-dir")
-    repo = LLM.hf_repo if choice.lower() == "auto" else choice
+    repo = _repo(settings)
     try:
         from huggingface_hub import try_to_load_from_cache
 
@@ -82,7 +96,7 @@ def locate_llm(settings: Settings) -> LlmStatus:
 
 def missing_message(settings: Settings) -> str:
     folder = settings.resolved_models_dir / LLM.folder
-    repo = settings.llm if settings.llm not in ("auto", "off") and "/" in settings.llm else LLM.hf_repo
+    repo = _repo(settings)
     return (
         "No local LLM for query suggestions, so the rule-based suggester made these. To use one, put any GGUF "
         f"chat model in {folder} (or set STYLESEEK_LLM=/path/to/model.gguf), or run `styleseek models download "
@@ -93,7 +107,10 @@ def missing_message(settings: Settings) -> str:
 def download_llm(settings: Settings) -> Path:
     if not settings.allow_download:
         raise WeightsMissingError(missing_message(settings) + " (downloads are turned off: STYLESEEK_ALLOW_DOWNLOAD)")
-    repo = settings.llm if settings.llm not in ("auto", "off") and "/" in settings.llm else LLM.hf_repo
+    path = _configured_path(settings)
+    if path is not None:
+        raise WeightsMissingError(f"STYLESEEK_LLM={settings.llm} is a path with no GGUF file: nothing to download")
+    repo = _repo(settings)
     from huggingface_hub import hf_hub_download
 
     folder = settings.resolved_models_dir / LLM.folder

@@ -248,3 +248,23 @@ def test_warming_puts_the_system_prompt_in_the_cache_as_a_prefix_of_every_prompt
         tokens = model.tokenize(prompt.encode("utf-8"), special=True)
         assert n > 100 and len(tokens) > n and list(model._input_ids[:n]) == tokens[:n]
     _conforms(llm.chat_json(llm_messages("cubist portrait"), SCHEMA, max_tokens=1200)[0])
+
+
+def test_what_styleseek_llm_means(settings: Settings, tmp_path: Path) -> None:
+    from models.errors import WeightsMissingError
+    from models.llm import download_llm
+
+    def s(value: str) -> Settings:
+        return settings.model_copy(update={"llm": value, "allow_download": True})
+
+    repo = locate_llm(s("someone/Some-Model-GGUF"))  # a repo id: looked up in the models dir and the HF cache
+    assert not repo.present and repo.source == "missing" and repo.title.startswith("someone/Some-Model-GGUF")
+    missing = locate_llm(s(str(tmp_path / "nowhere.gguf")))
+    assert not missing.present and "no GGUF file there" in missing.title
+    with pytest.raises(WeightsMissingError, match="nothing to download"):
+        download_llm(s(str(tmp_path / "nowhere.gguf")))
+    folder = tmp_path / "llms"
+    gguf = write_random_llm(folder)  # a folder works too: its GGUF is found
+    found = locate_llm(s(str(gguf.parent)))
+    assert found.present and found.source == "configured" and found.random_weights
+    assert locate_llm(s("off")).source == "off"
