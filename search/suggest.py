@@ -225,11 +225,14 @@ def rule_suggestions(description: str, tags: Tags | None = None) -> tuple[list[d
             ]
     content = _FILLER.sub(" ", text)
     content = re.sub(r"\b(?:a|an|the|of|and|with|in|at|on)\s*$", " ", " ".join(content.split()), flags=re.I)
-    content = re.sub(r"^\s*(?:of|and|with|in|at|on)\b", " ", content, flags=re.I)
     content = " ".join(content.split()).strip(" ,;:.-")
-    for part in (p.strip() for p in split_terms(content)):
+    parts = []
+    for part in split_terms(content):
+        # what a removed style word leaves behind: "a watercolour of the Matterhorn" -> "the Matterhorn"
+        part = re.sub(r"^(?:(?:a|an)\s+)?(?:of|and|with|in|at|on)\s+", "", part.strip(), flags=re.IGNORECASE)
         if len(part) >= 2 and any(c.isalpha() for c in part):
-            raw.insert(0, {"text": part, "target": "content", "weight": 1.0})
+            parts.append({"text": part, "target": "content", "weight": 1.0})
+    raw[:0] = parts
     raw += [{"text": n, "target": "content", "weight": -0.8} for n in negatives if n]
     if tags:
         have = {str(r["text"]).casefold() for r in raw}

@@ -61,6 +61,23 @@ def split(description: str) -> list[tuple[str, str, float]]:
         ),
         ("photos of my kids at the Eiffel Tower", [("my kids", "content", 1.0), ("in Eiffel Tower", "location", 1.0)]),
         ("sunset over mountains", [("sunset over mountains", "content", 1.0)]),
+        (
+            "portrait of a woman, oil painting, dark background",
+            [
+                ("portrait of a woman", "content", 1.0),
+                ("dark background", "content", 1.0),
+                ("oil painting", "style", 0.8),
+                ("visible canvas texture", "style", 0.5),
+            ],
+        ),
+        (
+            "a watercolour of the Matterhorn",
+            [
+                ("the Matterhorn", "content", 1.0),
+                ("watercolor painting", "style", 0.8),
+                ("soft transparent washes", "style", 0.5),
+            ],
+        ),
         ("a dog in water", [("a dog in water", "content", 1.0)]),  # "water" is no place
         (
             "cubist portrait in the style of picasso",
