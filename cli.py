@@ -211,7 +211,28 @@ def cmd_suggest(args: argparse.Namespace) -> int:
         s.llm = args.llm
     app = _app(s)
     more = [h.image.id for h in app.search(args.more_like, 12)] if args.more_like else None
-    out = app.suggest(args.description, more_like=more, engine=args.engine)
+    from models.llm import locate_llm
+
+    llm = locate_llm(s)
+    if args.engine != "rules" and llm.present and not args.json:
+        # a local model can take tens of seconds on a small machine: show that it is working
+        from tqdm import tqdm
+
+        done = threading.Event()
+        wait = tqdm(desc=f"asking {llm.title} (at most {s.llm_timeout_s:g} s)", bar_format="{desc}: {elapsed}")
+
+        def tick() -> None:
+            while not done.wait(1.0):
+                wait.refresh()
+
+        threading.Thread(target=tick, daemon=True).start()
+        try:
+            out = app.suggest(args.description, more_like=more, engine=args.engine)
+        finally:
+            done.set()
+            wait.close()
+    else:
+        out = app.suggest(args.description, more_like=more, engine=args.engine)
     lines = [f"suggested by {out.engine}:"]
     lines += [f"  {t.target:8} {t.weight:+.2f}  {t.text}" for t in out.terms]
     lines += [f"note: {n}" for n in out.notes]

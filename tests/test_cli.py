@@ -178,6 +178,8 @@ def test_suggest_command(env: Path, capsys: pytest.CaptureFixture[str], tmp_path
     gguf = write_random_llm(tmp_path / "m")
     rc, out, _ = run(capsys, "suggest", "cubist portrait", "--llm", str(gguf), "--json")
     assert rc == 0 and json.loads(out)["engine"].startswith("llm: tiny-random-llama.gguf")
+    rc, out, err = run(capsys, "suggest", "cubist portrait", "--llm", str(gguf))
+    assert rc == 0 and "asking tiny-random-llama.gguf (at most 60 s)" in err and "suggested by llm:" in out
     assert run(capsys, "index", str(env), "--json")[0] == 0
     rc, out, _ = run(capsys, "suggest", "sunny day", "--engine", "rules", "--more-like", "red", "--json")
     assert rc == 0 and any("current results look like" in n for n in json.loads(out)["notes"])
