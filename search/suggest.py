@@ -158,7 +158,7 @@ def clean_terms(raw: Any) -> tuple[list[Term], list[str]]:
 _FILLER = re.compile(
     r"\b(?:(?:photos?|pictures?|images?|paintings?|drawings?|illustrations?|works?|art(?:work)?s?)\s+(?:of|with|showing)"
     r"|in\s+the\s+style\s+of|style\s+of|in\s+the\s+manner\s+of|(?:in|with)\s+(?:an?\s+)?(?:style|look|feel)"
-    r"|(?:-\s*)?style|styled|looking|inspired|by)\b",
+    r"|(?:-\s*)?style|styled|inspired\s+by)\b",
     re.IGNORECASE,
 )
 _NEGATION = re.compile(
@@ -181,6 +181,7 @@ def rule_suggestions(description: str, tags: Tags | None = None) -> tuple[list[d
 
     vocab = vocabulary()
     text = " ".join(description.split())
+    text = re.sub(r"(\w)-(?:inspired|style|styled|esque)\b", r"\1", text, flags=re.IGNORECASE)  # "picasso-inspired"
     raw: list[dict] = []
     notes: list[str] = []
     negatives = []
@@ -224,7 +225,8 @@ def rule_suggestions(description: str, tags: Tags | None = None) -> tuple[list[d
                 {"text": r, "target": "style", "weight": related_weight} for r in entry["related"][:1] if related_weight
             ]
     content = _FILLER.sub(" ", text)
-    content = re.sub(r"\b(?:a|an|the|of|and|with|in|at|on)\s*$", " ", " ".join(content.split()), flags=re.I)
+    # what a removed artist or style leaves at the end: "paintings of boats by", "a portrait in the"
+    content = re.sub(r"\b(?:a|an|the|of|and|with|in|at|on|by)\s*$", " ", " ".join(content.split()), flags=re.I)
     content = " ".join(content.split()).strip(" ,;:.-")
     parts = []
     for part in split_terms(content):

@@ -79,6 +79,15 @@ def split(description: str) -> list[tuple[str, str, float]]:
             ],
         ),
         ("a dog in water", [("a dog in water", "content", 1.0)]),  # "water" is no place
+        ("sunset by the lake", [("sunset by the lake", "content", 1.0)]),  # "by" is not always "by an artist"
+        (
+            "picasso-inspired portrait",
+            [
+                ("portrait", "content", 1.0),
+                ("cubist painting", "style", 0.9),
+                ("fragmented geometric planes", "style", 0.6),
+            ],
+        ),
         (
             "cubist portrait in the style of picasso",
             [
