@@ -274,8 +274,14 @@ def test_results_grouped_by_place(world: StyleSeek) -> None:
     records = [{**image_record(h.image, world.thumbs), "score": h.score} for h in hits]
     groups = group_by_place(records)
     labels = [label for label, _ in groups]
-    assert labels[-1] == "No place" and len(labels) == 6  # five towns, and the unplaced last
+    assert labels[-1] == "No place" and len(labels) == 5  # four clusters, and the unplaced last
     assert sum(len(m) for _, m in groups) == 6
+    # Lyon and Villeurbanne (5 km apart) are one cluster, labelled by one and naming the other
+    (lyon,) = [(label, m) for label, m in groups if len(m) == 2]
+    assert sorted(r["place"]["city"][:4] for r in lyon[1]) == ["Lyon", "Vill"]  # the gazetteer says "Lyon 01"
+    assert "(also " in lyon[0] and ("Lyon" in lyon[0] and "Villeurbanne" in lyon[0])
+    far = group_by_place(records, cluster_km=1.0)  # a small radius: every town its own group
+    assert len(far) == 6
     order = [r["id"] for r in records]
     assert [order.index(m[0]["id"]) for _, m in groups[:-1]] == sorted(order.index(m[0]["id"]) for _, m in groups[:-1])
     assert any(label.endswith(", FR") for label in labels)
