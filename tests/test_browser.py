@@ -232,6 +232,7 @@ def test_suggest_edit_and_search(server: str, page, svc: StyleSeek, tmp_path: Pa
     )
     assert page.locator("#results .result-card").count() == 8
     assert page.input_value("#q") == "" and page.locator("#suggestions > *").count() == 0
+    assert page.locator("#suggestions").get_attribute("class") is None  # no empty frame left behind
     assert page.locator("#terms .accept-term").count() == 0
     page.screenshot(path=str(output_dir / "7-suggestions-used.png"), full_page=True)
 

@@ -127,6 +127,13 @@ MODEL_COLOURS = {
 MODEL_NAMES = {"content": "content", "style": "style", "texture": "texture", "location": "place"}
 
 
+def IconButton(icon: str, label: str, cls: str = "", **kw: Any) -> FT:
+    """A small icon-only button (not a submit button) with its label for screen readers."""
+    return PlainButton(
+        UkIcon(icon, height=14), type="button", aria_label=label, cls=f"p-1 rounded hover:bg-muted {cls}", **kw
+    )
+
+
 def TermRow(term: Term | None = None, style_ok: bool = True) -> FT:
     t = term or Term("", "content", 1.0)
     return Div(
@@ -157,11 +164,10 @@ def TermRow(term: Term | None = None, style_ok: bool = True) -> FT:
             oninput="this.nextElementSibling.textContent = (+this.value).toFixed(2)",
         ),
         Span(f"{t.weight:.2f}", cls="w-12 text-right text-sm tabular-nums weight-value"),
-        PlainButton(
-            UkIcon("x", height=14),
-            type="button",
-            aria_label="Remove term",
-            cls="p-1 rounded hover:bg-muted remove-term",
+        IconButton(
+            "x",
+            "Remove term",
+            "remove-term",
             onclick="const f = this.form; this.closest('.term-row').remove(); if (f) f.requestSubmit()",
         ),
         PlaceLabel("", pending=t.target == "location"),
@@ -697,12 +703,11 @@ def FolderList(folders: list[dict]) -> FT:
                     f"{f['indexed']:,}" + (f" · {f['failed']} failed" if f["failed"] else ""),
                     cls="text-xs text-muted-foreground shrink-0 tabular-nums",
                 ),
-                PlainButton(
-                    UkIcon("refresh-cw", height=14),
-                    type="button",
-                    cls="shrink-0 p-1 rounded hover:bg-muted",
+                IconButton(
+                    "refresh-cw",
+                    f"Update {f['path']}",
+                    "shrink-0",
                     title=f"Update {f['path']}: index new and changed files, drop deleted ones",
-                    aria_label=f"Update {f['path']}",
                     hx_post="/index_start",
                     hx_vals=json.dumps({"path": f["path"]}),
                     hx_target="#index-progress",
@@ -797,6 +802,9 @@ def SuggestProgress() -> FT:
     )
 
 
+# the panel goes back to the empty placeholder the Suggest button fills (no empty frame left behind)
+CLOSE_PANEL = "document.getElementById('suggestions').outerHTML = '<div id=\"suggestions\"></div>';"
+
 MOVE_ROWS = (
     "const form = document.getElementById('search-form');"
     "document.getElementById('term-builder').open = true;"
@@ -812,12 +820,11 @@ def SuggestionRow(t: Term, style_ok: bool = True) -> FT:
     row = TermRow(t, style_ok)
     row.children = (
         *row.children,
-        PlainButton(
-            UkIcon("check", height=14),
-            type="button",
-            aria_label="Use this term",
+        IconButton(
+            "check",
+            "Use this term",
+            "accept-term",
             title="Use this term",
-            cls="p-1 rounded hover:bg-muted accept-term",
             onclick="const rows = [this.closest('.term-row')];" + MOVE_ROWS,
         ),
     )
@@ -839,13 +846,7 @@ def SuggestionPanel(sug: Any, description: str = "", style_ok: bool = True) -> F
                 Span(engine, cls="font-medium", id="suggest-engine", data_engine=sug.engine),
                 cls="inline-flex items-center gap-1 text-sm",
             ),
-            PlainButton(
-                UkIcon("x", height=14),
-                type="button",
-                aria_label="Close suggestions",
-                cls="p-1 rounded hover:bg-muted",
-                onclick="this.closest('#suggestions').replaceChildren()",
-            ),
+            IconButton("x", "Close suggestions", onclick=CLOSE_PANEL),
         ),
         *[P(n, cls="text-xs text-muted-foreground suggest-note") for n in sug.notes],
         Div(*rows, id="suggestion-rows", cls="space-y-2 my-2")
@@ -861,7 +862,7 @@ def SuggestionPanel(sug: Any, description: str = "", style_ok: bool = True) -> F
                 cls=(ButtonT.primary, ButtonT.sm, "gap-1"),
                 onclick="const rows = [...document.querySelectorAll('#suggestion-rows .term-row')];"
                 + MOVE_ROWS
-                + "this.closest('#suggestions').replaceChildren();",
+                + CLOSE_PANEL,
             )
             if rows
             else "",
