@@ -26,7 +26,6 @@ from search.query import (
     Term,
     apply_balance,
     format_query,
-    location_phrase,
     make_term,
     parse_query,
     with_place,
@@ -250,8 +249,13 @@ def create_app(settings: Settings | None = None, services: StyleSeek | None = No
     def full_page(st: SearchState, results: FT) -> tuple:  # noqa: F405
         return MainPage(st, results, counts(), folders(), progress_snapshot(), model_note())
 
-    def search_hits(st: SearchState) -> list:  # noqa: F405
-        terms = (parse_query(st.q) if st.q.strip() else []) + st.rows
+    def query_terms(st: SearchState) -> tuple[list[Term], list[Term]]:
+        """(the one-line query's terms, those followed by the builder's rows), parsed once per request."""
+        q_terms = parse_query(st.q) if st.q.strip() else []
+        return q_terms, q_terms + st.rows
+
+    def search_hits(st: SearchState, terms: list[Term]) -> list:  # noqa: F405
+        """The hits of the terms (the one-line query's, then the builder's) under the state's options."""
         if not terms:
             return []
         return svc.search(
@@ -264,12 +268,11 @@ def create_app(settings: Settings | None = None, services: StyleSeek | None = No
         )
 
     def run_search(st: SearchState) -> FT:  # noqa: F405
-        q_terms = parse_query(st.q) if st.q.strip() else []
-        terms = q_terms + st.rows
+        q_terms, terms = query_terms(st)
         if not terms:
             return Results([], "")
         effective = apply_balance(terms, st.balance)
-        hits = search_hits(st)
+        hits = search_hits(st, terms)
         label = format_query(terms)
         places = [place_note(st, q_terms, i, t) for i, t in enumerate(terms) if t.target == "location"]
         records = hit_records(hits)
@@ -286,8 +289,7 @@ def create_app(settings: Settings | None = None, services: StyleSeek | None = No
     def place_note(st: SearchState, q_terms: list[Term], i: int, t: Term) -> FT:  # noqa: F405
         """How the i-th term's place was understood; each other place of that name links to the same search
         with the term pointed at it (in the one-line query or in the builder row it came from)."""
-        near, phrase = location_phrase(t.text)
-        area = GEOCODER.resolve(phrase, near=near)
+        area = GEOCODER.resolve_term(t.text)
         links = []
         for alt in area.alternatives:
             picked = with_place(t, alt)
@@ -345,7 +347,7 @@ def create_app(settings: Settings | None = None, services: StyleSeek | None = No
         more = None
         if qp.get("more") == "1":
             st = search_state(request)
-            more = [h.image.id for h in search_hits(st)[:12]]
+            more = [h.image.id for h in search_hits(st, query_terms(st)[1])[:12]]
             if not more:
                 raise UserError(400, "“More like these results” needs results: search first")
         sug = svc.suggest(description, more_like=more)
@@ -356,9 +358,8 @@ def create_app(settings: Settings | None = None, services: StyleSeek | None = No
         """The builder row's place, as understood; a hint, so an unknown place is said, not a 4xx."""
         if target != "location" or not text.strip():
             return PlaceLabel("")
-        near, phrase = location_phrase(text)
         try:
-            area = GEOCODER.resolve(phrase[:300], near=near)
+            area = GEOCODER.resolve_term(text[:300])
         except UnknownPlace as e:
             return PlaceLabel(str(e), error=True)
         also = f" · also: {'; '.join(area.alternatives)}" if area.alternatives else ""

@@ -119,12 +119,10 @@ def cmd_search(args: argparse.Namespace) -> int:
         validate(terms), args.k, min_score=args.min_score, sort=args.sort, coherence=args.coherence, filters=filters
     )
     from search.places import GEOCODER
-    from search.query import location_phrase
 
     for t in terms:  # how each place was understood, and what else its name could mean (stderr: JSON stays clean)
         if t.target == "location":
-            near, phrase = location_phrase(t.text)
-            area = GEOCODER.resolve(phrase, near=near)
+            area = GEOCODER.resolve_term(t.text)
             also = f" (also: {'; '.join(area.alternatives)})" if area.alternatives else ""
             print(f"{t.text} → {area.label}{also}", file=sys.stderr)
     payload = _hits_payload(app, hits)

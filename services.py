@@ -176,7 +176,7 @@ class StyleSeek:
         'llm'), else, or when it fails or times out, from the rule-based suggester, with a note saying why.
         `more_like`: ids of current results, whose zero-shot tags both engines take into account."""
         from models.errors import ModelError
-        from models.llm import LlmTimeout, LocalLlm, locate_llm, missing_message
+        from models.llm import LlmTimeout, locate_llm, missing_message
 
         description = " ".join((description or "").split())
         if not description:
@@ -191,13 +191,12 @@ class StyleSeek:
         if engine == "llm" and not status.present:
             raise ModelError(missing_message(self.settings))
         if engine != "rules" and status.present:
-            if self._llm is None or str(self._llm.path) != status.path:
-                self._llm = LocalLlm(Path(str(status.path)), threads=self.settings.llm_threads)
+            llm = self._local_llm(str(status.path))
             timeout = self.settings.llm_timeout_s
             try:
                 # in the model's own thread: generation stops itself at the deadline, and should prompt
                 # processing (which cannot be interrupted) run past it, the caller still gets its answer
-                job = self._llm_thread.submit(llm_suggestions, self._llm, description, tags, timeout)
+                job = self._llm_thread.submit(llm_suggestions, llm, description, tags, timeout)
                 try:
                     raw, notes = job.result(timeout=timeout + 2)
                 except FutureTimeout:
@@ -218,18 +217,25 @@ class StyleSeek:
         terms, cleaned = clean_terms(raw)
         return Suggestions(terms, "rules", notes + rule_notes + cleaned)
 
+    def _local_llm(self, path: str) -> Any:
+        """The loaded suggestion model for this GGUF file, kept across calls (its KV cache holds the prompt)."""
+        from models.llm import LocalLlm
+
+        if self._llm is None or str(self._llm.path) != path:
+            self._llm = LocalLlm(Path(path), threads=self.settings.llm_threads)
+        return self._llm
+
     def warm_suggestions(self) -> bool:
         """Load the suggestion LLM, if one is installed, and put its system prompt in the KV cache (done in the
         background at server start: the first suggestion is then as quick as the next)."""
-        from models.llm import LocalLlm, locate_llm
+        from models.llm import locate_llm
         from search.suggest import llm_messages
 
         status = locate_llm(self.settings)
         if not status.present:
             return False
-        if self._llm is None or str(self._llm.path) != status.path:
-            self._llm = LocalLlm(Path(str(status.path)), threads=self.settings.llm_threads)
-        self._llm_thread.submit(self._llm.warm, llm_messages("")[:1]).result()
+        llm = self._local_llm(str(status.path))
+        self._llm_thread.submit(llm.warm, llm_messages("")[:1]).result()
         return True
 
     def result_tags(self, ids: list[int], limit: int = 12) -> Tags:

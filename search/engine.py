@@ -22,7 +22,7 @@ from indexing.catalog import Catalog, ImageRow
 from indexing.vectors import VectorIndex
 from models.base import Encoder
 from search.places import GEOCODER, Area, UnknownPlace, distance_km
-from search.query import QueryError, Term, is_hard, location_phrase, validate
+from search.query import QueryError, Term, is_hard, validate
 
 MAX_K = 1000
 SORTS = ("score", "date")
@@ -129,9 +129,8 @@ class Searcher:
         areas: dict[int, Area] = {}
         for i, t in enumerate(terms):
             if t.target == "location":
-                near, place = location_phrase(t.text)
                 try:
-                    areas[i] = GEOCODER.resolve(place, near=near)
+                    areas[i] = GEOCODER.resolve_term(t.text)
                 except UnknownPlace as e:
                     raise QueryError(str(e)) from None
         for space in {t.target for t in terms} - {"location"}:

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from search.borders import BORDERS
+from search.query import location_phrase
 
 EARTH_RADIUS_KM = 6371.0088
 PLACE_VERSION = 2  # 1: nearest populated place; 2: country outlines too. Older rows are re-placed on a run.
@@ -323,6 +324,11 @@ class Geocoder:
         raise UnknownPlace(
             f"unknown place “{text.strip()}”: not a country, region, town or landmark in the offline gazetteer"
         )
+
+    def resolve_term(self, text: str) -> Area:
+        """A location term's text ('in France', 'near Zurich 20km', 'only in CH', 'Zurich') resolved."""
+        near, phrase = location_phrase(text)
+        return self.resolve(phrase, near=near)
 
     def _alternatives(self, rows: list[int], best: dict | None, limit: int = 4) -> tuple[str, ...]:
         """Other towns of the name, as names that resolve to them; districts of the chosen town are skipped."""

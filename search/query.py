@@ -113,7 +113,7 @@ def _split_place(text: str, weight: float) -> list[Term]:
 
     rest, phrase = (m.group(1) or "").strip(), m.group(2).strip()
     try:
-        GEOCODER.resolve(location_phrase(phrase)[1])
+        GEOCODER.resolve_term(phrase)
     except UnknownPlace:
         return [make_term(text, "content", weight)]  # "dog in water": not a place, so it stays content
     out = [make_term(rest, "content", weight)] if rest else []

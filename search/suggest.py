@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from search.query import TARGETS, Term, location_phrase, split_terms
+from search.query import TARGETS, Term, split_terms
 
 VOCABULARY = Path(__file__).parent / "data" / "vocabulary.json"
 MAX_SUGGESTIONS = 8
@@ -132,9 +132,8 @@ def clean_terms(raw: Any) -> tuple[list[Term], list[str]]:
             notes.append(f"“{text}”: weight {weight:g} clamped to {clamped:g}")
             weight = clamped
         if target == "location":
-            near, place = location_phrase(text)
             try:
-                GEOCODER.resolve(place, near=near)
+                GEOCODER.resolve_term(text)
                 if not re.match(r"^(in|near|within|only)\s", text, re.IGNORECASE):
                     text = f"in {text}"
             except UnknownPlace:

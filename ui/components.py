@@ -204,6 +204,12 @@ def suggest_request(url: str, include: str) -> dict[str, str]:
     }
 
 
+def Checkbox(name: str, value: str, checked: bool, text: str, input_id: str | None = None, **kw: Any) -> FT:
+    """A labelled checkbox of the search options."""
+    box = PlainInput(type="checkbox", name=name, value=value, checked=checked, cls="uk-checkbox", id=input_id)
+    return PlainLabel(box, Span(text), cls="flex items-center gap-2 text-sm", **kw)
+
+
 def SearchForm(st: SearchState) -> FT:
     return Form(
         DivLAligned(
@@ -274,12 +280,11 @@ def SearchForm(st: SearchState) -> FT:
                         cls="uk-select w-40",
                         aria_label="Order",
                     ),
-                    PlainLabel(
-                        PlainInput(
-                            type="checkbox", name="coherence", value="1", checked=st.coherence, cls="uk-checkbox"
-                        ),
-                        Span("Style coherence"),
-                        cls="flex items-center gap-2 text-sm",
+                    Checkbox(
+                        "coherence",
+                        "1",
+                        st.coherence,
+                        "Style coherence",
                         title="Raise results whose style matches the style of the top results",
                     ),
                     PlainLabel(
@@ -296,12 +301,11 @@ def SearchForm(st: SearchState) -> FT:
                         ),
                         cls="flex items-center gap-2 text-sm",
                     ),
-                    PlainLabel(
-                        PlainInput(
-                            type="checkbox", name="unplaced", value="drop", checked=st.drop_unplaced, cls="uk-checkbox"
-                        ),
-                        Span("Drop images without a place"),
-                        cls="flex items-center gap-2 text-sm",
+                    Checkbox(
+                        "unplaced",
+                        "drop",
+                        st.drop_unplaced,
+                        "Drop images without a place",
                         title="Under location terms: leave out images with no GPS position",
                     ),
                     PlainLabel(
@@ -330,30 +334,8 @@ def SearchForm(st: SearchState) -> FT:
                         ),
                         cls="flex items-center gap-2 text-sm",
                     ),
-                    PlainLabel(
-                        PlainInput(
-                            type="checkbox",
-                            name="group",
-                            value="place",
-                            checked=st.group_by_place,
-                            cls="uk-checkbox",
-                            id="group-by-place",
-                        ),
-                        Span("Group by place"),
-                        cls="flex items-center gap-2 text-sm",
-                    ),
-                    PlainLabel(
-                        PlainInput(
-                            type="checkbox",
-                            name="map",
-                            value="1",
-                            checked=st.show_map,
-                            cls="uk-checkbox",
-                            id="show-map",
-                        ),
-                        Span("Map"),
-                        cls="flex items-center gap-2 text-sm",
-                    ),
+                    Checkbox("group", "place", st.group_by_place, "Group by place", input_id="group-by-place"),
+                    Checkbox("map", "1", st.show_map, "Map", input_id="show-map"),
                     cls="flex flex-wrap items-center gap-4 pt-2",
                 ),
                 cls="space-y-2 pt-3",
