@@ -162,12 +162,10 @@ class StyleSeek:
         row = self.catalog.get_by_path(str(path.expanduser().absolute()))
         if row is not None and row.status == "indexed":
             return self.similar(row.id, k, balance)
-        try:
-            data = path.read_bytes()
-        except OSError as e:
-            raise FileNotFoundError(f"cannot read {path}: {e.strerror or e}") from e
+        if not path.is_file():
+            raise FileNotFoundError(f"cannot read {path}: not a file")
         sizes = [e.input_size for e in self.encoders.values()]
-        dec = decode(data, min_side=max(sizes), max_pixels=self.settings.max_image_pixels)
+        dec = decode(path, min_side=max(sizes), **self._decode_limits())
         return self.searcher().similar_to_image(dec.image, k, balance)
 
     # suggestions ------------------------------------------------------------------------------------
@@ -266,15 +264,17 @@ class StyleSeek:
             data = self.thumbs.read(row.hash)
             if data is not None:
                 return data
-        data = Path(row.path).read_bytes()
-        dec = decode(data, min_side=1, min_long=self.settings.thumbnail_size, max_pixels=self.settings.max_image_pixels)
+        dec = decode(Path(row.path), min_side=1, min_long=self.settings.thumbnail_size, **self._decode_limits())
         thumb = thumbnail_bytes(dec.image, self.settings.thumbnail_size)
         if row.hash:
             self.thumbs.write(row.hash, thumb)
         return thumb
 
     def preview(self, row: ImageRow) -> bytes:
-        return preview_bytes(Path(row.path).read_bytes(), self.settings.preview_size, self.settings.max_image_pixels)
+        return preview_bytes(Path(row.path), self.settings.preview_size, **self._decode_limits())
+
+    def _decode_limits(self) -> dict:
+        return {"max_pixels": self.settings.max_image_pixels, "big_bytes": self.settings.big_decode_mb << 20}
 
     def vector(self, image_id: int) -> np.ndarray | None:
         return self.index.reconstruct(image_id)

@@ -23,7 +23,12 @@ class Settings(BaseSettings):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     batch_size: int = Field(16, ge=1, le=1024)
     decode_workers: int = Field(0, ge=0, le=64, description="Image decoding threads; 0 picks from the CPU count.")
-    max_image_pixels: int = Field(200_000_000, ge=1, description="Larger images are refused as bombs.")
+    max_image_pixels: int = Field(
+        2_000_000_000, ge=1, description="Larger images are refused (a 1000-MP museum scan is indexed)."
+    )
+    big_decode_mb: int = Field(
+        256, ge=1, description="A picture whose full decode needs more memory than this is streamed by libvips."
+    )
     style_search: bool = Field(True, description="Index the style spaces too, where their weights are present.")
     texture_size: int = Field(128, ge=32, le=1024, description="Side of the square the VAE descriptor sees.")
     thumbnail_size: int = Field(400, ge=64, le=2048)

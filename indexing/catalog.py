@@ -6,12 +6,14 @@ row (and id), a moved file keeps its row. That keeps the FAISS files reconcilabl
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -76,12 +78,42 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE images ADD COLUMN place_version INTEGER;
     """,
+    # 4: what real cameras and phones write: the orientation applied, the UTC offset, XMP values, RAW+JPEG
+    # pairs and sidecars, the finer place name; meta_version says which reader filled a row
+    """
+    ALTER TABLE images ADD COLUMN orientation_applied INTEGER;
+    ALTER TABLE images ADD COLUMN taken_offset TEXT;
+    ALTER TABLE images ADD COLUMN taken_utc REAL;
+    ALTER TABLE images ADD COLUMN rating INTEGER;
+    ALTER TABLE images ADD COLUMN title TEXT;
+    ALTER TABLE images ADD COLUMN description TEXT;
+    ALTER TABLE images ADD COLUMN keywords TEXT;
+    ALTER TABLE images ADD COLUMN sources TEXT;
+    ALTER TABLE images ADD COLUMN companions TEXT;
+    ALTER TABLE images ADD COLUMN sidecars TEXT;
+    ALTER TABLE images ADD COLUMN extra_sig TEXT;
+    ALTER TABLE images ADD COLUMN place_detail TEXT;
+    ALTER TABLE images ADD COLUMN meta_version INTEGER;
+    CREATE INDEX images_taken ON images(taken_utc);
+    """,
 ]
+# 1: before real-device files were read right; 2: container orientation, XMP, offsets, RAW, colour (issue 9).
+# Older rows are refreshed on the next run: HEIF/AVIF re-embedded (their pixels were turned), others re-read.
+META_VERSION = 2
+# columns of the metadata a file's bytes, its companions and sidecars give (rewritten when a sidecar changes)
+METADATA_COLUMNS = (
+    "format", "width", "height", "orientation", "orientation_applied", "taken_at", "taken_offset", "taken_utc",
+    "camera_make", "camera_model", "gps_lat", "gps_lon", "gps_alt", "rating", "title", "description",
+    "keywords", "sources", "companions", "sidecars", "extra_sig", "notes", "meta_version",
+    "place_city", "place_region", "place_country_code", "place_distance_km", "place_detail", "place_version",
+)  # fmt: skip
 
 IMAGE_COLUMNS = (
     "id, folder_id, path, size, mtime, hash, status, error, format, width, height, orientation, taken_at, "
     "camera_make, camera_model, gps_lat, gps_lon, gps_alt, notes, indexed_at, "
-    "place_city, place_region, place_country_code, place_distance_km"
+    "place_city, place_region, place_country_code, place_distance_km, "
+    "orientation_applied, taken_offset, taken_utc, rating, title, description, keywords, sources, "
+    "companions, sidecars, extra_sig, place_detail, meta_version"
 )
 
 
@@ -111,12 +143,50 @@ class ImageRow:
     place_region: str | None = None
     place_country_code: str | None = None
     place_distance_km: float | None = None
+    orientation_applied: int | None = None
+    taken_offset: str | None = None
+    taken_utc: float | None = None
+    rating: int | None = None
+    title: str | None = None
+    description: str | None = None
+    keywords: str | None = None  # JSON list
+    sources: str | None = None  # JSON object: field -> where its value came from
+    companions: str | None = None  # JSON list: the RAW of a RAW+JPEG pair
+    sidecars: str | None = None  # JSON list
+    extra_sig: str | None = None
+    place_detail: str | None = None
+    meta_version: int | None = None
 
     @property
     def place(self) -> dict | None:
         if not self.place_country_code:
             return None
-        return {"city": self.place_city, "region": self.place_region, "country_code": self.place_country_code}
+        return {
+            "city": self.place_city,
+            "region": self.place_region,
+            "country_code": self.place_country_code,
+            "detail": self.place_detail,
+        }
+
+    @property
+    def taken_sort_key(self) -> float | None:
+        """UTC seconds where the offset is known, else the local time read as UTC (the best guess there is)."""
+        if self.taken_utc is not None:
+            return self.taken_utc
+        if not self.taken_at:
+            return None
+        try:
+            return datetime.fromisoformat(self.taken_at).replace(tzinfo=timezone.utc).timestamp()
+        except ValueError:
+            return None
+
+    def json_list(self, name: str) -> list:
+        v = getattr(self, name)
+        return json.loads(v) if v else []
+
+    def json_dict(self, name: str) -> dict:
+        v = getattr(self, name)
+        return json.loads(v) if v else {}
 
     @property
     def camera(self) -> str | None:
@@ -127,6 +197,18 @@ class ImageRow:
         if self.gps_lat is None or self.gps_lon is None:
             return None
         return {"lat": self.gps_lat, "lon": self.gps_lon, "alt": self.gps_alt}
+
+
+@dataclass(frozen=True)
+class Known:
+    id: int
+    size: int
+    mtime: float
+    hash: str | None
+    status: str
+    extra_sig: str | None = None
+    meta_version: int | None = None
+    format: str | None = None
 
 
 @dataclass
@@ -239,12 +321,13 @@ class Catalog:
                 out[r[0]] = ImageRow(*r)
         return out
 
-    def known_under(self, folder_id: int) -> dict[str, tuple[int, int, float, str | None, str]]:
-        """path -> (id, size, mtime, hash, status) for every row of a folder."""
+    def known_under(self, folder_id: int) -> dict[str, Known]:
+        """path -> what the planner compares, for every row of a folder."""
         rows = self.conn.execute(
-            "SELECT path, id, size, mtime, hash, status FROM images WHERE folder_id=?", (folder_id,)
+            "SELECT path, id, size, mtime, hash, status, extra_sig, meta_version, format FROM images WHERE folder_id=?",
+            (folder_id,),
         )
-        return {r[0]: (r[1], r[2], r[3], r[4], r[5]) for r in rows}
+        return {r[0]: Known(*r[1:]) for r in rows}
 
     def count(self, status: str | None = None) -> int:
         if status is None:
@@ -345,15 +428,24 @@ class Catalog:
     def set_place(t: sqlite3.Connection, image_id: int, place: dict) -> None:
         t.execute(
             "UPDATE images SET place_city=?, place_region=?, place_country_code=?, place_distance_km=?, "
-            "place_version=? WHERE id=?",
+            "place_detail=?, place_version=? WHERE id=?",
             (
                 place["place_city"],
                 place["place_region"],
                 place["place_country_code"],
                 place["place_distance_km"],
+                place["place_detail"],
                 place["place_version"],
                 image_id,
             ),
+        )
+
+    @staticmethod
+    def update_metadata(t: sqlite3.Connection, image_id: int, row: dict) -> None:
+        cols = [c for c in METADATA_COLUMNS if c in row]
+        t.execute(
+            f"UPDATE images SET {', '.join(f'{c}=?' for c in cols)} WHERE id=?",
+            (*(row[c] for c in cols), image_id),
         )
 
     @staticmethod

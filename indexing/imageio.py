@@ -1,27 +1,46 @@
-"""Decoding: one read per file, JPEG draft-mode downscaling, EXIF orientation, a bomb guard, thumbnails."""
+"""Decoding: from bytes or a path to an upright, reduced, 8-bit sRGB picture with its EXIF and embedded XMP.
+
+- Orientation follows the decoder's rules: JPEG, TIFF, PNG and WebP take the EXIF Orientation; HEIF keeps its
+  rotation and mirror in the container (irot/imir), which libheif applies while decoding, so the EXIF tag is
+  ignored there (applying it too would turn an iPhone portrait sideways); Pillow's AVIF decoder reports the
+  container's transform as the orientation, which is applied; RAWs take LibRaw's.
+- Reduced decoding: JPEG draft (1/2 to 1/8 from the DCT), JPEG 2000 resolution levels, `Image.reduce`; a
+  picture whose full decode would pass `big_bytes` (a 600-MP TIFF or PNG scan) goes through libvips, which
+  streams it, or uses a TIFF pyramid, with bounded memory. One such decode runs at a time.
+- Bombs: more pixels than `max_pixels`, or an absurd expansion (a tiny file that claims hundreds of
+  megapixels), are refused before decoding.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import io
+import math
+import os
+import threading
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+import numpy as np
+from PIL import Image, UnidentifiedImageError
 
-from indexing.exif import ExifInfo, read_exif
+from indexing.colour import nclx_icc, reducible, to_srgb
+from indexing.exif import ExifInfo, exif_from_blob, read_exif
+from indexing.formats import is_raw
 
-try:  # HEIC/HEIF support is an optional plugin; without it those files are reported as unsupported
+try:  # HEIC/HEIF support is a plugin; without it those files are reported as unsupported
     from pillow_heif import register_heif_opener
 
     register_heif_opener()
 except ImportError:  # pragma: no cover
     pass
 
-warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit decides, see decode()
+warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limits decide, see _guard()
+Image.MAX_IMAGE_PIXELS = None
 
 # EXIF orientation -> the transpose that shows the image upright
-_TRANSPOSE = {
+TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
     3: Image.Transpose.ROTATE_180,
     4: Image.Transpose.FLIP_TOP_BOTTOM,
@@ -30,6 +49,11 @@ _TRANSPOSE = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
+BIG_DECODE_BYTES = 256 << 20  # a decode needing more memory than this streams through libvips
+BOMB_CHECK_PIXELS = 50_000_000  # above this, the expansion from file size to pixels is checked
+MAX_EXPANSION = 250  # decoded bytes per file byte; deflate's ceiling is ~1032, real pictures stay far below
+_VIPS_FORMATS = {"TIFF", "PNG", "WEBP", "GIF", "BMP", "PPM", "JPEG", "MPO"}
+_big = threading.BoundedSemaphore(1)
 
 
 class ImageError(Exception):
@@ -38,63 +62,262 @@ class ImageError(Exception):
 
 @dataclass
 class Decoded:
-    image: Image.Image  # RGB, upright, downscaled to about `min_side` on its short side
+    image: Image.Image  # RGB (sRGB), upright, downscaled to about `min_side` on its short side
     width: int  # full size as displayed (after orientation)
     height: int
     format: str
     exif: ExifInfo
+    xmp: bytes | None = None  # the embedded XMP packet, if any
+    orientation_applied: int = 1  # the transform applied to show it upright, as an EXIF orientation code
+    orientation_source: str | None = None  # "EXIF", "HEIF container", "AVIF container", "RAW"
+    notes: list[str] = field(default_factory=list)
 
 
 def content_hash(data: bytes) -> str:
+    import hashlib
+
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def _to_rgb(img: Image.Image) -> Image.Image:
-    if img.mode == "RGB":
-        return img
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-        rgba = img.convert("RGBA")
-        bg = Image.new("RGB", rgba.size, (255, 255, 255))  # transparent areas on white, not black
-        bg.paste(rgba, mask=rgba.getchannel("A"))
-        return bg
-    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        return ImageOps.autocontrast(img.convert("I").point(lambda v: v / 256).convert("L")).convert("RGB")
-    return img.convert("RGB")
+def orientation_code(ops: list[tuple[str, int]]) -> int:
+    """The EXIF code equal to a HEIF container's transforms, in file order: ('irot', degrees anticlockwise)
+    and ('imir', direction) in libheif's terms (1 = horizontal: left-right, 0 = vertical: top-bottom; the
+    HEIF editions disagree on the axis, libheif's decoder is what shows the pixels). Found by applying them
+    to a 2x3 probe."""
+    probe = np.arange(6).reshape(2, 3)
+    a = probe
+    for op, v in ops:
+        if op == "irot":
+            a = np.rot90(a, (int(v) // 90) % 4)
+        elif op == "imir":
+            a = a[:, ::-1] if int(v) == 1 else a[::-1, :]
+    for code in range(1, 9):
+        stored = Image.fromarray(probe.astype(np.uint8))
+        shown = stored.transpose(TRANSPOSE[code]) if code in TRANSPOSE else stored
+        if np.array_equal(np.asarray(shown), a):
+            return code
+    return 1
 
 
-def decode(data: bytes, *, min_side: int, max_pixels: int, min_long: int = 0) -> Decoded:
-    """Decode so that the short side is at least `min_side` and the long side at least `min_long`
-    (or the full size where the image is smaller): as little pixel work as those two needs allow."""
-    exif = read_exif(io.BytesIO(data))
+def _heif_container_code(img: Image.Image) -> int:
+    heif = getattr(img, "_heif_file", None)
     try:
-        img = Image.open(io.BytesIO(data))
-        w, h = img.size
-        if w * h > max_pixels:
-            raise ImageError(f"refused: {w}x{h} = {w * h / 1e6:.0f} MP exceeds the {max_pixels / 1e6:.0f} MP limit")
-        fmt = img.format or "?"
-        if getattr(img, "n_frames", 1) > 1:
-            img.seek(0)
-        # JPEG only: decode at 1/2, 1/4 or 1/8 scale straight from the DCT, still meeting both needs
-        long_need = max(min_side, min_long)
-        img.draft("RGB", (long_need, min_side) if w >= h else (min_side, long_need))
-        img.load()
-    except ImageError:
-        raise
-    except Image.DecompressionBombError as e:
-        raise ImageError(f"refused as a decompression bomb: {e}") from e
-    except UnidentifiedImageError as e:
-        raise ImageError("not a supported image format") from e
-    except (OSError, ValueError, SyntaxError, EOFError) as e:  # truncated or corrupt data
-        raise ImageError(f"corrupt or truncated image: {e}") from e
-    img = _to_rgb(img)
-    factor = min(min(img.size) // min_side, max(img.size) // max(min_side, min_long, 1))
+        c_image = heif[img.tell()]._c_image  # pillow-heif keeps libheif's transforms here
+        return orientation_code([t for t in c_image.transformations if t[0] in ("irot", "imir")])
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return 1
+
+
+def _bands(mode: str) -> float:
+    return {"1": 1 / 8, "L": 1, "P": 1, "LA": 2, "PA": 2, "I;16": 2, "I;16B": 2, "I;16L": 2, "I": 4, "F": 4}.get(
+        mode, len(mode) if mode.isalpha() else 4
+    )
+
+
+def _guard(w: int, h: int, mode: str, file_size: int, max_pixels: int) -> None:
+    if w * h > max_pixels:
+        raise ImageError(f"refused: {w}x{h} = {w * h / 1e6:.0f} MP exceeds the {max_pixels / 1e6:.0f} MP limit")
+    if w * h > BOMB_CHECK_PIXELS and w * h * _bands(mode) > MAX_EXPANSION * max(file_size, 1):
+        raise ImageError(
+            f"refused as a decompression bomb: {w}x{h} = {w * h / 1e6:.0f} MP from a {file_size / 1e6:.1f} MB file"
+        )
+
+
+def _exif(img: Image.Image, fp: BinaryIO) -> ExifInfo:
+    """The file's EXIF. Formats that keep it in a block of their own fall back to the block the decoder
+    read; pillow-heif resets the orientation in that block (it applies the container's), and Pillow's AVIF
+    decoder replaces it with the container's, so there the file's own tag comes from the file or nowhere."""
+    fp.seek(0)
+    info = read_exif(fp)
+    fp.seek(0)
+    if img.format in ("JPEG", "MPO", "TIFF") or info.taken_at or info.make or info.lat is not None:
+        return info
+    blob = img.info.get("exif")
+    if not blob:
+        return info if info.orientation else ExifInfo()
+    out = exif_from_blob(blob)
+    if img.format == "HEIF":
+        out.orientation = img.info.get("original_orientation") or out.orientation
+    elif img.format == "AVIF":
+        out.orientation = info.orientation
+    return out
+
+
+def _xmp(img: Image.Image) -> bytes | None:
+    x = img.info.get("xmp")
+    if x is None and img.format == "TIFF":
+        x = getattr(img, "tag_v2", {}).get(700)  # XMLPacket
+    if isinstance(x, str):
+        x = x.encode("utf-8", "replace")
+    return bytes(x) if x else None
+
+
+def _icc(img: Image.Image) -> bytes | None:
+    return img.info.get("icc_profile") or nclx_icc(img.info.get("nclx_profile"))
+
+
+def _need(w: int, h: int, min_side: int, min_long: int) -> tuple[int, int]:
+    long_need = max(min_side, min_long)
+    return (long_need, min_side) if w >= h else (min_side, long_need)
+
+
+def decode(
+    source: bytes | str | Path,
+    *,
+    min_side: int,
+    max_pixels: int,
+    min_long: int = 0,
+    name: str | None = None,
+    big_bytes: int = BIG_DECODE_BYTES,
+) -> Decoded:
+    """Decode so that the short side is at least `min_side` and the long side at least `min_long` (or the
+    full size where the image is smaller): as little pixel work as those two needs allow. `source` is the
+    file's bytes or its path (a path for files too big to hold in memory); `name` tells RAWs by extension."""
+    name = name or (str(source) if not isinstance(source, bytes) else "")
+    if is_raw(name):
+        from indexing.raw import decode_raw
+
+        return decode_raw(source, min_side=min_side, min_long=min_long, max_pixels=max_pixels)
+    try:
+        fp: BinaryIO = io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")  # noqa: SIM115
+    except OSError as e:
+        raise ImageError(f"unreadable: {e.strerror or e}") from e
+    with fp:
+        file_size = len(source) if isinstance(source, bytes) else os.fstat(fp.fileno()).st_size
+        try:
+            img = Image.open(fp)
+            w, h = img.size
+            _guard(w, h, img.mode, file_size, max_pixels)
+            fmt = img.format or "?"
+            exif = _exif(img, fp)
+            xmp = _xmp(img)
+            code, how = _orientation(img, exif)
+            if getattr(img, "n_frames", 1) > 1:
+                img.seek(0)
+            need = _need(w, h, min_side, min_long)
+            img.draft("RGB", need)  # JPEG: scaled in the DCT; HEIF: an embedded thumbnail if big enough
+            full = img.size[0] * img.size[1] * _bands(img.mode)
+            notes: list[str] = []
+            if full > big_bytes:
+                with _big:
+                    if fmt in _VIPS_FORMATS and img.size == (w, h):
+                        img, icc = _vips_reduced(source, (w, h), need)
+                        notes.append("big picture: reduced while read by libvips")
+                    else:
+                        icc = _icc(img)
+                        _reduced_load(img, need)
+            else:
+                icc = _icc(img)
+                _reduced_load(img, need)
+        except ImageError:
+            raise
+        except Image.DecompressionBombError as e:
+            raise ImageError(f"refused as a decompression bomb: {e}") from e
+        except UnidentifiedImageError as e:  # Pillow cannot read it (a 16-bit TIFF with alpha, say): libvips?
+            fp.seek(0)
+            img, icc, exif, xmp, fmt, w, h = _vips_fallback(source, fp, file_size, max_pixels, min_side, min_long, e)
+            code, how, notes = exif.orientation or 1, "EXIF", ["decoded by libvips"]
+        except (OSError, ValueError, SyntaxError, EOFError, RuntimeError) as e:  # truncated or corrupt data
+            raise ImageError(f"corrupt or truncated image: {e}") from e
+    factor = min(min(img.size) // max(min_side, 1), max(img.size) // max(min_side, min_long, 1))
     if factor >= 2:  # cheap box reduction first, so later resizes are small
-        img = img.reduce(factor)
-    if exif.orientation in _TRANSPOSE:
-        img = img.transpose(_TRANSPOSE[exif.orientation])
-        if exif.orientation >= 5:
+        img = reducible(img).reduce(factor)
+    img = to_srgb(img, icc, notes)
+    if code in TRANSPOSE and fmt != "HEIF":  # libheif has already applied HEIF's
+        img = img.transpose(TRANSPOSE[code])
+        if code >= 5:
             w, h = h, w
-    return Decoded(img, w, h, fmt, exif)
+    return Decoded(img, w, h, fmt, exif, xmp, code, how if code != 1 else None, notes)
+
+
+def _orientation(img: Image.Image, exif: ExifInfo) -> tuple[int, str]:
+    """(the transform that shows the picture upright as an EXIF code, where it comes from), read before
+    anything replaces the decoder's image object."""
+    if img.format == "HEIF":  # irot/imir, applied by libheif; the EXIF tag is then ignored
+        return _heif_container_code(img), "HEIF container"
+    if img.format == "AVIF":  # Pillow reports irot/imir as the orientation and leaves the pixels as stored
+        try:
+            code = int(img.getexif().get(0x0112, 1))
+        except (TypeError, ValueError):
+            code = 1
+        return (code if 1 <= code <= 8 else 1), "AVIF container"
+    return exif.orientation or 1, "EXIF"
+
+
+def _reduced_load(img: Image.Image, need: tuple[int, int]) -> None:
+    if img.format == "JPEG2000":  # decode only the resolution levels the need asks for
+        factor = min(img.size[0] / need[0], img.size[1] / need[1])
+        levels = min(int(math.log2(factor)) if factor >= 2 else 0, 5)
+        while True:
+            try:
+                img.reduce = levels  # type: ignore[method-assign, assignment]
+                img.load()
+                return
+            except OSError:
+                if levels == 0:
+                    raise
+                levels -= 1
+    img.load()
+
+
+def _vips_reduced(
+    source: bytes | str | Path, size: tuple[int, int], need: tuple[int, int]
+) -> tuple[Image.Image, bytes | None]:
+    """libvips shrinks while it reads (JPEG shrink-on-load, TIFF pyramids, streamed strips and PNG rows), so a
+    600-MP scan never sits in memory at full size. It leaves the orientation to us and hands back the ICC
+    profile (it converts CMYK and 16-bit to 8-bit sRGB itself)."""
+    import pyvips
+
+    w, h = size
+    # the smallest size that meets both needs, with the picture's own aspect (thumbnail fits inside the box)
+    scale = min(1.0, max(need[0] / w, need[1] / h))
+    tw, th = max(1, math.ceil(w * scale)), max(1, math.ceil(h * scale))
+    try:
+        if isinstance(source, bytes):
+            v = pyvips.Image.thumbnail_buffer(source, tw, height=th, size="down", no_rotate=True)
+        else:
+            v = pyvips.Image.thumbnail(str(source), tw, height=th, size="down", no_rotate=True)
+        icc = v.get("icc-profile-data") if v.get_typeof("icc-profile-data") else None
+        if v.format != "uchar":
+            v = v.cast("uchar")
+        arr = v.numpy()
+    except pyvips.Error as e:
+        raise ImageError(f"corrupt or truncated image: {str(e).strip().splitlines()[-1]}") from e
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[arr.shape[2]]
+    if v.interpretation == "cmyk":
+        mode = "CMYK"
+    return Image.fromarray(arr[:, :, 0] if mode == "L" else np.ascontiguousarray(arr), mode), icc
+
+
+def _vips_fallback(
+    source: bytes | str | Path,
+    fp: BinaryIO,
+    file_size: int,
+    max_pixels: int,
+    min_side: int,
+    min_long: int,
+    why: Exception,
+) -> tuple[Image.Image, bytes | None, ExifInfo, bytes | None, str, int, int]:
+    """A picture Pillow cannot open, read by libvips (its own header, guard, reduced read)."""
+    import pyvips
+
+    try:
+        v = (
+            pyvips.Image.new_from_buffer(source, "")
+            if isinstance(source, bytes)
+            else pyvips.Image.new_from_file(str(source))
+        )
+        w, h, loader = v.width, v.height, v.get("vips-loader") if v.get_typeof("vips-loader") else "vips"
+        xmp = v.get("xmp-data") if v.get_typeof("xmp-data") else None
+    except pyvips.Error:
+        raise ImageError("not a supported image format") from why
+    _guard(w, h, "RGBA", file_size, max_pixels)
+    with _big:
+        img, icc = _vips_reduced(source, (w, h), _need(w, h, min_side, min_long))
+    fmt = loader.removesuffix("load").removesuffix("_source").removesuffix("_buffer").upper() or "?"
+    return img, icc, read_exif(fp), xmp, fmt, w, h
 
 
 def thumbnail_bytes(img: Image.Image, size: int, quality: int = 80) -> bytes:
@@ -105,11 +328,35 @@ def thumbnail_bytes(img: Image.Image, size: int, quality: int = 80) -> bytes:
     return buf.getvalue()
 
 
-def preview_bytes(data: bytes, size: int, max_pixels: int) -> bytes:
+def preview_bytes(
+    source: bytes | str | Path, size: int, max_pixels: int, big_bytes: int = BIG_DECODE_BYTES, name: str | None = None
+) -> bytes:
     """The upright image for the modal, at most `size` on its long side, as JPEG."""
-    dec = decode(data, min_side=1, min_long=size, max_pixels=max_pixels)
+    dec = decode(source, min_side=1, min_long=size, max_pixels=max_pixels, big_bytes=big_bytes, name=name)
     img = dec.image
     img.thumbnail((size, size), Image.Resampling.LANCZOS)
     buf = io.BytesIO()
     img.save(buf, "JPEG", quality=88)
     return buf.getvalue()
+
+
+def probe(source: bytes | str | Path, *, name: str | None = None, max_pixels: int) -> Decoded:
+    """What decode() says about a picture except its pixels: size, format, EXIF, XMP, orientation. For a
+    file whose bytes did not change but whose sidecar or reader did; costs a header read, not a decode."""
+    name = name or (str(source) if not isinstance(source, bytes) else "")
+    if is_raw(name):
+        from indexing.raw import probe_raw
+
+        return probe_raw(source, max_pixels=max_pixels)
+    try:
+        with io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb") as fp:
+            img = Image.open(fp)
+            w, h = img.size
+            exif = _exif(img, fp)
+            code, how = _orientation(img, exif)
+            fmt, xmp = img.format or "?", _xmp(img)
+    except (OSError, ValueError, SyntaxError, EOFError, RuntimeError, UnidentifiedImageError) as e:
+        raise ImageError(f"unreadable: {e}") from e
+    if code >= 5 and fmt != "HEIF":
+        w, h = h, w
+    return Decoded(Image.new("RGB", (1, 1)), w, h, fmt, exif, xmp, code, how if code != 1 else None)

@@ -7,11 +7,13 @@ files are reconciled with it on the next start.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,8 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from indexing.catalog import Catalog
-from indexing.imageio import ImageError, content_hash, decode, thumbnail_bytes
+from indexing.catalog import META_VERSION, Catalog
+from indexing.imageio import Decoded, ImageError, decode, probe, thumbnail_bytes
+from indexing.metadata import merge
 from indexing.progress import Progress
 from indexing.scan import FileEntry, iter_image_files
 from indexing.thumbs import ThumbCache
@@ -63,6 +66,8 @@ class RunReport:
     moved: int = 0
     removed: int = 0
     filled: int = 0  # unchanged images that gained a space they lacked
+    skipped: int = 0  # files that are not pictures: videos, Live Photo movies, sidecars, edit files, others
+    skipped_by_kind: dict[str, int] = field(default_factory=dict)
     cancelled: bool = False
     seconds: float = 0.0
     spaces: list[str] = field(default_factory=list)
@@ -72,13 +77,50 @@ class RunReport:
         return self.__dict__.copy()
 
 
-def place_columns(p: Place) -> dict:
+STREAM_BYTES = 64 << 20  # larger files are hashed in chunks and decoded from their path, never held whole
+
+
+def place_columns(p: Place | None) -> dict:
     return {
-        "place_city": p.city,
-        "place_region": p.region,
-        "place_country_code": p.country_code,
-        "place_distance_km": p.distance_km,
-        "place_version": PLACE_VERSION,
+        "place_city": p.city if p else None,
+        "place_region": p.region if p else None,
+        "place_country_code": p.country_code if p else None,
+        "place_distance_km": p.distance_km if p else None,
+        "place_detail": p.detail if p else None,
+        "place_version": PLACE_VERSION if p else None,
+    }
+
+
+def read_and_hash(path: str) -> tuple[bytes | None, str, int]:
+    """(the bytes, or None for a big file, the content hash, the size). One read either way."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size <= STREAM_BYTES:
+            data = f.read()
+            return data, hashlib.blake2b(data, digest_size=16).hexdigest(), len(data)
+        h = hashlib.blake2b(digest_size=16)
+        for chunk in iter(lambda: f.read(8 << 20), b""):
+            h.update(chunk)
+        return None, h.hexdigest(), size
+
+
+def metadata_row(dec: Decoded, entry: FileEntry) -> dict:
+    """The catalog's columns for a decoded (or probed) picture, its XMP sidecars and its companions."""
+    md = merge(dec.exif, dec.xmp, entry.sidecars)
+    if dec.orientation_source:
+        md.sources["orientation"] = dec.orientation_source
+    return {
+        "format": dec.format,
+        "width": dec.width,
+        "height": dec.height,
+        "orientation": dec.exif.orientation,
+        "orientation_applied": dec.orientation_applied,
+        **md.columns(),
+        "companions": json.dumps(list(entry.companions)) if entry.companions else None,
+        "sidecars": json.dumps(list(entry.sidecars)) if entry.sidecars else None,
+        "extra_sig": entry.extra_sig,
+        "notes": "; ".join(dict.fromkeys(dec.notes + md.notes)) or None,
+        "meta_version": META_VERSION,
     }
 
 
@@ -130,16 +172,20 @@ class Indexer:
     def _process(self, job: Job, moved_pool: dict[str, list[int]], min_side: int) -> Outcome:
         e = job.entry
         try:
-            with open(e.path, "rb") as f:
-                data = f.read()
+            data, h, size = read_and_hash(e.path)
         except OSError as err:
             return Outcome(job, "failed", error=f"unreadable: {err.strerror or err}")
-        if not data:
+        if size == 0:
             return Outcome(job, "failed", error="empty file (0 bytes)")
-        h = content_hash(data)
+        source = data if data is not None else e.path
         if job.fill_id is None:
             if job.replace_id is not None and h == job.old_hash:
-                return Outcome(job, "touched", hash=h)  # only the timestamp changed
+                # same bytes: only the timestamp, a sidecar or the reader changed; metadata without pixels
+                try:
+                    row = metadata_row(probe(source, name=e.path, max_pixels=self.settings.max_image_pixels), e)
+                except ImageError:
+                    row = {}
+                return Outcome(job, "touched", hash=h, row=row)
             with self._moved_lock:
                 ids = moved_pool.get(h)
                 moved_id = ids.pop() if ids else None
@@ -147,10 +193,12 @@ class Indexer:
                 return Outcome(job, "moved", hash=h, moved_id=moved_id)
         try:
             dec = decode(
-                data,
+                source,
+                name=e.path,
                 min_side=min_side,
                 min_long=self.settings.thumbnail_size,
                 max_pixels=self.settings.max_image_pixels,
+                big_bytes=self.settings.big_decode_mb << 20,
             )
             if not self.thumbs.read(h):
                 self.thumbs.write(h, thumbnail_bytes(dec.image, self.settings.thumbnail_size))
@@ -162,21 +210,7 @@ class Indexer:
             return Outcome(job, "failed", hash=h, error=f"unexpected error: {type(err).__name__}: {err}")
         if job.fill_id is not None:
             return Outcome(job, "fill", hash=h, prepared=prepared)
-        x = dec.exif
-        row = {
-            "format": dec.format,
-            "width": dec.width,
-            "height": dec.height,
-            "orientation": x.orientation,
-            "taken_at": x.taken_at,
-            "camera_make": x.make,
-            "camera_model": x.model,
-            "gps_lat": x.lat,
-            "gps_lon": x.lon,
-            "gps_alt": x.alt,
-            "notes": "; ".join(x.notes) or None,
-        }
-        return Outcome(job, "ready", hash=h, prepared=prepared, row=row)
+        return Outcome(job, "ready", hash=h, prepared=prepared, row=metadata_row(dec, e))
 
     # main side --------------------------------------------------------------------------------------
     def run(
@@ -231,29 +265,37 @@ class Indexer:
             if index.dirty:
                 index.save()
 
-    def _plan(self, folder: str, folder_id: int) -> tuple[list[Job], int, dict]:
+    def _plan(self, folder: str, folder_id: int, skipped: Counter) -> tuple[list[Job], int, dict]:
         known = self.catalog.known_under(folder_id)
         have = {s: set(self.catalog.vector_ids(s).tolist()) for s in self.spaces}
         seen: set[str] = set()
         jobs: list[Job] = []
         unchanged = 0
-        for e in iter_image_files(Path(folder)):
+        for e in iter_image_files(Path(folder), skipped):
             seen.add(e.path)
             k = known.get(e.path)
             if k is None:
                 other = self.catalog.get_by_path(e.path)  # indexed already through another (nested) folder
                 if other is not None and other.size == e.size and other.mtime == e.mtime:
-                    k = (other.id, other.size, other.mtime, other.hash, other.status)
+                    k = self.catalog.known_under(other.folder_id)[e.path]
                 else:
                     jobs.append(Job(e, self.spaces, other.id if other else None, other.hash if other else None))
                     continue
-            if k[1] != e.size or k[2] != e.mtime:
-                jobs.append(Job(e, self.spaces, k[0], k[3]))
+            old_reader = (k.meta_version or 1) < META_VERSION
+            if k.size != e.size or k.mtime != e.mtime:
+                jobs.append(Job(e, self.spaces, k.id, k.hash))
+                continue
+            if old_reader and (k.status == "error" or k.format in ("HEIF", "AVIF")):
+                # an older reader refused it, or showed it turned (HEIF's container rotation): do it again
+                jobs.append(Job(e, self.spaces, k.id, None))
+                continue
+            if k.status == "indexed" and (old_reader or k.extra_sig != e.extra_sig):
+                jobs.append(Job(e, (), k.id, k.hash))  # a sidecar or companion changed: metadata only
                 continue
             unchanged += 1
-            lacking = tuple(s for s in self.spaces if k[4] == "indexed" and k[0] not in have[s])
+            lacking = tuple(s for s in self.spaces if k.status == "indexed" and k.id not in have[s])
             if lacking:  # e.g. the style models arrived after the first run: embed only what is missing
-                jobs.append(Job(e, lacking, fill_id=k[0]))
+                jobs.append(Job(e, lacking, fill_id=k.id))
         gone = {p: v for p, v in known.items() if p not in seen}
         return jobs, unchanged, gone
 
@@ -269,15 +311,24 @@ class Indexer:
     ) -> float:
         progress.update(state="scanning", folder=folder, message=f"scanning {folder}")
         folder_id = self.catalog.add_folder(folder)
-        jobs, unchanged, gone = self._plan(folder, folder_id)
+        skipped: Counter = Counter()
+        jobs, unchanged, gone = self._plan(folder, folder_id, skipped)
         moved_pool: dict[str, list[int]] = {}
-        for _p, (iid, _s, _m, h, status) in gone.items():
-            if h and status == "indexed":
-                moved_pool.setdefault(h, []).append(iid)
+        for k in gone.values():
+            if k.hash and k.status == "indexed":
+                moved_pool.setdefault(k.hash, []).append(k.id)
         fills = sum(1 for j in jobs if j.fill_id is not None)
         report.total += len(jobs) - fills + unchanged
         report.unchanged += unchanged
-        progress.add(total=len(jobs) - fills + unchanged, done=unchanged - fills, unchanged=unchanged)
+        report.skipped += sum(skipped.values())
+        for kind, n in skipped.items():
+            report.skipped_by_kind[kind] = report.skipped_by_kind.get(kind, 0) + n
+        progress.add(
+            total=len(jobs) - fills + unchanged,
+            done=unchanged - fills,
+            unchanged=unchanged,
+            skipped=sum(skipped.values()),
+        )
         progress.update(state="indexing", message=f"indexing {len(jobs)} new, changed or incomplete files")
 
         batch: list[Outcome] = []
@@ -300,7 +351,7 @@ class Indexer:
             return last_save
         # files that vanished and were not found elsewhere by hash are gone
         unclaimed = {i for ids in moved_pool.values() for i in ids}  # moved ones were popped from the pool
-        removed = [v[0] for v in gone.values() if v[0] in unclaimed or not (v[3] and v[4] == "indexed")]
+        removed = [k.id for k in gone.values() if k.id in unclaimed or not (k.hash and k.status == "indexed")]
         if removed:
             self._remove(removed, progress, report)
         self.catalog.touch_folder(folder_id)
@@ -321,7 +372,10 @@ class Indexer:
         if not batch and not others:
             return
         encoded = self._encode(batch)
-        located = [o for o in batch if o.kind == "ready" and o.row.get("gps_lat") is not None]
+        described = [o for o in [*batch, *others] if o.kind in ("ready", "touched") and o.row]
+        located = [o for o in described if o.row.get("gps_lat") is not None]
+        for o in described:
+            o.row.update(place_columns(None))
         for o, p in zip(
             located, GAZETTEER.nearest([(o.row["gps_lat"], o.row["gps_lon"]) for o in located]), strict=True
         ):
@@ -349,7 +403,8 @@ class Indexer:
                     filled += 1
                 elif o.kind == "failed":
                     if o.job.fill_id is None:
-                        Catalog.insert_image(t, {**base, "status": "error", "error": o.error})
+                        row = {**base, "status": "error", "error": o.error, "meta_version": META_VERSION}
+                        Catalog.insert_image(t, row)
                         counts["failed"] += 1
                     else:  # an indexed file that can no longer be read keeps what it had
                         progress.error(e.path, f"could not add missing spaces: {o.error}")
@@ -357,9 +412,11 @@ class Indexer:
                     assert o.moved_id is not None
                     Catalog.move_image(t, o.moved_id, folder_id, e.path, e.size, e.mtime)
                     counts["moved"] += 1
-                else:  # touched: same bytes, new timestamp
+                else:  # touched: same bytes; a new timestamp, sidecar or companion, or a newer reader
                     assert o.job.replace_id is not None
                     Catalog.move_image(t, o.job.replace_id, folder_id, e.path, e.size, e.mtime)
+                    if o.row:
+                        Catalog.update_metadata(t, o.job.replace_id, o.row)
                     counts["unchanged"] += 1
             for space, (pos, vecs) in encoded.items():
                 for p, v in zip(pos, vecs, strict=True):

@@ -20,6 +20,7 @@ class ProgressSnapshot:
     moved: int
     removed: int
     filled: int
+    skipped: int  # files that are not pictures (videos, sidecars, ...)
     rate: float  # files per second over this run
     elapsed: float
     message: str
@@ -51,6 +52,7 @@ class Progress:
     moved: int = 0
     removed: int = 0
     filled: int = 0
+    skipped: int = 0
     message: str = ""
     started_at: float = field(default_factory=time.monotonic)
     finished_at: float | None = None
@@ -101,6 +103,7 @@ class Progress:
                 self.moved,
                 self.removed,
                 self.filled,
+                self.skipped,
                 processed / elapsed if processed else 0.0,
                 elapsed,
                 self.message,

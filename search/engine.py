@@ -277,8 +277,8 @@ class Searcher:
                 for j, p in enumerate(parts)
             ]
             hits.append(Hit(rows[iid], float(final[i]), hp, float(boost[i])))
-        if sort == "date":  # newest first, undated last; a stable sort keeps score order within a date
-            hits.sort(key=lambda h: h.image.taken_at or "", reverse=True)
+        if sort == "date":  # newest first by the moment taken (UTC where the offset is known), undated last
+            hits.sort(key=lambda h: (h.image.taken_sort_key is not None, h.image.taken_sort_key or 0.0), reverse=True)
         return hits
 
     def _score(self, parts: list[Part], ids: np.ndarray, norm: float) -> tuple:

@@ -37,9 +37,10 @@ class Place:
     lat: float
     lon: float
     distance_km: float  # from the point that was looked up
+    detail: str | None = None  # a finer name inside the town, where it helps: "Manhattan" in New York City
 
     def to_dict(self) -> dict:
-        return {"city": self.city, "region": self.region, "country_code": self.country_code}
+        return {"city": self.city, "region": self.region, "country_code": self.country_code, "detail": self.detail}
 
 
 def to_xyz(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:

@@ -70,7 +70,7 @@ def test_no_exif_is_not_an_error(tmp_path: Path) -> None:
     p = tmp_path / "plain.png"
     pattern(40, 30, 1).save(p)
     info = read_exif(open(p, "rb"))
-    assert (info.taken_at, info.camera, info.lat, info.orientation, info.notes) == (None, None, None, 1, [])
+    assert (info.taken_at, info.camera, info.lat, info.orientation, info.notes) == (None, None, None, None, [])
 
 
 # the transpose that a viewer applies for each EXIF orientation, written out independently of the code

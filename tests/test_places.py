@@ -54,7 +54,7 @@ def test_places_are_stored_at_index_time_and_backfilled(tmp_path: Path, settings
     svc = StyleSeek(settings, content_encoder=shared_encoder, style_encoders={})
     svc.index_folders([lib])
     row = svc.catalog.get_by_path(str(a))
-    assert row.place == {"city": "Sydney", "region": "New South Wales", "country_code": "AU"}
+    assert row.place == {"city": "Sydney", "region": "New South Wales", "country_code": "AU", "detail": None}
     assert svc.catalog.get_by_path(str(b)).place["country_code"] == "IT"
     assert svc.catalog.get_by_path(str(lib / "nogps.jpg")).place is None
     # a catalog from before the gazetteer: the next run fills the place in, without re-embedding anything
@@ -71,7 +71,12 @@ def test_places_are_stored_at_index_time_and_backfilled(tmp_path: Path, settings
     r = svc.index_folders([lib])
     assert r.indexed == 0 and r.unchanged == 3
     assert svc.catalog.get(row.id).place["country_code"] == "AU" and svc.catalog.lacking_place(PLACE_VERSION) == []
-    assert svc.catalog.get_by_path(str(b)).place == {"city": "Rome", "region": "Lazio", "country_code": "IT"}
+    assert svc.catalog.get_by_path(str(b)).place == {
+        "city": "Rome",
+        "region": "Lazio",
+        "country_code": "IT",
+        "detail": None,
+    }
 
 
 def test_country_comes_from_outlines_and_town_centres() -> None:
