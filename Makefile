@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 # resolver picks a torch within pyproject's range.
 TORCH_PIN := $(if $(wildcard /etc/xdg/pip/constraints.txt),torch==2.14.1 torchvision==0.29.1,)
 
-.PHONY: setup run test lint browser bench vendor clean
+.PHONY: setup run test lint browser tools bench vendor clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -26,11 +26,20 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "the browser test needs Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
 
+# The tools that make the real-device test files (tests/realfiles.py): exiftool, libheif, ImageMagick, LibRaw,
+# dcraw, libvips. Tests that need a missing one are skipped with the reason.
+TOOLS_PKGS := libimage-exiftool-perl libheif-examples imagemagick libraw-bin dcraw libvips-tools
+tools:
+	@if command -v exiftool >/dev/null && command -v heif-convert >/dev/null && [ -x /usr/bin/convert ] \
+	  && command -v dcraw >/dev/null && command -v vips >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TOOLS_PKGS) >/dev/null; \
+	else echo "the real-file tests need: sudo apt-get install $(TOOLS_PKGS) (they are skipped without them)" >&2; fi
+
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: setup browser lint
+test: setup browser tools lint
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
 
 bench: setup

@@ -24,8 +24,16 @@ from search.borders import BORDERS
 from search.query import location_phrase
 
 EARTH_RADIUS_KM = 6371.0088
-PLACE_VERSION = 2  # 1: nearest populated place; 2: country outlines too. Older rows are re-placed on a run.
+# 1: nearest populated place; 2: country outlines too; 3: the town a person would name, with a finer detail.
+# Older rows are re-placed on a run, without reading files.
+PLACE_VERSION = 3
 TOWN_KM = 1.0  # this close to a town's centre, a photo was taken in that town, whatever the coarse outlines say
+TOWNS_CSV = Path(__file__).parent / "data" / "towns.csv.gz"  # which places are parts of a town (build_towns.py)
+
+
+def town_radius_km(population: np.ndarray | float) -> np.ndarray | float:
+    """A town's rough radius from its population: 1 km for a village, 8 for Paris, 12 for New York City."""
+    return 0.1 * np.maximum(population, 1000) ** 0.3
 
 
 @dataclass(frozen=True)
@@ -71,7 +79,19 @@ class Gazetteer:
         self.rows = rows
         lat = np.array([r["latitude"] for r in rows], np.float64)
         lon = np.array([r["longitude"] for r in rows], np.float64)
-        self._tree = cKDTree(to_xyz(lat, lon))
+        self.radius = town_radius_km(np.array([int(r["population"]) for r in rows], np.float64))
+        by_key = {(r["country_code"], r["latitude"], r["longitude"]): i for i, r in enumerate(rows)}
+        self.parent = np.full(len(rows), -1, np.int64)
+        with gzip.open(TOWNS_CSV, "rt", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("#"):
+                    continue
+                cc, a, b, c, d = line.rstrip("\n").split(";")
+                i, j = by_key.get((cc, float(a), float(b))), by_key.get((cc, float(c), float(d)))
+                if i is not None and j is not None:
+                    self.parent[i] = j
+        self._xyz = to_xyz(lat, lon)
+        self._tree = cKDTree(self._xyz)
 
     def _ready(self) -> None:
         if self._tree is None:
@@ -79,30 +99,50 @@ class Gazetteer:
                 if self._tree is None:
                     self._load()
 
+    def town_of(self, i: int) -> int:
+        return int(self.parent[i]) if self.parent[i] >= 0 else i
+
     def nearest(self, coords: list[tuple[float, float]]) -> list[Place]:
-        """The place each (lat, lon) was taken at. Within TOWN_KM of a town's centre, that town. Otherwise the
-        country comes from the Natural Earth outlines, and the place is the nearest populated place of that
-        country among the 16 nearest: the outlines are 1-2 km coarse, so a point close to a town centre trusts
-        the town (St Peter's Square is Vatican City), while a point farther out trusts the outline (the
-        Pantheon's nearest gazetteer point is Vatican City, but it lies in Rome). At sea, or where the outlines
-        miss a coast, the nearest place of any country."""
+        """The place each (lat, lon) was taken at, named as a person would: the town, and a finer name inside
+        it where one applies ("Manhattan" in New York City, "Altstadt" in Winterthur).
+
+        The country comes from the Natural Earth outlines, except within TOWN_KM of a town's centre, where
+        that town's country wins (the outlines are 1-2 km coarse: St Peter's Square is Vatican City, while
+        the Pantheon, whose nearest gazetteer point is Vatican City, lies in Rome). Among the places of that
+        country near the point (and the towns they are parts of), the one whose centre is nearest relative
+        to its size wins (distance / town_radius_km): the Eiffel Tower is 3.4 km from Neuilly-sur-Seine's
+        centre but well inside Paris. A place that is part of a town (build_towns.py) names the town and
+        becomes the detail. At sea, or where the outlines miss a coast, places of any country compete."""
         if not coords:
             return []
         self._ready()
         pts = np.asarray(coords, np.float64)
-        k = min(16, len(self.rows))
+        k = min(32, len(self.rows))
         chord, idx = self._tree.query(to_xyz(pts[:, 0], pts[:, 1]), k=k)
         chord, idx = np.asarray(chord).reshape(len(pts), k), np.asarray(idx).reshape(len(pts), k)
         inside = BORDERS.country_codes(pts[:, 0], pts[:, 1])
+        xyz = to_xyz(pts[:, 0], pts[:, 1])
         out = []
-        for ch, ix, cc in zip(chord_to_km(chord), idx, inside, strict=True):
+        for n, (ch, ix, cc) in enumerate(zip(chord_to_km(chord), idx, inside, strict=True)):
             if ch[0] <= TOWN_KM:
                 cc = self.rows[int(ix[0])]["country_code"]
-            same = [j for j in range(k) if self.rows[int(ix[j])]["country_code"] == cc]
-            j = same[0] if same else 0
-            r = self.rows[int(ix[j])]
+            near = [int(i) for i in ix if self.rows[int(i)]["country_code"] == cc] or [int(i) for i in ix]
+            cands = list(dict.fromkeys(near + [self.town_of(i) for i in near]))
+            d = chord_to_km(np.linalg.norm(self._xyz[cands] - xyz[n], axis=1))
+            score = d / self.radius[cands]
+            best = cands[int(np.argmin(score))]
+            town = self.town_of(best)
+            detail = best if best != town else None
+            if detail is None:  # in the town itself: the biggest part of it the point lies well inside
+                parts = [(c, s) for c, s in zip(cands, score, strict=True) if c != town and self.town_of(c) == town]
+                inner = [
+                    c for c, s in parts if s <= 0.5 and _detail_name(self.rows[c]["city"], self.rows[town]["city"])
+                ]
+                detail = max(inner, key=lambda c: int(self.rows[c]["population"])) if inner else None
+            r = self.rows[town]
             country = cc or r["country_code"]
             region = r.get("state") if r["country_code"] == country else None
+            dist = float(d[cands.index(town)])
             out.append(
                 Place(
                     r["city"],
@@ -111,10 +151,21 @@ class Gazetteer:
                     self.countries.get(country),
                     r["latitude"],
                     r["longitude"],
-                    round(float(ch[j]), 3),
+                    round(dist, 3),
+                    _detail_name(self.rows[detail]["city"], r["city"]) if detail is not None else None,
                 )
             )
         return out
+
+
+def _detail_name(name: str, town: str) -> str | None:
+    """A part's name as a detail: 'Manhattan'; 'Altstadt' from 'Stadt Winterthur (Kreis 1) / Altstadt'; none
+    where it only numbers the town ('Lyon 04', 'Stadt Winterthur (Kreis 1)')."""
+    if " / " in name:
+        name = name.rsplit(" / ", 1)[1]
+    if _norm(town) in _norm(name) or _norm(name) == _norm(town):
+        return None
+    return name
 
 
 GAZETTEER = Gazetteer()
@@ -352,10 +403,12 @@ class Geocoder:
 GEOCODER = Geocoder(GAZETTEER)
 
 
-def place_label(place: dict | None) -> str:
+def place_label(place: dict | None, detail: bool = True) -> str:
+    """'Manhattan, New York City, New York, US': the finer name (if any), the town, its region, its country."""
     if not place:
         return "No place"
-    return ", ".join(x for x in (place.get("city"), place.get("region"), place.get("country_code")) if x)
+    parts = (place.get("detail") if detail else None, place.get("city"), place.get("region"), place.get("country_code"))
+    return ", ".join(x for x in parts if x)
 
 
 CLUSTER_KM = 10.0  # photos this close to a group's first photo join its group
@@ -381,9 +434,9 @@ def group_by_place(records: list[dict], cluster_km: float = CLUSTER_KM) -> list[
             clusters.append(((gps["lat"], gps["lon"]), [r]))
     out = []
     for _, members in clusters:
-        labels = [place_label(m["place"]) for m in members]
+        labels = [place_label(m["place"], detail=False) for m in members]  # the towns, not their quarters
         top = max(dict.fromkeys(labels), key=labels.count)  # dict.fromkeys keeps rank order for ties
-        top_city = next(m["place"]["city"] for m in members if place_label(m["place"]) == top)
+        top_city = next(m["place"]["city"] for m in members if place_label(m["place"], detail=False) == top)
         others = list(dict.fromkeys(m["place"]["city"] for m in members if m["place"]["city"] != top_city))
         out.append((top + (f" (also {', '.join(others[:3])})" if others else ""), members))
     return out + ([("No place", unplaced)] if unplaced else [])

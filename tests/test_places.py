@@ -283,7 +283,7 @@ def test_results_grouped_by_place(world: StyleSeek) -> None:
     assert sum(len(m) for _, m in groups) == 6
     # Lyon and Villeurbanne (5 km apart) are one cluster, labelled by one and naming the other
     (lyon,) = [(label, m) for label, m in groups if len(m) == 2]
-    assert sorted(r["place"]["city"][:4] for r in lyon[1]) == ["Lyon", "Vill"]  # the gazetteer says "Lyon 01"
+    assert sorted(r["place"]["city"] for r in lyon[1]) == ["Lyon", "Villeurbanne"]  # not "Lyon 01"
     assert "(also " in lyon[0] and ("Lyon" in lyon[0] and "Villeurbanne" in lyon[0])
     far = group_by_place(records, cluster_km=1.0)  # a small radius: every town its own group
     assert len(far) == 6
@@ -310,3 +310,59 @@ def test_country_membership_near_borders(tmp_path: Path, settings: Settings, sha
     for cc, want in expect.items():
         assert names(svc.search(f"only in: {cc}")) == want, cc
         assert names(svc.search(f"red, only in: {cc}")) == want, cc
+
+
+PEOPLE_NAME = [
+    # (where, lat, lon, town, detail): the nearest gazetteer records are districts or neighbours
+    ("Eiffel Tower", 48.8584, 2.2945, "Paris", None),  # nearest record: Neuilly-sur-Seine, 3.4 km
+    ("Croix-Rousse, Lyon", 45.7790, 4.8310, "Lyon", None),  # nearest: Lyon 04, then Caluire-et-Cuire
+    ("Winterthur old town", 47.4996, 8.7290, "Winterthur", "Altstadt"),  # "Stadt Winterthur (Kreis 1) / Altstadt"
+    ("Midtown Manhattan", 40.7527, -73.9772, "New York City", "Manhattan"),  # nearest: Gramercy Park
+]
+
+
+@pytest.mark.parametrize(("where", "lat", "lon", "town", "detail"), PEOPLE_NAME)
+def test_the_place_is_the_town_a_person_would_name(where: str, lat: float, lon: float, town: str, detail) -> None:  # noqa: ANN001
+    from search.places import place_label
+
+    (p,) = GAZETTEER.nearest([(lat, lon)])
+    assert (p.city, p.detail) == (town, detail), where
+    assert place_label(p.to_dict()).startswith(f"{detail}, {town}" if detail else town)
+
+
+def test_towns_beside_a_city_keep_their_own_name() -> None:
+    """Caluire-et-Cuire is its own commune beside Lyon (GeoNames' commune codes differ), Newark its own city
+    across the state line from New York; Neuilly-sur-Seine has no code that separates it from Paris and lies
+    inside Paris's radius: Paris, with Neuilly as the detail."""
+    caluire, newark, neuilly = GAZETTEER.nearest([(45.7953, 4.8466), (40.7357, -74.1724), (48.8846, 2.2697)])
+    assert (caluire.city, caluire.detail) == ("Caluire-et-Cuire", None)
+    assert (newark.city, newark.region) == ("Newark", "New Jersey")
+    assert (neuilly.city, neuilly.detail) == ("Paris", "Neuilly-sur-Seine")
+
+
+def test_forward_geocoding_and_grouping_use_the_same_town_names() -> None:
+    from search.places import GEOCODER, group_by_place
+
+    eiffel, louvre, midtown = GAZETTEER.nearest([(48.8584, 2.2945), (48.8606, 2.3376), (40.7527, -73.9772)])
+    area = GEOCODER.resolve(eiffel.city)
+    assert area.kind == "city" and area.name == "Paris" and area.country_code == "FR"
+    nyc = GEOCODER.resolve(midtown.city)
+    lat, lon = np.array([40.7527]), np.array([-73.9772])
+    assert nyc.scores(np.array(["US"], object), np.array(["New York"], object), lat, lon)[0] == 1.0
+    recs = [
+        {"id": i, "place": p.to_dict(), "gps": {"lat": p.lat, "lon": p.lon}} for i, p in enumerate((eiffel, louvre))
+    ]
+    ((label, members),) = group_by_place(recs)
+    assert label == "Paris, Île-de-France, FR" and len(members) == 2
+
+
+def test_rows_placed_by_an_older_method_get_todays_names(tmp_path: Path, settings: Settings, shared_encoder) -> None:  # noqa: ANN001
+    lib = tmp_path / "lib"
+    p = save_jpeg(lib / "tower.jpg", pattern(60, 40, 1), gps=(48.8584, 2.2945, None))
+    svc = StyleSeek(settings, content_encoder=shared_encoder, style_encoders={})
+    svc.index_folders([lib])
+    iid = svc.catalog.get_by_path(str(p)).id
+    with svc.catalog.transaction() as t:  # as version 2 stored it: the nearest record's name
+        t.execute("UPDATE images SET place_city='Neuilly-sur-Seine', place_version=2 WHERE id=?", (iid,))
+    svc.index_folders([lib])
+    assert svc.catalog.get(iid).place["city"] == "Paris" and svc.catalog.get(iid).id == iid

@@ -17,6 +17,7 @@ from fasthtml.components import Select as PlainSelect  # MonsterUI's Select is a
 from monsterui.all import *  # noqa: F403
 
 from indexing.progress import ProgressSnapshot
+from search.places import place_label
 from search.query import Term
 from ui.worldmap import ResultsMap
 
@@ -545,12 +546,7 @@ def PreviewModal(
             DetailRow("Taken", fmt_date(rec.get("taken_at"))),
             DetailRow("Camera", rec.get("camera") or "—"),
             DetailRow("GPS", gps_text),
-            DetailRow(
-                "Place",
-                ", ".join(x for x in (rec["place"]["city"], rec["place"]["region"], rec["place"]["country_code"]) if x)
-                if rec.get("place")
-                else "—",
-            ),
+            DetailRow("Place", place_label(rec["place"]) if rec.get("place") else "—"),
             DetailRow("Orientation", str(rec.get("orientation") or 1)),
             *([DetailRow("Notes", rec["notes"])] if rec.get("notes") else []),
         ),
