@@ -388,7 +388,11 @@ def create_app(settings: Settings | None = None, services: StyleSeek | None = No
             hit = svc.searcher().explain(parse_query(q), row.id)
             breakdown = (hit.contributions(), hit.score)
         return PreviewModal(
-            image_record(row, svc.thumbs), breakdown, style_state()[0], float_param(balance, "balance", 0.0, 1.0)
+            image_record(row, svc.thumbs),
+            breakdown,
+            style_state()[0],
+            float_param(balance, "balance", 0.0, 1.0),
+            settings.time_display,
         )
 
     def image_response(image_id: str, render, media_type: str, max_age: int) -> Response:  # noqa: ANN001

@@ -24,6 +24,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         ("workers", "decode_workers"),
         ("host", "host"),
         ("port", "port"),
+        ("time", "time_display"),
     ):
         v = getattr(args, flag, None)
         if v is not None:
@@ -54,15 +55,20 @@ def _hits_payload(app, hits) -> list[dict]:  # noqa: ANN001
     ]
 
 
-def _hits_text(payload: list[dict]) -> str:
+def _hits_text(payload: list[dict], time_display: str | None = None) -> str:
+    """One line a hit; with `time_display`, when each was taken (the date sort shows it)."""
     if not payload:
         return "no results"
+    from search.records import taken_text
+
+    def when(h: dict) -> str:
+        return f"  {taken_text(h, time_display)}" if time_display and h.get("taken_at") else ""
 
     def models(h: dict) -> str:
         by = h["contributions"]["models"]
         return " ".join(f"{k[0]}={v:+.3f}" for k, v in by.items()) if len(by) > 1 else ""
 
-    return "\n".join(f"{h['score']:.4f}  #{h['id']:<6} {h['path']}  {models(h)}".rstrip() for h in payload)
+    return "\n".join(f"{h['score']:.4f}  #{h['id']:<6} {h['path']}  {models(h)}{when(h)}".rstrip() for h in payload)
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -99,6 +105,9 @@ def cmd_index(args: argparse.Namespace) -> int:
         f"{r['indexed']} indexed, {r['unchanged']} unchanged, {r['moved']} moved, {r['removed']} removed, "
         f"{r['failed']} failed in {r['seconds']:.1f}s"
     )
+    if r["skipped"]:  # videos, sidecars and the like: not pictures, not errors
+        kinds = ", ".join(f"{n} {k}{'s' if n > 1 else ''}" for k, n in sorted(r["skipped_by_kind"].items()))
+        text += f"\nnot pictures, skipped: {kinds}"
     if r["errors"]:
         text += "\nskipped:\n" + "\n".join(f"  {e['path']}: {e['error']}" for e in r["errors"])
     _emit(args, r, text)
@@ -133,7 +142,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         text = "\n\n".join(f"{label}\n{_hits_text(members)}" for label, members in groups) or "no results"
         _emit(args, {"groups": [{"place": label, "hits": members} for label, members in groups]}, text)
         return 0
-    _emit(args, payload, _hits_text(payload))
+    _emit(args, payload, _hits_text(payload, app.settings.time_display if args.sort == "date" else None))
     return 0
 
 
@@ -167,7 +176,11 @@ def cmd_info(args: argparse.Namespace) -> int:
     if row is None:
         raise LookupError(f"no image with id {args.id}")
     rec = image_record(row, app.thumbs)
-    _emit(args, rec, "\n".join(f"{k:12} {v}" for k, v in rec.items()))
+    from search.records import orientation_text, taken_text
+
+    shown = {**rec, "taken_at": taken_text(rec, app.settings.time_display), "orientation": orientation_text(rec)}
+    shown.pop("taken_at_utc")
+    _emit(args, rec, "\n".join(f"{k:19} {v}" for k, v in shown.items() if v not in (None, [], {}, "")))
     return 0
 
 
@@ -289,6 +302,11 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--models-dir", type=Path, help="model folder (env STYLESEEK_MODELS_DIR)")
     common.add_argument("--device", choices=["auto", "cpu", "cuda"])
     common.add_argument("--json", action="store_true", help="machine-readable output (see README)")
+    common.add_argument(
+        "--time",
+        choices=["taken", "here"],
+        help="times on the clock where photos were taken (default) or this computer's (STYLESEEK_TIME_DISPLAY)",
+    )
     common.add_argument("-v", "--verbose", action="store_true")
 
     p = argparse.ArgumentParser(prog="styleseek", description="Local image search by content.", parents=[common])

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(60.0, gt=0, le=600, description="A suggestion that takes longer is stopped.")
     llm_threads: int = Field(0, ge=0, le=256, description="llama.cpp threads; 0 = the CPU count.")
 
+    time_display: Literal["taken", "here"] = Field(
+        "taken", description="Show when photos were taken on the clock where they were taken, or on this computer's."
+    )
+
     host: str = "127.0.0.1"
     port: int = Field(5001, ge=1, le=65535)
 

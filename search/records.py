@@ -49,3 +49,40 @@ def image_record(row: ImageRow, thumbs: ThumbCache) -> dict[str, Any]:
         "thumbnail": str(thumb) if thumb is not None and thumb.exists() else None,
         "notes": row.notes,
     }
+
+
+def taken_text(rec: dict, mode: str = "taken") -> str:
+    """When a record's photo was taken, for people: 'taken' shows the clock where it was taken, with its UTC
+    offset ('1 Jun 2024, 18:30 (UTC+02:00)'); 'here' shows the same moment on this computer's clock. Without a
+    known offset there is only the camera's clock to show."""
+    iso = rec.get("taken_at")
+    if not iso:
+        return "—"
+    try:
+        t = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    if t.tzinfo is None:
+        return f"{t:%d %b %Y, %H:%M} (camera clock, time zone unknown)"
+    if mode == "here":
+        return f"{t.astimezone():%d %b %Y, %H:%M} (this computer's time, {t.astimezone():%Z})"
+    return f"{t:%d %b %Y, %H:%M} (UTC{iso[-6:]})"
+
+
+ORIENTATION_WORDS = {
+    2: "mirrored",
+    3: "turned 180°",
+    4: "flipped upside down",
+    5: "mirrored and turned 90° anticlockwise",
+    6: "turned 90° clockwise",
+    7: "mirrored and turned 90° clockwise",
+    8: "turned 90° anticlockwise",
+}
+
+
+def orientation_text(rec: dict) -> str:
+    """What was done to show the picture upright, and on whose word: 'turned 90° clockwise (HEIF container)'."""
+    code = rec.get("orientation_applied") or 1
+    if code == 1:
+        return "as stored"
+    return f"{ORIENTATION_WORDS.get(code, str(code))} ({rec.get('sources', {}).get('orientation', 'EXIF')})"

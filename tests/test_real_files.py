@@ -486,3 +486,85 @@ def test_bomb_is_refused_but_a_big_scan_is_not(tmp_path: Path) -> None:
     rf.run("vips", "tiffsave", tmp_path / "n.v", scan, "--compression", "deflate")
     d = dec(scan, min_side=224, big_bytes=16 << 20)
     assert (d.width, d.height) == (9000, 6000) and min(d.image.size) >= 224
+
+
+# -- an existing collection, the preview, the CLI ------------------------------------------------------------
+def test_a_catalog_from_the_older_reader_is_put_right(
+    tmp_path: Path, upright: Path, settings: Settings, shared_encoder
+) -> None:  # noqa: ANN001
+    """Rows an older reader wrote (meta_version NULL): a HEIC it showed turned is re-embedded under a new id;
+    a JPEG keeps its id and vector and gains what its sidecar says; a file it refused is tried again."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    heic = rf.heic_like_a_phone(upright, 6, lib / "IMG_0001.HEIC")
+    jpg = lib / "IMG_0002.jpg"
+    rf.run("convert", upright, jpg)
+    bad = lib / "scan.tif"
+    rf.run("convert", upright, bad)
+    svc, _ = index(settings, shared_encoder, lib)
+    h_id, j_id, b_id = (record(svc, p)["id"] for p in (heic, jpg, bad))
+    rf.run("exiftool", "-q", "-XMP-xmp:Rating=5", "-o", lib / "IMG_0002.xmp")
+    with svc.catalog.transaction() as t:
+        t.execute("UPDATE images SET meta_version=NULL, orientation_applied=NULL, rating=NULL")
+        t.execute("UPDATE images SET status='error', error='refused: too big' WHERE id=?", (b_id,))
+        t.execute("DELETE FROM vectors WHERE image_id=?", (b_id,))
+    svc.index.remove([b_id])
+    report = svc.index_folders([lib]).to_dict()
+    assert report["failed"] == 0 and report["indexed"] == 2 and report["unchanged"] == 1
+    h, j, b = (record(svc, p) for p in (heic, jpg, bad))
+    assert h["id"] != h_id and h["orientation_applied"] == 6 and corner_colours(thumb(svc, h)) == UPRIGHT
+    assert j["id"] == j_id and j["rating"] == 5 and svc.index.reconstruct(j_id) is not None
+    assert b["status"] == "indexed" and b["id"] != b_id
+    assert svc.catalog.conn.execute("SELECT COUNT(*) FROM images WHERE meta_version IS NULL").fetchone()[0] == 0
+
+
+def test_preview_and_full_image_show_what_the_phone_meant(
+    tmp_path: Path, upright: Path, settings: Settings, shared_encoder
+) -> None:  # noqa: ANN001
+    import io
+
+    from starlette.testclient import TestClient
+
+    from app import create_app
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    p = rf.heic_like_a_phone(upright, 6, lib / "IMG_0042.HEIC")
+    rf.exif(p, "-DateTimeOriginal=2024:06:01 18:30:00", "-OffsetTimeOriginal=+02:00")
+    raw = rf.dng(upright, lib / "IMG_0042.dng")  # shot as RAW+HEIF: one picture
+    rf.run("exiftool", "-q", "-XMP-xmp:Rating=4", "-XMP-dc:Subject=tower", "-o", lib / "IMG_0042.xmp")
+    svc, _ = index(settings, shared_encoder, lib)
+    rec = record(svc, p)
+    client = TestClient(create_app(settings, services=svc), base_url="http://127.0.0.1")
+    html = client.get("/preview", params={"id": rec["id"]}, headers={"HX-Request": "true"}).text
+    assert "turned 90° clockwise (HEIF container)" in html
+    assert "01 Jun 2024, 18:30 (UTC+02:00)" in html and "this computer" in html
+    assert str(raw) in html and "IMG_0042.xmp" in html and "★★★★☆" in html and "tower" in html
+    full = Image.open(io.BytesIO(client.get(f"/full/{rec['id']}").content))
+    assert full.size == (300, 400) and corner_colours(full) == UPRIGHT
+
+
+def test_cli_reports_what_it_skipped_and_shows_times(
+    tmp_path: Path, upright: Path, tiny_models: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from cli import main
+
+    monkeypatch.setenv("STYLESEEK_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("STYLESEEK_MODELS_DIR", str(tiny_models))
+    monkeypatch.setenv("STYLESEEK_DEVICE", "cpu")
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    p = lib / "a.jpg"
+    rf.run("convert", upright, p)
+    rf.exif(p, "-DateTimeOriginal=2023:07:01 10:00:00", "-OffsetTimeOriginal=+02:00")
+    shutil.copy(rf.CAMERA / "QuickTime.mov", lib / "clip.mov")
+    assert main(["index", str(lib), "-q"]) == 0
+    assert "not pictures, skipped: 1 video" in capsys.readouterr().out
+    assert main(["info", str(p)]) == 0
+    assert "01 Jul 2023, 10:00 (UTC+02:00)" in capsys.readouterr().out
+    assert main(["info", str(p), "--time", "here"]) == 0
+    assert "01 Jul 2023, 08:00 (this computer's time, UTC)" in capsys.readouterr().out
+    assert main(["search", "anything", "--sort", "date"]) == 0
+    assert "01 Jul 2023, 10:00 (UTC+02:00)" in capsys.readouterr().out

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import PurePath
 from typing import Any
 from urllib.parse import quote
@@ -19,6 +18,7 @@ from monsterui.all import *  # noqa: F403
 from indexing.progress import ProgressSnapshot
 from search.places import place_label
 from search.query import Term
+from search.records import orientation_text, taken_text
 from ui.worldmap import ResultsMap
 
 V = "/static/vendor"
@@ -59,15 +59,6 @@ def Headers() -> list:
         Link(rel="stylesheet", href=f"{V}/tailwind.min.css"),  # after DaisyUI, so utilities win over components
         Link(rel="stylesheet", href="/static/styleseek.css"),
     ]
-
-
-def fmt_date(iso: str | None) -> str:
-    if not iso:
-        return "—"
-    try:
-        return datetime.fromisoformat(iso).strftime("%d %b %Y, %H:%M")
-    except ValueError:
-        return iso
 
 
 def Notice(text: str, kind: str = "error", cls: str = "", **kw: Any) -> FT:
@@ -530,8 +521,26 @@ def SimilarButton(image_id: int, label: str, balance: float, primary: bool = Fal
     )
 
 
+def TakenValue(rec: dict, time_display: str) -> FT:
+    """The time taken on the chosen clock, and on the other one beneath it where the offset is known."""
+    main = taken_text(rec, time_display)
+    other = taken_text(rec, "here" if time_display == "taken" else "taken") if rec.get("taken_at_utc") else None
+    return Div(main, *([Div(other, cls="text-xs text-muted-foreground")] if other and other != main else []))
+
+
+def Sources(rec: dict) -> FT | str:
+    """Where values came from, where it was not the EXIF: 'GPS: XMP sidecar IMG_1234.xmp'."""
+    names = {"taken_at": "date", "gps": "GPS", "offset": "time zone", "camera": "camera"}
+    other = [f"{names.get(k, k)}: {v}" for k, v in rec.get("sources", {}).items() if v != "EXIF" and k != "orientation"]
+    return DetailRow("From", " · ".join(other)) if other else ""
+
+
 def PreviewModal(
-    rec: dict, breakdown: tuple[dict, float] | None = None, style_ok: bool = True, balance: float = 0.5
+    rec: dict,
+    breakdown: tuple[dict, float] | None = None,
+    style_ok: bool = True,
+    balance: float = 0.5,
+    time_display: str = "taken",
 ) -> FT:
     gps = rec.get("gps")
     gps_text = (
@@ -539,15 +548,27 @@ def PreviewModal(
         if gps
         else "—"
     )
+    rating = rec.get("rating")
+    optional = [
+        ("Title", rec.get("title")),
+        ("Description", rec.get("description")),
+        ("Keywords", ", ".join(rec.get("keywords") or [])),
+        ("Rating", ("rejected" if rating == -1 else "★" * rating + "☆" * (5 - rating)) if rating is not None else ""),
+        ("Also", Div(*[Div(p) for p in rec.get("companions") or []])),
+        ("Sidecar", Div(*[Div(p) for p in rec.get("sidecars") or []])),
+    ]
     details = Table(
         Tbody(
             DetailRow("File", rec["path"]),
+            *[DetailRow(k, v) for k, v in optional[4:] if (v.children if hasattr(v, "children") else v)],
             DetailRow("Size", f"{rec['width']} × {rec['height']} px · {rec['format']}"),
-            DetailRow("Taken", fmt_date(rec.get("taken_at"))),
+            DetailRow("Taken", TakenValue(rec, time_display)),
+            *[DetailRow(k, v) for k, v in optional[:4] if v],
             DetailRow("Camera", rec.get("camera") or "—"),
             DetailRow("GPS", gps_text),
             DetailRow("Place", place_label(rec["place"]) if rec.get("place") else "—"),
-            DetailRow("Orientation", str(rec.get("orientation") or 1)),
+            DetailRow("Orientation", orientation_text(rec)),
+            Sources(rec),
             *([DetailRow("Notes", rec["notes"])] if rec.get("notes") else []),
         ),
         cls="text-sm w-full",
