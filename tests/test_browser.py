@@ -293,3 +293,76 @@ def test_a_slow_suggestion_shows_progress_then_falls_back(
     assert "did not answer within 1.5 s" in page.inner_text("#suggestions")
     assert not page.is_visible("#suggest-progress")
     page.screenshot(path=str(output_dir / "11-suggest-fallback.png"))
+
+
+def test_a_phone_and_a_camera_folder_in_the_browser(
+    server: str,
+    page,  # noqa: ANN001
+    tmp_path: Path,
+    output_dir: Path,
+) -> None:
+    """What a person copies off an iPhone and a camera: a portrait HEIC (container rotation + EXIF 6) with
+    its Live Photo movie and edit file, a RAW+JPEG pair with a darktable sidecar, a CMYK JPEG. Indexed from
+    the Library panel; the grid and the viewer show the portrait upright, at a desktop and a phone width."""
+    from tests import realfiles as rf
+
+    lib = tmp_path / "DCIM"
+    lib.mkdir()
+    up = rf.scene(tmp_path / "upright.png")
+    heic = rf.heic_like_a_phone(up, 6, lib / "IMG_0001.HEIC")
+    rf.exif(heic, "-DateTimeOriginal=2024:06:01 18:30:00", "-OffsetTimeOriginal=+02:00", "-GPSLatitude=48.8584",
+            "-GPSLatitudeRef=N", "-GPSLongitude=2.2945", "-GPSLongitudeRef=E")  # fmt: skip
+    shutil.copy(rf.CAMERA / "QuickTime.mov", lib / "IMG_0001.MOV")
+    shutil.copy(rf.CAMERA / "PLIST.aae", lib / "IMG_0001.AAE")
+    rf.dng(up, lib / "DSC_0002.dng")
+    rf.run("convert", up, lib / "DSC_0002.JPG")
+    rf.run("exiftool", "-q", "-XMP-xmp:Rating=4", "-o", lib / "DSC_0002.dng.xmp")
+    rf.run("convert", up, "-colorspace", "CMYK", lib / "print.jpg")
+
+    page.goto(server + "/")
+    page.fill("#path", str(lib))
+    page.click("#index-btn")
+    page.wait_for_selector('#index-state[data-state="done"]', timeout=60_000)
+    stats = page.inner_text("#index-stats")
+    assert "3 new" in stats and "0 failed" in stats and "3 not pictures, skipped" in stats, stats
+
+    page.fill("#q", "a photo")
+    page.press("#q", "Enter")
+    page.wait_for_selector("#results .result-card")
+    assert page.locator("#results .result-card").count() == 3
+    page.wait_for_function("[...document.querySelectorAll('#results img')].every(i => i.complete && i.naturalWidth)")
+    # every thumbnail in the grid is the upright portrait: taller than wide, red top-left, green top-right
+    corners = """img => { const c = document.createElement('canvas'); c.width = img.naturalWidth;
+        c.height = img.naturalHeight; const g = c.getContext('2d'); g.drawImage(img, 0, 0);
+        const at = (x, y) => Array.from(g.getImageData(x, y, 1, 1).data.slice(0, 3));
+        return {w: img.naturalWidth, h: img.naturalHeight, tl: at(4, 4), tr: at(img.naturalWidth - 5, 4)}; }"""
+    for shot in page.locator("#results .result-card img").evaluate_all(f"imgs => imgs.map({corners})"):
+        assert shot["h"] > shot["w"], shot
+        assert shot["tl"][0] > 200 and shot["tl"][1] < 80, shot
+        assert shot["tr"][1] > 200 and shot["tr"][0] < 80, shot
+    page.screenshot(path=str(output_dir / "7-phone-folder.png"), full_page=True)
+
+    page.locator("#results .result-card", has=page.locator("img[alt='IMG_0001.HEIC']")).click()
+    modal = page.locator("#preview-modal")
+    modal.wait_for(state="visible")
+    page.wait_for_function(
+        "document.querySelector('#preview-img').complete && document.querySelector('#preview-img').naturalWidth"
+    )
+    full = page.locator("#preview-img").evaluate(corners)
+    assert full["h"] > full["w"] and full["tl"][0] > 200 and full["tr"][1] > 200, full
+    text = modal.inner_text()
+    assert "turned 90° clockwise (HEIF container)" in text and "(UTC+02:00)" in text and "Paris" in text
+    page.wait_for_timeout(400)
+    page.screenshot(path=str(output_dir / "8-phone-viewer.png"))
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(output_dir / "9-phone-viewer-390.png"))
+    page.keyboard.press("Escape")
+    modal.wait_for(state="hidden")
+    page.locator("#results .result-card", has=page.locator("img[alt='DSC_0002.JPG']")).click()
+    modal.wait_for(state="visible")
+    text = modal.inner_text()
+    assert "DSC_0002.dng" in text and "★★★★☆" in text and "DSC_0002.dng.xmp" in text
+    page.wait_for_timeout(400)
+    page.screenshot(path=str(output_dir / "10-pair-viewer-390.png"))

@@ -539,7 +539,13 @@ def test_preview_and_full_image_show_what_the_phone_meant(
     html = client.get("/preview", params={"id": rec["id"]}, headers={"HX-Request": "true"}).text
     assert "turned 90° clockwise (HEIF container)" in html
     assert "01 Jun 2024, 18:30 (UTC+02:00)" in html and "this computer" in html
-    assert str(raw) in html and "IMG_0042.xmp" in html and "★★★★☆" in html and "tower" in html
+    assert (
+        f'title="{raw}"' in html
+        and "IMG_0042.dng" in html
+        and "IMG_0042.xmp" in html
+        and "★★★★☆" in html
+        and "tower" in html
+    )
     full = Image.open(io.BytesIO(client.get(f"/full/{rec['id']}").content))
     assert full.size == (300, 400) and corner_colours(full) == UPRIGHT
 

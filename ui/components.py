@@ -476,8 +476,10 @@ def Results(
     )
 
 
-def DetailRow(label: str, value: Any) -> FT:
-    return Tr(Td(label, cls="text-muted-foreground pr-4 align-top whitespace-nowrap"), Td(value, cls="break-all"))
+def DetailRow(label: str, value: Any, path: bool = False) -> FT:
+    """A label and its value; a path may break anywhere, words only where they must."""
+    wrap = {"cls": "break-all"} if path else {"style": "overflow-wrap:anywhere"}
+    return Tr(Td(label, cls="text-muted-foreground pr-4 align-top whitespace-nowrap"), Td(value, **wrap))
 
 
 def Breakdown(contrib: dict, score: float) -> FT:
@@ -554,12 +556,12 @@ def PreviewModal(
         ("Description", rec.get("description")),
         ("Keywords", ", ".join(rec.get("keywords") or [])),
         ("Rating", ("rejected" if rating == -1 else "★" * rating + "☆" * (5 - rating)) if rating is not None else ""),
-        ("Also", Div(*[Div(p) for p in rec.get("companions") or []])),
-        ("Sidecar", Div(*[Div(p) for p in rec.get("sidecars") or []])),
+        ("Also", Div(*[Div(PurePath(p).name, title=p) for p in rec.get("companions") or []])),
+        ("Sidecar", Div(*[Div(PurePath(p).name, title=p) for p in rec.get("sidecars") or []])),
     ]
     details = Table(
         Tbody(
-            DetailRow("File", rec["path"]),
+            DetailRow("File", rec["path"], path=True),
             *[DetailRow(k, v) for k, v in optional[4:] if (v.children if hasattr(v, "children") else v)],
             DetailRow("Size", f"{rec['width']} × {rec['height']} px · {rec['format']}"),
             DetailRow("Taken", TakenValue(rec, time_display)),
@@ -642,6 +644,8 @@ def ProgressView(s: ProgressSnapshot | None) -> FT:
     if s.filled:
         stats += f" · {s.filled:,} gained style vectors"
     stats += f" · {s.failed:,} failed"
+    if s.skipped:  # videos, Live Photo movies, sidecars: not pictures, and not errors either
+        stats += f" · {s.skipped:,} not pictures, skipped"
     if s.rate:
         stats += f" · {s.rate:.1f} img/s"
     state_label = {
