@@ -43,6 +43,7 @@ class Job:
     replace_id: int | None = None  # the row of the same path whose bytes changed
     old_hash: str | None = None
     fill_id: int | None = None  # an indexed, unchanged row that only lacks some spaces
+    redo: bool = False  # an older reader got the pixels wrong (HEIF turned): its thumbnail is redrawn too
 
 
 @dataclass
@@ -200,7 +201,7 @@ class Indexer:
                 max_pixels=self.settings.max_image_pixels,
                 big_bytes=self.settings.big_decode_mb << 20,
             )
-            if not self.thumbs.read(h):
+            if job.redo or not self.thumbs.read(h):
                 self.thumbs.write(h, thumbnail_bytes(dec.image, self.settings.thumbnail_size))
             prepared = {s: self.encoders[s].prepare(dec.image) for s in job.spaces}
         except ImageError as err:
@@ -287,7 +288,7 @@ class Indexer:
                 continue
             if old_reader and (k.status == "error" or k.format in ("HEIF", "AVIF")):
                 # an older reader refused it, or showed it turned (HEIF's container rotation): do it again
-                jobs.append(Job(e, self.spaces, k.id, None))
+                jobs.append(Job(e, self.spaces, k.id, None, redo=True))
                 continue
             if k.status == "indexed" and (old_reader or k.extra_sig != e.extra_sig):
                 jobs.append(Job(e, (), k.id, k.hash))  # a sidecar or companion changed: metadata only

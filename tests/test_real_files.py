@@ -503,6 +503,8 @@ def test_a_catalog_from_the_older_reader_is_put_right(
     rf.run("convert", upright, bad)
     svc, _ = index(settings, shared_encoder, lib)
     h_id, j_id, b_id = (record(svc, p)["id"] for p in (heic, jpg, bad))
+    turned = Path(record(svc, heic)["thumbnail"])  # what the older reader drew: the portrait on its side
+    Image.open(turned).transpose(Image.Transpose.ROTATE_90).save(turned, "WEBP")
     rf.run("exiftool", "-q", "-XMP-xmp:Rating=5", "-o", lib / "IMG_0002.xmp")
     with svc.catalog.transaction() as t:
         t.execute("UPDATE images SET meta_version=NULL, orientation_applied=NULL, rating=NULL")
@@ -574,3 +576,15 @@ def test_cli_reports_what_it_skipped_and_shows_times(
     assert "01 Jul 2023, 08:00 (this computer's time, UTC)" in capsys.readouterr().out
     assert main(["search", "anything", "--sort", "date"]) == 0
     assert "01 Jul 2023, 10:00 (UTC+02:00)" in capsys.readouterr().out
+
+
+def test_jpeg_2000_is_decoded_at_the_resolution_level_needed(tmp_path: Path, upright: Path) -> None:
+    src = tmp_path / "big.png"
+    rf.run("convert", upright, "-resize", "1200x1600", src)
+    p = tmp_path / "archive.jp2"
+    rf.run("convert", src, p)  # ImageMagick through OpenJPEG
+    assert rf.run("exiftool", "-s3", "-FileType", p).strip() == "JP2"
+    d = dec(p, min_side=224, min_long=400)
+    assert d.format == "JPEG2000" and (d.width, d.height) == (1200, 1600)
+    assert d.image.size == (300, 400)  # two of the codestream's resolution levels skipped, nothing more
+    assert corner_colours(d.image) == UPRIGHT and mean_diff(d.image, Image.open(upright)) < 6
