@@ -143,6 +143,14 @@ def _exif(img: Image.Image, fp: BinaryIO) -> ExifInfo:
     return out
 
 
+def _head(fp: BinaryIO, n: int = 4096) -> bytes:
+    pos = fp.tell()
+    fp.seek(0)
+    head = fp.read(n)
+    fp.seek(pos)
+    return head
+
+
 def _xmp(img: Image.Image) -> bytes | None:
     x = img.info.get("xmp")
     if x is None and img.format == "TIFF":
@@ -192,12 +200,17 @@ def decode(
             exif = _exif(img, fp)
             xmp = _xmp(img)
             code, how = _orientation(img, exif)
+            notes: list[str] = []
+            if fmt == "JPEG2000" and img.mode == "RGB" and (jp2_bits(_head(fp)) or 8) > 8:
+                notes.append(
+                    "16-bit colour JPEG 2000, read at 8 bits by Pillow, whose decoder turns the very brightest "
+                    "values black: convert it to 8 bits (or TIFF) to index it faithfully"
+                )
             if getattr(img, "n_frames", 1) > 1:
                 img.seek(0)
             need = _need(w, h, min_side, min_long)
             img.draft("RGB", need)  # JPEG: scaled in the DCT; HEIF: an embedded thumbnail if big enough
             full = img.size[0] * img.size[1] * _bands(img.mode)
-            notes: list[str] = []
             if full > big_bytes:
                 with _big:
                     if fmt in _VIPS_FORMATS and img.size == (w, h):
@@ -242,6 +255,18 @@ def _orientation(img: Image.Image, exif: ExifInfo) -> tuple[int, str]:
             code = 1
         return (code if 1 <= code <= 8 else 1), "AVIF container"
     return exif.orientation or 1, "EXIF"
+
+
+def jp2_bits(head: bytes) -> int | None:
+    """Bits per component of a JPEG 2000 file or codestream (from 'ihdr', or the SIZ marker), if it says."""
+    i = head.find(b"ihdr")
+    if i >= 0 and len(head) > i + 14:
+        b = head[i + 14]
+        return None if b == 255 else (b & 0x7F) + 1
+    i = head.find(b"\xff\x51")
+    if i >= 0 and len(head) > i + 40:
+        return (head[i + 40] & 0x7F) + 1
+    return None
 
 
 def _reduced_load(img: Image.Image, need: tuple[int, int]) -> None:
