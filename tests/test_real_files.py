@@ -594,3 +594,21 @@ def test_jpeg_2000_is_decoded_at_the_resolution_level_needed(tmp_path: Path, upr
     rf.run("convert", src, "-depth", "16", deep)
     assert "16" in rf.run("exiftool", "-s3", "-BitsPerComponent", deep)
     assert any("16-bit colour JPEG 2000" in n for n in dec(deep, min_side=224).notes)
+
+
+def test_a_raws_embedded_preview_is_used_when_big_enough(tmp_path: Path) -> None:
+    """A Panasonic RW2 (a real camera's file) whose JpgFromRaw exiftool replaces with a 1600x1200 picture: that
+    preview is what gets decoded (no demosaicing), at the RAW's size and orientation, with the RAW's EXIF."""
+    scene = rf.scene(tmp_path / "landscape.png", 400, 300)
+    preview = tmp_path / "preview.jpg"
+    rf.run("convert", scene, "-resize", "1600x1200", preview)
+    p = tmp_path / "P1000001.RW2"
+    shutil.copy(rf.CAMERA / "Panasonic.rw2", p)
+    rf.exif(p, f"-JpgFromRaw<={preview}")
+    d = dec(p, min_side=224, min_long=400)
+    assert any("embedded preview" in n for n in d.notes), d.notes
+    assert (d.width, d.height) == (3664, 2754) and d.exif.model == "DMC-LX3"
+    assert corner_colours(d.image) == UPRIGHT and mean_diff(d.image, Image.open(scene)) < 6
+    # asked for more than the preview holds, LibRaw demosaics the sensor data instead (cut down in this sample)
+    big = dec(p, min_side=1400, min_long=2000)
+    assert any("demosaiced by LibRaw" in n for n in big.notes) and (big.width, big.height) == (3664, 2754)
