@@ -276,13 +276,24 @@ def test_darktable_sidecar_and_embedded_xmp(tmp_path: Path, upright: Path, setti
     rf.exif(heic, "-XMP-exif:GPSLatitude=47.3769", "-XMP-exif:GPSLongitude=8.5417", "-XMP-dc:Subject=zurich")
     jpg = lib / "DSC_0001.jpg"
     rf.run("convert", upright, jpg)
-    rf.run("exiftool", "-q", "-XMP-dc:Subject=darktable", "-o", lib / "DSC_0001.jpg.xmp")  # darktable's name
+    rf.run(
+        "exiftool", "-q", "-XMP-dc:Subject=darktable", "-XMP-photoshop:DateCreated=2022:08:01 12:00:00+09:00",
+        "-o", lib / "DSC_0001.jpg.xmp",
+    )  # fmt: skip  # darktable's name for it
+    embedded = lib / "phone.jpg"
+    rf.run("convert", upright, embedded)
+    rf.exif(embedded, "-XMP-exif:GPSLatitude=-33.8568", "-XMP-exif:GPSLongitude=151.2153", "-XMP-xmp:Rating=-1")
     svc, _ = index(settings, shared_encoder, lib)
     assert (record(svc, png)["title"], record(svc, png)["rating"]) == ("Embedded title", 5)
     assert record(svc, png)["sources"]["title"] == "XMP (embedded)"
     h = record(svc, heic)
     assert h["gps"]["lat"] == pytest.approx(47.3769, abs=1e-4) and h["keywords"] == ["zurich"]
-    assert record(svc, jpg)["keywords"] == ["darktable"]
+    d = record(svc, jpg)
+    assert d["keywords"] == ["darktable"] and d["taken_at"] == "2022-08-01T12:00:00+09:00"
+    assert d["taken_at_utc"] == "2022-08-01T03:00:00Z" and d["sources"]["taken_at"] == "XMP sidecar DSC_0001.jpg.xmp"
+    e = record(svc, embedded)
+    assert e["gps"]["lat"] == pytest.approx(-33.8568, abs=1e-4) and e["gps"]["lon"] == pytest.approx(151.2153, abs=1e-4)
+    assert e["rating"] == -1 and e["place"]["city"] == "Sydney" and e["sources"]["gps"] == "XMP (embedded)"
 
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
