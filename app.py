@@ -155,7 +155,7 @@ def create_app(settings: Settings | None = None, services: StyleSeek | None = No
 
         def _warm() -> None:
             try:
-                svc.encoder.load()
+                svc.encoder.warm()  # the text tower: the first search is then as quick as the next
                 _ = svc.index
             except Exception as e:  # noqa: BLE001 - the page shows the model notice instead
                 log.warning("warm-up: %s", e)

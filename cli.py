@@ -186,6 +186,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from indexing.catalog import Catalog
+    from indexing.progress import ProgressFile, duration_text
 
     s = _settings(args)
     cat = Catalog(s.db_path)
@@ -193,13 +194,31 @@ def cmd_status(args: argparse.Namespace) -> int:
         {"path": f.path, "indexed": f.indexed, "failed": f.failed, "last_indexed_at": f.last_indexed_at}
         for f in cat.folder_stats()
     ]
+    indexed = cat.count("indexed")
+    spaces = {
+        name: {"images": cat.count_vectors(name), "of": indexed}
+        for (name,) in cat.conn.execute("SELECT name FROM spaces ORDER BY name")
+    }
+    run = ProgressFile.read(s.resolved_data_dir / "indexing.json")
     payload = {
         "data_dir": str(s.resolved_data_dir),
-        "indexed": cat.count("indexed"),
+        "indexed": indexed,
         "failed": cat.count("error"),
         "folders": folders,
+        "spaces": spaces,
+        "running": run,
     }
     lines = [f"data: {payload['data_dir']}", f"{payload['indexed']} indexed, {payload['failed']} failed"]
+    if "content" in spaces:
+        ready = f"content search ready for {spaces['content']['images']:,} images"
+        for name, sp in spaces.items():
+            if name != "content" and sp["of"]:
+                ready += f"; {name} {100 * sp['images'] // sp['of']}%"
+        if run and run.get("eta_seconds"):
+            ready += f" (about {duration_text(run['eta_seconds'])} left)"
+        lines.append(ready)
+    if run and not run.get("eta_seconds"):
+        lines.append(f"indexing now: {run['done']:,} of {run['total']:,} files ({run['message']})")
     lines += [f"  {f['indexed']:>7} indexed {f['failed']:>5} failed  {f['path']}" for f in folders]
     _emit(args, payload, "\n".join(lines))
     return 0

@@ -14,7 +14,7 @@ import numpy as np
 from indexing.catalog import Catalog, ImageRow
 from indexing.imageio import decode, preview_bytes, thumbnail_bytes
 from indexing.pipeline import Indexer, RunReport
-from indexing.progress import Progress
+from indexing.progress import Progress, ProgressFile
 from indexing.thumbs import ThumbCache
 from indexing.vectors import VectorIndex, set_search_threads
 from models.base import Encoder
@@ -123,7 +123,15 @@ class StyleSeek:
     def index_folders(
         self, paths: list[Path], progress: Progress | None = None, cancel: threading.Event | None = None
     ) -> RunReport:
+        progress = progress or Progress()
+        progress.listen(ProgressFile(self.settings.resolved_data_dir / "indexing.json"))
         return self.indexer().run(paths, progress, cancel)
+
+    def space_status(self) -> dict:
+        """Per space: how many images it can search, and of the indexed ones, how many it covers."""
+        indexed = self.catalog.count("indexed")
+        spaces = [r[0] for r in self.catalog.conn.execute("SELECT name FROM spaces ORDER BY name")]
+        return {s: {"images": self.catalog.count_vectors(s), "of": indexed} for s in spaces}
 
     def start_indexing(self, paths: list[Path]) -> IndexJob:
         """Start a background run (the UI's); refuses a second one while the first runs."""

@@ -21,6 +21,17 @@ class Settings(BaseSettings):
     allow_download: bool = Field(True, description="Fetch missing weights from the Hugging Face Hub if online.")
 
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    backend: Literal["auto", "torch", "openvino"] = Field(
+        "auto", description="Inference engine: auto = PyTorch on CUDA, else OpenVINO (CPU) where installed."
+    )
+    precision: Literal["fp32", "int8"] = Field(
+        "fp32", description="int8 (OpenVINO): faster image towers, calibrated on your first pictures; another index."
+    )
+    inference_threads: int = Field(0, ge=0, le=256, description="OpenVINO threads; 0 = the CPU count.")
+    calibration_images: int = Field(300, ge=1, le=5000, description="Pictures int8 calibration looks at.")
+    content_first: Literal["auto", "on", "off"] = Field(
+        "auto", description="Index the content space for every file before the style spaces (auto: on the CPU)."
+    )
     batch_size: int = Field(16, ge=1, le=1024)
     decode_workers: int = Field(0, ge=0, le=64, description="Image decoding threads; 0 picks from the CPU count.")
     max_image_pixels: int = Field(

@@ -277,6 +277,12 @@ class Catalog:
                 with self.transaction() as t:
                     t.execute("UPDATE spaces SET dim=?, model_fingerprint=? WHERE name=?", (dim, fingerprint, name))
                 return
+            if row[1].removesuffix("@int8") == fingerprint.removesuffix("@int8"):
+                was, now = ("int8", "fp32") if row[1].endswith("@int8") else ("fp32", "int8")
+                raise SpaceMismatchError(
+                    f"The {name} index was built at {was} precision and the model now runs at {now}: their vectors "
+                    f"do not mix. Set STYLESEEK_PRECISION={was}, or start a new data folder (STYLESEEK_DATA_DIR)."
+                )
             raise SpaceMismatchError(
                 f"The {name} index was built with another model (dim {row[0]}, weights {row[1]}); the loaded "
                 f"model is dim {dim}, weights {fingerprint}. Use the same models, or start a new data folder "

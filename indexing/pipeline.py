@@ -8,6 +8,7 @@ files are reconciled with it on the next start.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -165,6 +166,7 @@ class Indexer:
         self.thumbs = thumbs
         self.spaces = tuple(encoders)
         self._moved_lock = threading.Lock()
+        self._filling = False  # the second pass of content-first: only adding the spaces that files lack
 
     def _workers(self) -> int:
         return self.settings.decode_workers or max(1, min(8, os.cpu_count() or 1))
@@ -232,12 +234,30 @@ class Indexer:
         min_side = max(enc.input_size for enc in self.encoders.values())
         self._backfill_places()
         last_save = time.monotonic()
+        # content first: every file becomes searchable by content in a first pass, the slower style spaces are
+        # filled in a second (the GPU runs them all at once: there the decoding, not the models, is the wall)
+        passes = [("content",), self.spaces] if self._content_first() else [self.spaces]
         try:
             with ThreadPoolExecutor(self._workers(), thread_name_prefix="decode") as pool:
-                for folder in folders:
-                    if cancel.is_set():
-                        break
-                    last_save = self._run_folder(folder, pool, progress, cancel, report, min_side, last_save)
+                self._calibrate(folders, pool, progress, min_side)
+                for n, spaces in enumerate(passes):
+                    self._filling = n > 0
+                    if self._filling and not cancel.is_set():
+                        ready = self.catalog.count_vectors("content")
+                        names = "/".join(s for s in self.spaces if s != "content")
+                        progress.update(
+                            phase="style",
+                            phase_started_at=time.monotonic(),
+                            content_ready=ready,
+                            message=f"content search ready for {ready:,} images; adding {names}",
+                        )
+                    for folder in folders:
+                        if cancel.is_set():
+                            break
+                        last_save = self._run_folder(
+                            folder, pool, progress, cancel, report, min_side, last_save, spaces
+                        )
+                    self._save()  # the content space is saved, and searchable from other processes, before the rest
         except BaseException:
             progress.update(state="failed", message="indexing stopped by an error")
             self._save()
@@ -250,6 +270,34 @@ class Indexer:
             message="cancelled: the next run resumes" if report.cancelled else "done",
         )
         return report
+
+    def _content_first(self) -> bool:
+        mode = self.settings.content_first
+        if mode != "auto":
+            return mode == "on"
+        return len(self.spaces) > 1 and all(enc.device == "cpu" for enc in self.encoders.values())
+
+    def _calibrate(self, folders: list[str], pool: ThreadPoolExecutor, progress: Progress, min_side: int) -> None:
+        """int8 without its quantised towers yet: calibrate them on the collection's own first pictures."""
+        need = {s: enc for s, enc in self.encoders.items() if enc.needs_calibration}
+        if not need:
+            return
+        n = self.settings.calibration_images
+        entries = list(itertools.islice((e for f in folders for e in iter_image_files(Path(f))), n))
+        progress.update(message=f"calibrating int8 on {len(entries)} of your pictures")
+
+        def prep(e: FileEntry) -> dict[str, Any] | None:
+            try:
+                img = decode(e.path, name=e.path, min_side=min_side, max_pixels=self.settings.max_image_pixels).image
+                return {s: enc.prepare(img) for s, enc in need.items()}
+            except ImageError:
+                return None
+
+        samples = [x for x in pool.map(prep, entries) if x]
+        if samples:
+            for s, enc in need.items():
+                enc.calibrate([x[s] for x in samples])
+                log.info("%s: int8 calibrated on %d pictures", s, len(samples))
 
     def _backfill_places(self) -> None:
         """Images with GPS placed by an older method, or not at all: looked up again without reading files."""
@@ -266,9 +314,11 @@ class Indexer:
             if index.dirty:
                 index.save()
 
-    def _plan(self, folder: str, folder_id: int, skipped: Counter) -> tuple[list[Job], int, dict]:
+    def _plan(
+        self, folder: str, folder_id: int, skipped: Counter, spaces: tuple[str, ...]
+    ) -> tuple[list[Job], int, dict]:
         known = self.catalog.known_under(folder_id)
-        have = {s: set(self.catalog.vector_ids(s).tolist()) for s in self.spaces}
+        have = {s: set(self.catalog.vector_ids(s).tolist()) for s in spaces}
         seen: set[str] = set()
         jobs: list[Job] = []
         unchanged = 0
@@ -280,21 +330,21 @@ class Indexer:
                 if other is not None and other.size == e.size and other.mtime == e.mtime:
                     k = self.catalog.known_under(other.folder_id)[e.path]
                 else:
-                    jobs.append(Job(e, self.spaces, other.id if other else None, other.hash if other else None))
+                    jobs.append(Job(e, spaces, other.id if other else None, other.hash if other else None))
                     continue
             old_reader = (k.meta_version or 1) < META_VERSION
             if k.size != e.size or k.mtime != e.mtime:
-                jobs.append(Job(e, self.spaces, k.id, k.hash))
+                jobs.append(Job(e, spaces, k.id, k.hash))
                 continue
             if old_reader and (k.status == "error" or k.format in ("HEIF", "AVIF")):
                 # an older reader refused it, or showed it turned (HEIF's container rotation): do it again
-                jobs.append(Job(e, self.spaces, k.id, None, redo=True))
+                jobs.append(Job(e, spaces, k.id, None, redo=True))
                 continue
             if k.status == "indexed" and (old_reader or k.extra_sig != e.extra_sig):
                 jobs.append(Job(e, (), k.id, k.hash))  # a sidecar or companion changed: metadata only
                 continue
             unchanged += 1
-            lacking = tuple(s for s in self.spaces if k.status == "indexed" and k.id not in have[s])
+            lacking = tuple(s for s in spaces if k.status == "indexed" and k.id not in have[s])
             if lacking:  # e.g. the style models arrived after the first run: embed only what is missing
                 jobs.append(Job(e, lacking, fill_id=k.id))
         gone = {p: v for p, v in known.items() if p not in seen}
@@ -309,11 +359,18 @@ class Indexer:
         report: RunReport,
         min_side: int,
         last_save: float,
+        spaces: tuple[str, ...],
     ) -> float:
-        progress.update(state="scanning", folder=folder, message=f"scanning {folder}")
+        if not self._filling:
+            progress.update(state="scanning", folder=folder, message=f"scanning {folder}")
         folder_id = self.catalog.add_folder(folder)
         skipped: Counter = Counter()
-        jobs, unchanged, gone = self._plan(folder, folder_id, skipped)
+        jobs, unchanged, gone = self._plan(folder, folder_id, skipped, spaces)
+        if self._filling:  # the second pass: files were counted by the first; only their missing spaces are new
+            fills = [j for j in jobs if j.fill_id is not None]
+            progress.add(fill_total=len(fills))
+            progress.update(state="indexing")
+            return self._run_jobs(folder_id, jobs, {}, pool, progress, cancel, report, min_side, last_save)
         moved_pool: dict[str, list[int]] = {}
         for k in gone.values():
             if k.hash and k.status == "indexed":
@@ -331,7 +388,29 @@ class Indexer:
             skipped=sum(skipped.values()),
         )
         progress.update(state="indexing", message=f"indexing {len(jobs)} new, changed or incomplete files")
+        last_save = self._run_jobs(folder_id, jobs, moved_pool, pool, progress, cancel, report, min_side, last_save)
+        if cancel.is_set():
+            return last_save
+        # files that vanished and were not found elsewhere by hash are gone
+        unclaimed = {i for ids in moved_pool.values() for i in ids}  # moved ones were popped from the pool
+        removed = [k.id for k in gone.values() if k.id in unclaimed or not (k.hash and k.status == "indexed")]
+        if removed:
+            self._remove(removed, progress, report)
+        self.catalog.touch_folder(folder_id)
+        return last_save
 
+    def _run_jobs(
+        self,
+        folder_id: int,
+        jobs: list[Job],
+        moved_pool: dict[str, list[int]],
+        pool: ThreadPoolExecutor,
+        progress: Progress,
+        cancel: threading.Event,
+        report: RunReport,
+        min_side: int,
+        last_save: float,
+    ) -> float:
         batch: list[Outcome] = []
         others: list[Outcome] = []
         bsz = self.settings.batch_size
@@ -348,14 +427,6 @@ class Indexer:
             if cancel.is_set():
                 break
         self._commit(folder_id, batch, others, progress, report)
-        if cancel.is_set():
-            return last_save
-        # files that vanished and were not found elsewhere by hash are gone
-        unclaimed = {i for ids in moved_pool.values() for i in ids}  # moved ones were popped from the pool
-        removed = [k.id for k in gone.values() if k.id in unclaimed or not (k.hash and k.status == "indexed")]
-        if removed:
-            self._remove(removed, progress, report)
-        self.catalog.touch_folder(folder_id)
         return last_save
 
     def _encode(self, batch: list[Outcome]) -> dict[str, tuple[list[int], np.ndarray]]:
@@ -439,7 +510,10 @@ class Indexer:
         report.moved += counts["moved"]
         report.unchanged += counts["unchanged"]
         report.filled += filled
-        progress.add(done=len(batch) + len(others), filled=filled, **counts)
+        if self._filling:
+            progress.add(filled=filled, **{k: v for k, v in counts.items() if k == "failed"})
+        else:
+            progress.add(done=len(batch) + len(others), filled=filled, **counts)
 
     def _remove(self, ids: list[int], progress: Progress, report: RunReport) -> None:
         rows = self.catalog.get_many(ids)

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+def duration_text(seconds: float) -> str:
+    """'3 h', '25 min', '40 s': a remaining time as people say it."""
+    if seconds >= 5400:
+        return f"{seconds / 3600:.0f} h"
+    if seconds >= 90:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds:.0f} s"
 
 
 @dataclass
@@ -21,6 +33,10 @@ class ProgressSnapshot:
     removed: int
     filled: int
     skipped: int  # files that are not pictures (videos, sidecars, ...)
+    phase: str  # "" (one pass), or "style": content search is ready, the style spaces are being added
+    content_ready: int  # images searchable by content when the style phase began
+    fill_total: int  # images the style phase adds vectors to
+    fill_rate: float  # images per second in the style phase
     rate: float  # files per second over this run
     elapsed: float
     message: str
@@ -32,7 +48,16 @@ class ProgressSnapshot:
 
     @property
     def fraction(self) -> float:
+        if self.phase == "style":
+            return self.filled / self.fill_total if self.fill_total else 1.0
         return self.done / self.total if self.total else (1.0 if self.state == "done" else 0.0)
+
+    @property
+    def eta_seconds(self) -> float | None:
+        """Time left in the style phase at its rate so far; None before there is a rate."""
+        if self.phase != "style" or not self.fill_rate:
+            return None
+        return max(0, self.fill_total - self.filled) / self.fill_rate
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -53,6 +78,10 @@ class Progress:
     removed: int = 0
     filled: int = 0
     skipped: int = 0
+    phase: str = ""
+    content_ready: int = 0
+    fill_total: int = 0
+    phase_started_at: float = 0.0
     message: str = ""
     started_at: float = field(default_factory=time.monotonic)
     finished_at: float | None = None
@@ -104,8 +133,45 @@ class Progress:
                 self.removed,
                 self.filled,
                 self.skipped,
+                self.phase,
+                self.content_ready,
+                self.fill_total,
+                self.filled / max(end - self.phase_started_at, 1e-9) if self.phase and self.filled else 0.0,
                 processed / elapsed if processed else 0.0,
                 elapsed,
                 self.message,
                 list(self.recent_errors),
             )
+
+
+class ProgressFile:
+    """A running index's progress in `<data dir>/indexing.json`, at most every `every` seconds, so that
+    `styleseek status` in another process can say how far the run is and how long is left."""
+
+    def __init__(self, path: Path, every: float = 2.0) -> None:
+        self.path = Path(path)
+        self.every = every
+        self._last = 0.0
+
+    def __call__(self, snap: ProgressSnapshot) -> None:
+        now = time.monotonic()
+        if snap.running and now - self._last < self.every:
+            return
+        self._last = now
+        d = snap.to_dict() | {"updated_at": time.time(), "eta_seconds": snap.eta_seconds, "fraction": snap.fraction}
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(json.dumps(d))
+            os.replace(tmp, self.path)
+        except OSError:
+            pass  # progress for other processes is a courtesy; indexing goes on
+
+    @staticmethod
+    def read(path: Path, max_age: float = 30.0) -> dict | None:
+        """The last snapshot of a run that is still going (written within `max_age` seconds), else None."""
+        try:
+            d = json.loads(Path(path).read_text())
+        except (OSError, ValueError):
+            return None
+        running = d.get("state") in ("scanning", "indexing", "finishing")
+        return d if running and time.time() - d.get("updated_at", 0) <= max_age else None

@@ -1,89 +1,282 @@
-"""Encoder base: lazy load under a lock (never at import), L2-normalised float32 numpy out."""
+"""Encoder base: loading done once, here, as Immich's model base does it. `load()` resolves the weights and
+reads the encoder's identity from its config (fingerprint, dimension, input size: no inference engine); the
+backend and precision are picked once; each tower (image, text) is loaded lazily on its first use, from the
+OpenVINO IR or from PyTorch. A subclass supplies only what differs: its identity, its PyTorch towers, its
+preprocessing and its tokenizer. Out: L2-normalised float32 numpy.
+"""
 
 from __future__ import annotations
 
+import logging
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from models import weights
+from models.backend import Backend, IrCache, OvTower, Precision, Tower, openvino_tower, pick_backend
+from models.errors import ModelError
 from models.specs import ModelSpec
 from settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Identity:
+    folder: Path
+    fingerprint: str  # the weights, the input settings and the precision: an index refuses any other
+    dim: int
+    size: int  # side of the square the image tower sees
+    random: bool  # written by `styleseek models tiny` or the benchmark: not a real model
+    backend: Backend
+    device: str  # "cpu" or "cuda"
+    precision: Precision
 
 
 class Encoder(ABC):
     spec: ModelSpec
+    has_text: bool = True
+    quantize_as: str | None = "transformer"  # NNCF's model type for int8
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._lock = threading.Lock()
-        self._loaded = False
+        self._lock = threading.RLock()
+        self._id: Identity | None = None
+        self._towers: dict[Tower, Callable[[np.ndarray], np.ndarray]] = {}
+        self._torch_model: Any = None
+        self._preprocess: Callable[[Image.Image], np.ndarray] | None = None
+        self._calibration: list[np.ndarray] | None = None
 
+    # -- what a subclass supplies ---------------------------------------------------------------------------
+    @abstractmethod
+    def _read_identity(self, folder: Path) -> tuple[int, int]:
+        """(dimension, input size) from the config files: no weights are read."""
+
+    def _fingerprint_suffix(self) -> str:
+        return ""
+
+    @abstractmethod
+    def _load_torch(self, folder: Path, device: str) -> Any:
+        """The PyTorch model (fp16 on CUDA): for the torch backend, and as the source of OpenVINO's IR."""
+
+    @abstractmethod
+    def _image_module(self, model: Any) -> Any:
+        """A torch.nn.Module from (n, 3, size, size) float32 to (n, dim)."""
+
+    def _text_module(self, model: Any) -> Any:
+        """A torch.nn.Module from (n, length) int64 token ids to (n, dim)."""
+        raise ModelError(f"the {self.spec.key} space has no text encoder")
+
+    @abstractmethod
+    def _make_preprocess(self) -> Callable[[Image.Image], np.ndarray]: ...
+
+    def _tokenize(self, texts: list[str]) -> np.ndarray:
+        raise ModelError(f"the {self.spec.key} space compares images with images; it has no text encoder")
+
+    # -- loading, once ------------------------------------------------------------------------------------------
     def load(self) -> None:
-        if self._loaded:
+        if self._id is not None:
             return
         with self._lock:
-            if not self._loaded:
-                self._load()
-                self._loaded = True
+            if self._id is not None:
+                return
+            folder = weights.resolve(self.spec, self.settings)
+            dim, size = self._read_identity(folder)
+            backend, device = pick_backend(self.settings)
+            precision = Precision(self.settings.precision)
+            if precision == Precision.INT8 and backend != Backend.OPENVINO:
+                raise ModelError("STYLESEEK_PRECISION=int8 needs the OpenVINO backend (CPU): pip install openvino")
+            fp = weights.fingerprint(folder, self.spec) + self._fingerprint_suffix()
+            self._id = Identity(
+                folder,
+                fp + ("@int8" if precision == Precision.INT8 else ""),
+                dim,
+                size,
+                bool(weights.read_manifest(folder).get("random_weights", False)),
+                backend,
+                device,
+                precision,
+            )
+            log.info("%s model: %s on %s, %s (%s)", self.spec.key, folder, backend.value, device, precision.value)
+
+    @property
+    def identity(self) -> Identity:
+        self.load()
+        assert self._id is not None
+        return self._id
 
     @property
     def loaded(self) -> bool:
-        return self._loaded
+        return self._id is not None
 
-    @property
-    def device(self) -> str:
-        """ "cuda" or "cpu": where the model runs (subclasses set self._device when they load)."""
-        self.load()
-        return self._device.type
-
-    @abstractmethod
-    def _load(self) -> None:
-        """Load the weights; set _device, _dim, _size, _fingerprint, _random and _preprocess."""
-
-    # what every encoder knows once loaded ----------------------------------------------------------------
     @property
     def dim(self) -> int:
-        self.load()
-        return self._dim
+        return self.identity.dim
 
     @property
     def fingerprint(self) -> str:
-        """Identifies the weights (and input settings): an index refuses vectors from another model."""
-        self.load()
-        return self._fingerprint
+        """Identifies the weights (and input settings, and int8): an index refuses vectors from another model."""
+        return self.identity.fingerprint
 
     @property
     def input_size(self) -> int:
         """Side of the square the model sees; decoders may downscale to it."""
-        self.load()
-        return self._size
+        return self.identity.size
 
     @property
     def random_weights(self) -> bool:
-        """Written by `styleseek models tiny` or the benchmark: not a real model."""
-        self.load()
-        return self._random
+        return self.identity.random
 
-    def prepare(self, image: Image.Image) -> Any:
+    @property
+    def device(self) -> str:
+        """ "cuda" or "cpu": where the model runs."""
+        return self.identity.device
+
+    @property
+    def backend(self) -> Backend:
+        return self.identity.backend
+
+    def _torch(self) -> Any:
+        with self._lock:
+            if self._torch_model is None:
+                ident = self.identity
+                try:
+                    self._torch_model = self._load_torch(ident.folder, ident.device)
+                except ModelError:
+                    raise
+                except Exception as e:  # a corrupt or mismatched weights file must say which folder
+                    raise ModelError(f"Could not load the {self.spec.key} model from {ident.folder}: {e}") from e
+            return self._torch_model
+
+    def _example(self, tower: Tower) -> np.ndarray:
+        if tower == Tower.TEXT:
+            return self._tokenize(["a photo of a dog on a beach", "van gogh"])
+        rng = np.random.default_rng(0)
+        return rng.standard_normal((2, 3, self.input_size, self.input_size)).astype(np.float32)
+
+    def _tower(self, tower: Tower) -> Callable[[np.ndarray], np.ndarray]:
+        if tower in self._towers:
+            return self._towers[tower]
+        with self._lock:
+            if tower not in self._towers:
+                self._towers[tower] = self._load_tower(tower)
+            return self._towers[tower]
+
+    def _load_tower(self, tower: Tower) -> Callable[[np.ndarray], np.ndarray]:
+        ident = self.identity
+        build = self._image_module if tower == Tower.IMAGE else self._text_module
+        if ident.backend == Backend.TORCH:
+            return TorchTower(build(self._torch()), ident.device)
+        precision = ident.precision if tower == Tower.IMAGE else Precision.FP32  # queries stay fp32
+        base_fp = ident.fingerprint.removesuffix("@int8")
+
+        def cache(p: Precision) -> IrCache:
+            return IrCache(self.settings, self.spec.folder, tower, base_fp, p)
+
+        def torch_module() -> Any:
+            return build(self._torch()).float().cpu()
+
+        try:
+            return openvino_tower(
+                self.settings,
+                cache(precision),
+                precision,
+                torch_module,
+                self._example(tower),
+                dynamic=[0] if tower == Tower.IMAGE else [0, 1],
+                fp32_cache=cache(Precision.FP32),
+                calibration=self._calibration,
+                model_type=self.quantize_as,
+            )
+        except ModelError as e:
+            if precision == Precision.INT8:
+                raise
+            log.warning("%s: %s; using PyTorch for this tower", self.spec.key, e)
+            return TorchTower(build(self._torch()), ident.device)
+
+    # -- int8 calibration -----------------------------------------------------------------------------------------
+    @property
+    def needs_calibration(self) -> bool:
+        """int8 without its quantised image tower yet: calibrate() on the collection's own first pictures."""
+        ident = self.identity
+        if ident.precision != Precision.INT8 or Tower.IMAGE in self._towers:
+            return False
+        return not IrCache(
+            self.settings, self.spec.folder, Tower.IMAGE, ident.fingerprint.removesuffix("@int8"), Precision.INT8
+        ).valid()
+
+    def calibrate(self, prepared: list[np.ndarray]) -> None:
+        """Quantise the image tower to int8 with these prepared pictures (NNCF; a few hundred is plenty)."""
+        with self._lock:
+            self._calibration = list(prepared)
+            try:
+                self._tower(Tower.IMAGE)
+            finally:
+                self._calibration = None
+
+    # -- encoding ---------------------------------------------------------------------------------------------
+    def warm(self, text: bool = True, image: bool = False) -> None:
+        """Load the towers now (the server does it at start, so the first search is quick)."""
+        if text and self.has_text:
+            self._tower(Tower.TEXT)
+        if image:
+            self._tower(Tower.IMAGE)
+
+    def prepare(self, image: Image.Image) -> np.ndarray:
         """CPU preprocessing of one RGB image; thread-safe, runs in the decode workers."""
-        self.load()
+        if self._preprocess is None:
+            with self._lock:
+                if self._preprocess is None:
+                    self.load()
+                    self._preprocess = self._make_preprocess()
         return self._preprocess(image)
 
-    @abstractmethod
-    def encode_prepared(self, batch: list[Any]) -> np.ndarray: ...
+    def encode_prepared(self, batch: list[np.ndarray]) -> np.ndarray:
+        if not batch:
+            return np.zeros((0, self.dim), np.float32)
+        return l2_normalise(self._tower(Tower.IMAGE)(np.stack(batch).astype(np.float32, copy=False)))
 
-    @abstractmethod
-    def encode_text(self, texts: list[str]) -> np.ndarray: ...
+    def encode_text(self, texts: list[str]) -> np.ndarray:
+        if not self.has_text:
+            self._tokenize(texts)  # raises with the reason
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        return l2_normalise(self._tower(Tower.TEXT)(self._tokenize(texts)))
 
     def encode_images(self, images: list[Image.Image]) -> np.ndarray:
-        self.load()
         return self.encode_prepared([self.prepare(im) for im in images])
+
+
+class TorchTower:
+    """A PyTorch tower: numpy in, float32 numpy out, fp16 on CUDA."""
+
+    def __init__(self, module: Any, device: str) -> None:
+        import torch
+
+        self._torch = torch
+        self._dtype = torch.float16 if device == "cuda" else torch.float32
+        self._device = torch.device(device)
+        self.module = module.eval().to(self._device, self._dtype)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        torch = self._torch
+        t = torch.from_numpy(x).to(self._device, non_blocking=True)
+        if t.is_floating_point():
+            t = t.to(self._dtype)
+        with torch.inference_mode():
+            return self.module(t).float().cpu().numpy()
 
 
 def l2_normalise(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     return np.ascontiguousarray(x / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+__all__ = ["Encoder", "Identity", "OvTower", "TorchTower", "l2_normalise"]

@@ -6,74 +6,49 @@ the way SD reads prompts; its image tower and projection put images into the sam
 
 from __future__ import annotations
 
-import logging
+import json
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-import open_clip
-import torch
-from open_clip.transform import image_transform
+from PIL import Image
 
-from models import weights
-from models.base import Encoder, l2_normalise
-from models.errors import ModelError
+from models.base import Encoder
+from models.clip_io import clip_preprocess, clip_tokenizer
 from models.specs import OPENAI_MEAN, OPENAI_STD, STYLE
-from models.torch_util import pick_device
-
-log = logging.getLogger(__name__)
 
 
 class StyleEncoder(Encoder):
     spec = STYLE
 
-    def _load(self) -> None:
+    def _read_identity(self, folder: Path) -> tuple[int, int]:
+        cfg = json.loads((folder / self.spec.config_file).read_text())
+        return int(cfg["projection_dim"]), int(cfg["vision_config"]["image_size"])
+
+    def _load_torch(self, folder: Path, device: str) -> Any:
+        import torch
         from transformers import CLIPModel
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # no per-tensor progress bar on every start
-        folder = weights.resolve(self.spec, self.settings)
-        self._device = pick_device(self.settings.device)
-        self._dtype = torch.float16 if self._device.type == "cuda" else torch.float32
-        try:
-            model = CLIPModel.from_pretrained(folder, local_files_only=True, dtype=self._dtype)
-        except Exception as e:  # a corrupt or mismatched weights file must say which folder
-            raise ModelError(f"Could not load the style model from {folder}: {e}") from e
-        self._model = model.eval().to(self._device)
-        cfg = model.config
-        self._size = int(cfg.vision_config.image_size)
-        self._dim = int(cfg.projection_dim)
-        # open_clip's BPE tokenizer gives the same ids as CLIPTokenizer for this model, and ships its vocabulary
-        self._tokenizer = open_clip.get_tokenizer("ViT-L-14")
-        self._preprocess = image_transform(
-            self._size,
-            is_train=False,
-            mean=OPENAI_MEAN,
-            std=OPENAI_STD,
-            interpolation="bicubic",
-            resize_mode="shortest",
-        )
-        self._fingerprint = weights.fingerprint(folder, self.spec)
-        self._random = bool(weights.read_manifest(folder).get("random_weights", False))
-        log.info("style model loaded from %s on %s (dim %d)", folder, self._device, self._dim)
+        dtype = torch.float16 if device == "cuda" else torch.float32
+        return CLIPModel.from_pretrained(folder, local_files_only=True, dtype=dtype).eval().to(device)
 
-    @torch.inference_mode()
-    def encode_prepared(self, batch: list[Any]) -> np.ndarray:
-        self.load()
-        if not batch:
-            return np.zeros((0, self._dim), np.float32)
-        x = torch.stack(batch).to(self._device, self._dtype)
-        pooled = self._model.vision_model(pixel_values=x).pooler_output
-        return l2_normalise(self._model.visual_projection(pooled).float().cpu().numpy())
+    def _image_module(self, model: Any) -> Any:
+        from models.torch_util import HfClipImage
 
-    @torch.inference_mode()
-    def encode_text(self, texts: list[str]) -> np.ndarray:
-        self.load()
-        if not texts:
-            return np.zeros((0, self._dim), np.float32)
-        return l2_normalise(self._encode_tokens(self._tokenizer(texts)).float().cpu().numpy())
+        return HfClipImage(model)
 
-    def _encode_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
-        # no padding after the longest text: the causal mask keeps the end-of-text output the same
-        n = int((tokens != 0).sum(dim=1).max().item())
-        out = self._model.text_model(input_ids=tokens[:, :n].to(self._device))
-        return self._model.text_projection(out.pooler_output)
+    def _text_module(self, model: Any) -> Any:
+        from models.torch_util import HfClipText
+
+        return HfClipText(model)
+
+    def _make_preprocess(self) -> Callable[[Image.Image], np.ndarray]:
+        return clip_preprocess(self.input_size, OPENAI_MEAN, OPENAI_STD)
+
+    def _tokenize(self, texts: list[str]) -> np.ndarray:
+        # open_clip's BPE gives the same ids as CLIPTokenizer for this model (no padding after the longest text:
+        # the causal mask keeps the end-of-text output the same)
+        return clip_tokenizer()(texts)

@@ -8,67 +8,54 @@ concatenated and scaled to unit length overall: inner product = cosine, as in th
 
 from __future__ import annotations
 
-import logging
+import json
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from torchvision.transforms import v2 as T
+from PIL import Image
 
-from models import weights
-from models.base import Encoder, l2_normalise
-from models.errors import ModelError
+from models.base import Encoder
 from models.specs import TEXTURE
-from models.torch_util import pick_device
-
-log = logging.getLogger(__name__)
 
 
 class TextureEncoder(Encoder):
     spec = TEXTURE
+    has_text = False
+    quantize_as = None  # a convolutional network: NNCF's default preset
 
-    def _load(self) -> None:
+    def _read_identity(self, folder: Path) -> tuple[int, int]:
+        cfg = json.loads((folder / self.spec.config_file).read_text())
+        return 2 * sum(int(c) for c in cfg["block_out_channels"]), int(self.settings.texture_size)
+
+    def _fingerprint_suffix(self) -> str:
+        return f"@{self.settings.texture_size}"
+
+    def _load_torch(self, folder: Path, device: str) -> Any:
+        import torch
         from diffusers import AutoencoderKL
 
-        folder = weights.resolve(self.spec, self.settings)
-        self._device = pick_device(self.settings.device)
-        self._dtype = torch.float16 if self._device.type == "cuda" else torch.float32
-        try:
-            vae = AutoencoderKL.from_pretrained(
-                folder, local_files_only=True, torch_dtype=self._dtype, low_cpu_mem_usage=False
-            )
-        except Exception as e:
-            raise ModelError(f"Could not load the VAE from {folder}: {e}") from e
-        self._encoder = vae.encoder.eval().to(self._device)  # the decoder is never needed
-        del vae
-        self._size = int(self.settings.texture_size)
-        self._dim = 2 * sum(int(b.resnets[-1].out_channels) for b in self._encoder.down_blocks)
-        self._preprocess = T.Compose(
+        dtype = torch.float16 if device == "cuda" else torch.float32
+        vae = AutoencoderKL.from_pretrained(folder, local_files_only=True, torch_dtype=dtype, low_cpu_mem_usage=False)
+        return vae.encoder.eval().to(device)  # the decoder is never needed
+
+    def _image_module(self, model: Any) -> Any:
+        from models.torch_util import VaeStatistics
+
+        return VaeStatistics(model)
+
+    def _make_preprocess(self) -> Callable[[Image.Image], np.ndarray]:
+        import torch
+        from torchvision.transforms import v2 as T
+
+        t = T.Compose(
             [
                 T.ToImage(),
-                T.Resize(self._size, interpolation=T.InterpolationMode.BICUBIC, antialias=True),
-                T.CenterCrop(self._size),
+                T.Resize(self.input_size, interpolation=T.InterpolationMode.BICUBIC, antialias=True),
+                T.CenterCrop(self.input_size),
                 T.ToDtype(torch.float32, scale=True),
                 T.Normalize([0.5] * 3, [0.5] * 3),
             ]
         )
-        self._fingerprint = weights.fingerprint(folder, self.spec) + f"@{self._size}"
-        self._random = bool(weights.read_manifest(folder).get("random_weights", False))
-        log.info("VAE loaded from %s on %s (descriptor dim %d at %dpx)", folder, self._device, self._dim, self._size)
-
-    @torch.inference_mode()
-    def encode_prepared(self, batch: list[Any]) -> np.ndarray:
-        self.load()
-        if not batch:
-            return np.zeros((0, self._dim), np.float32)
-        x = self._encoder.conv_in(torch.stack(batch).to(self._device, self._dtype))
-        parts = []
-        for block in self._encoder.down_blocks:
-            x = block(x)
-            f = x.float().flatten(2)  # (n, c, h*w)
-            stats = torch.cat([f.mean(dim=2), f.std(dim=2)], dim=1)
-            parts.append(torch.nn.functional.normalize(stats, dim=1))
-        return l2_normalise(torch.cat(parts, dim=1).cpu().numpy())
-
-    def encode_text(self, texts: list[str]) -> np.ndarray:
-        raise ModelError("the VAE texture space compares images with images; it has no text encoder")
+        return lambda img: t(img).numpy()

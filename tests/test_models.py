@@ -80,12 +80,17 @@ def test_model_loads_lazily(tiny_models: Path) -> None:
     assert enc.loaded
 
 
-def test_trimmed_text_encoding_equals_open_clips_padded_one(shared_encoder: ContentEncoder) -> None:
+def test_trimmed_text_encoding_equals_open_clips_padded_one(tiny_models: Path) -> None:
+    import open_clip
     import torch
 
+    from models.torch_util import OpenClipText
+
+    enc = ContentEncoder(Settings(models_dir=tiny_models, device="cpu", backend="torch"))
+    model = enc._torch()
     texts = ["a dog", "an impressionist painting of people at the beach in the late afternoon sun", ""]
-    tokens = shared_encoder._tokenizer(texts)
+    padded = open_clip.get_tokenizer("ViT-B-16")(texts)
+    trimmed = torch.from_numpy(enc._tokenize(texts))
+    assert trimmed.shape[1] < padded.shape[1] and torch.equal(padded[:, : trimmed.shape[1]], trimmed)
     with torch.inference_mode():
-        full = shared_encoder._model.encode_text(tokens)
-        trimmed = shared_encoder._encode_tokens(tokens)
-    torch.testing.assert_close(trimmed, full, atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(OpenClipText(model)(trimmed), model.encode_text(padded), atol=1e-5, rtol=1e-4)

@@ -16,28 +16,17 @@ from settings import Settings
 from tests.imagegen import make_collection, pattern, save_jpeg, write_broken
 
 
-class Spy(Encoder):
+class Spy:
     """Delegates to the real tiny encoder; counts what it embeds and can crash on a chosen batch."""
 
     def __init__(self, inner: Encoder, crash_on_batch: int | None = None) -> None:
         self.inner = inner
-        self.spec = inner.spec
         self.embedded = 0
         self.batches = 0
         self.crash_on_batch = crash_on_batch
-        self._loaded = True
 
-    def _load(self) -> None: ...
-
-    def load(self) -> None:
-        self.inner.load()
-
-    dim = property(lambda self: self.inner.dim)
-    fingerprint = property(lambda self: self.inner.fingerprint)
-    input_size = property(lambda self: self.inner.input_size)
-
-    def prepare(self, image: Any) -> Any:
-        return self.inner.prepare(image)
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
 
     def encode_prepared(self, batch: list[Any]) -> np.ndarray:
         self.batches += 1
@@ -45,9 +34,6 @@ class Spy(Encoder):
             raise RuntimeError("simulated crash mid-run")
         self.embedded += len(batch)
         return self.inner.encode_prepared(batch)
-
-    def encode_text(self, texts: list[str]) -> np.ndarray:
-        return self.inner.encode_text(texts)
 
 
 def _svc(settings: Settings, enc: Encoder) -> StyleSeek:

@@ -52,16 +52,21 @@ def test_style_vectors_are_normalised_and_text_matches_the_padded_encoding(style
     for arr, n in ((v, 3), (t, 3)):
         assert arr.dtype == np.float32 and arr.shape == (n, style.dim)
         np.testing.assert_allclose(np.linalg.norm(arr, axis=1), 1.0, atol=1e-5)
-    tokens = style._tokenizer(["van gogh style", "loose impressionist brushwork, thick paint, swirling sky"])
+    import open_clip
+
+    from models.torch_util import HfClipText
+
+    texts = ["van gogh style", "loose impressionist brushwork, thick paint, swirling sky"]
+    padded = open_clip.get_tokenizer("ViT-L-14")(texts)
+    m = style._torch()
     with torch.inference_mode():
-        m = style._model
-        padded = m.text_projection(m.text_model(input_ids=tokens).pooler_output)
-        torch.testing.assert_close(style._encode_tokens(tokens), padded, atol=1e-5, rtol=1e-4)
+        full = m.text_projection(m.text_model(input_ids=padded).pooler_output)
+        torch.testing.assert_close(HfClipText(m)(torch.from_numpy(style._tokenize(texts))), full, atol=1e-5, rtol=1e-4)
 
 
 def test_texture_descriptor_shape_and_depth_balance(texture: TextureEncoder) -> None:
     v = texture.encode_images([pattern(80, 60, 1), pattern(80, 60, 2)])
-    channels = [b.resnets[-1].out_channels for b in texture._encoder.down_blocks]
+    channels = [b.resnets[-1].out_channels for b in texture._torch().down_blocks]
     assert texture.dim == 2 * sum(channels) == v.shape[1]
     np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
     # every depth carries the same weight: each block has norm 1/sqrt(depths)

@@ -15,7 +15,7 @@ from fasthtml.components import Label as PlainLabel  # MonsterUI's Label is a bo
 from fasthtml.components import Select as PlainSelect  # MonsterUI's Select is a custom element; a native one here
 from monsterui.all import *  # noqa: F403
 
-from indexing.progress import ProgressSnapshot
+from indexing.progress import ProgressSnapshot, duration_text
 from search.places import place_label
 from search.query import Term
 from search.records import orientation_text, taken_text
@@ -637,13 +637,19 @@ def ProgressView(s: ProgressSnapshot | None) -> FT:
         return Div(id="index-progress")
     pct = round(100 * s.fraction)
     stats = f"{s.done:,} / {s.total:,} files · {s.indexed:,} new · {s.unchanged:,} unchanged"
+    if s.phase == "style" and s.running:  # content search works already; the style spaces are being added
+        eta = s.eta_seconds
+        stats = (
+            f"Content search ready for {s.content_ready:,} images · style {pct}% "
+            f"({s.filled:,} / {s.fill_total:,}{f', about {duration_text(eta)} left' if eta is not None else ''})"
+        )
     if s.moved:
         stats += f" · {s.moved:,} moved"
     if s.removed:
         stats += f" · {s.removed:,} removed"
     if s.filled:
         stats += f" · {s.filled:,} gained style vectors"
-    stats += f" · {s.failed:,} failed"
+    stats += f" · {s.failed:,} failed" if s.phase != "style" or not s.running or s.failed else ""
     if s.skipped:  # videos, Live Photo movies, sidecars: not pictures, and not errors either
         stats += f" · {s.skipped:,} not pictures, skipped"
     if s.rate:
