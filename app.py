@@ -168,7 +168,11 @@ def create_app(settings: Settings | None = None, services: StyleSeek | None = No
 
     # helpers -----------------------------------------------------------------------------------------
     def counts() -> dict:
-        return {"indexed": svc.catalog.count("indexed"), "failed": svc.catalog.count("error")}
+        return {
+            "indexed": svc.catalog.count("indexed"),
+            "failed": svc.catalog.count("error"),
+            "spaces": svc.space_status(),
+        }
 
     def folders() -> list[dict]:
         return [{"path": f.path, "indexed": f.indexed, "failed": f.failed} for f in svc.catalog.folder_stats()]

@@ -226,6 +226,12 @@ def test_status_says_what_is_searchable(tmp_path: Path, models: Path, capsys: py
     assert main(["status", "--data-dir", str(s.resolved_data_dir), "--models-dir", str(models)]) == 0
     out = capsys.readouterr().out
     assert "content search ready for 6 images; style 33%; texture 33% (about 2 h left)" in out
+    from starlette.testclient import TestClient
+
+    from app import create_app
+
+    page = TestClient(create_app(s, services=svc), base_url="http://127.0.0.1").get("/counts").text
+    assert "6 images indexed" in page and "style 33%" in page and "texture 33%" in page
 
 
 def test_two_threads_can_search_at_once(models: Path) -> None:

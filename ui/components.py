@@ -764,6 +764,9 @@ def Counts(counts: dict) -> FT:
     parts = [Span(f"{counts['indexed']:,} images indexed", id="count-indexed")]
     if counts["failed"]:
         parts.append(Span(f" · {counts['failed']:,} skipped"))
+    lagging = {k: v for k, v in counts.get("spaces", {}).items() if k != "content" and v["images"] < v["of"]}
+    for name, sp in lagging.items():  # e.g. a run stopped in its style pass: say what style search covers
+        parts.append(Span(f" · {name} {100 * sp['images'] // max(sp['of'], 1)}%", cls="space-coverage"))
     # refreshes itself when an indexing run ends
     return P(
         *parts,
