@@ -202,12 +202,17 @@ class OvTower:
             return np.array(self._request.infer({0: x})[0], dtype=np.float32, copy=True)
 
 
-def compile_ir(settings: Settings, xml: Path) -> OvTower:
+def compile_ir(settings: Settings, xml: Path, blob_cache: bool = False) -> OvTower:
+    """`blob_cache`: keep OpenVINO's compiled form beside the IR, so a fresh process loads it in about a third
+    of the time (0.36 to 0.11 s for ViT-B/16's text tower): worth its disk for the text towers a query waits
+    on, not for the big image towers an indexing run loads once."""
     import openvino as ov
 
     core = ov.Core()
+    if blob_cache:
+        core.set_property({"CACHE_DIR": str(xml.parent / "compiled")})
     config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads(settings)}
-    return OvTower(core.compile_model(core.read_model(xml), "CPU", config))
+    return OvTower(core.compile_model(str(xml), "CPU", config))
 
 
 def openvino_tower(
@@ -222,9 +227,10 @@ def openvino_tower(
     model_type: str | None = None,
 ) -> OvTower:
     """The tower from its cached IR, or converted (and for int8, quantised) and cached first."""
+    blobs = cache.stem.startswith(Tower.TEXT.value)
     if cache.valid():
         try:
-            return compile_ir(settings, cache.xml)
+            return compile_ir(settings, cache.xml, blobs)
         except Exception as e:  # noqa: BLE001 - a damaged IR is rebuilt, whatever OpenVINO says about it
             log.warning("OpenVINO IR %s does not load (%s): rebuilding it", cache.xml.name, e)
     elif cache.xml.exists():
@@ -263,4 +269,4 @@ def openvino_tower(
         raise ModelError(f"the OpenVINO {cache.stem} tower does not match PyTorch (cosine {cos:.5f} < {floor})")
     cache.save(model, {**extra, "check_cosine": round(cos, 6)})
     log.info("OpenVINO IR written: %s (cosine to PyTorch %.5f)", cache.xml, cos)
-    return compile_ir(settings, cache.xml)
+    return compile_ir(settings, cache.xml, blobs)
