@@ -252,3 +252,15 @@ def test_two_threads_can_search_at_once(models: Path) -> None:
     for t in ts:
         t.join()
     assert errors == []
+
+
+def test_the_library_panel_says_content_search_is_ready_during_the_style_pass() -> None:
+    from fasthtml.common import to_xml
+
+    from indexing.progress import Progress
+    from ui.components import ProgressView
+
+    p = Progress(state="indexing", phase="style", content_ready=48210, fill_total=48210, filled=5785)
+    p.phase_started_at = p.started_at = time.monotonic() - 3600  # 5785 images in the last hour
+    html = to_xml(ProgressView(p.snapshot()))
+    assert "Content search ready for 48,210 images · style 12% (5,785 / 48,210, about 7 h left)" in html
