@@ -16,11 +16,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 
+from geo.geocoder import GEOCODER, UnknownPlace, understood
 from indexing.imageio import ImageError
 from models import CONTENT, ModelError, WeightsMissingError
 from models import weights as model_weights
 from search.engine import MAX_K, SORTS, Filters
-from search.places import GEOCODER, UnknownPlace, group_by_place
+from search.grouping import group_by_place
 from search.query import (
     QueryError,
     Term,
@@ -366,8 +367,7 @@ def create_app(settings: Settings | None = None, services: StyleSeek | None = No
             area = GEOCODER.resolve_term(text[:300])
         except UnknownPlace as e:
             return PlaceLabel(str(e), error=True)
-        also = f" · also: {'; '.join(area.alternatives)}" if area.alternatives else ""
-        return PlaceLabel(f"→ {area.label}{also}")
+        return PlaceLabel(f"→ {understood(area)}")
 
     @app.get("/term_row")
     def term_row():  # noqa: ANN202

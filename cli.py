@@ -127,16 +127,14 @@ def cmd_search(args: argparse.Namespace) -> int:
     hits = app.search(
         validate(terms), args.k, min_score=args.min_score, sort=args.sort, coherence=args.coherence, filters=filters
     )
-    from search.places import GEOCODER
+    from geo.geocoder import GEOCODER, understood
 
     for t in terms:  # how each place was understood, and what else its name could mean (stderr: JSON stays clean)
         if t.target == "location":
-            area = GEOCODER.resolve_term(t.text)
-            also = f" (also: {'; '.join(area.alternatives)})" if area.alternatives else ""
-            print(f"{t.text} → {area.label}{also}", file=sys.stderr)
+            print(f"{t.text} → {understood(GEOCODER.resolve_term(t.text), inline=False)}", file=sys.stderr)
     payload = _hits_payload(app, hits)
     if args.group_by == "place":
-        from search.places import group_by_place
+        from search.grouping import group_by_place
 
         groups = group_by_place(payload)
         text = "\n\n".join(f"{label}\n{_hits_text(members)}" for label, members in groups) or "no results"

@@ -18,7 +18,6 @@ import math
 import os
 import threading
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -26,6 +25,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from indexing.colour import nclx_icc, reducible, to_srgb
+from indexing.decoded import TRANSPOSE, Decoded, ImageError, bands, guard
 from indexing.exif import ExifInfo, exif_from_blob, read_exif
 from indexing.formats import is_raw
 
@@ -36,41 +36,12 @@ try:  # HEIC/HEIF support is a plugin; without it those files are reported as un
 except ImportError:  # pragma: no cover
     pass
 
-warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limits decide, see _guard()
+warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limits decide, see guard()
 Image.MAX_IMAGE_PIXELS = None
 
-# EXIF orientation -> the transpose that shows the image upright
-TRANSPOSE = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
-}
 BIG_DECODE_BYTES = 256 << 20  # a decode needing more memory than this streams through libvips
-BOMB_CHECK_PIXELS = 50_000_000  # above this, the expansion from file size to pixels is checked
-MAX_EXPANSION = 250  # decoded bytes per file byte; deflate's ceiling is ~1032, real pictures stay far below
 _VIPS_FORMATS = {"TIFF", "PNG", "WEBP", "GIF", "BMP", "PPM", "JPEG", "MPO"}
 _big = threading.BoundedSemaphore(1)
-
-
-class ImageError(Exception):
-    """A file that cannot be indexed; the message is the reason shown to the user."""
-
-
-@dataclass
-class Decoded:
-    image: Image.Image  # RGB (sRGB), upright, downscaled to about `min_side` on its short side
-    width: int  # full size as displayed (after orientation)
-    height: int
-    format: str
-    exif: ExifInfo
-    xmp: bytes | None = None  # the embedded XMP packet, if any
-    orientation_applied: int = 1  # the transform applied to show it upright, as an EXIF orientation code
-    orientation_source: str | None = None  # "EXIF", "HEIF container", "AVIF container", "RAW"
-    notes: list[str] = field(default_factory=list)
 
 
 def content_hash(data: bytes) -> str:
@@ -106,21 +77,6 @@ def _heif_container_code(img: Image.Image) -> int:
         return orientation_code([t for t in c_image.transformations if t[0] in ("irot", "imir")])
     except (AttributeError, IndexError, TypeError, ValueError):
         return 1
-
-
-def _bands(mode: str) -> float:
-    return {"1": 1 / 8, "L": 1, "P": 1, "LA": 2, "PA": 2, "I;16": 2, "I;16B": 2, "I;16L": 2, "I": 4, "F": 4}.get(
-        mode, len(mode) if mode.isalpha() else 4
-    )
-
-
-def _guard(w: int, h: int, mode: str, file_size: int, max_pixels: int) -> None:
-    if w * h > max_pixels:
-        raise ImageError(f"refused: {w}x{h} = {w * h / 1e6:.0f} MP exceeds the {max_pixels / 1e6:.0f} MP limit")
-    if w * h > BOMB_CHECK_PIXELS and w * h * _bands(mode) > MAX_EXPANSION * max(file_size, 1):
-        raise ImageError(
-            f"refused as a decompression bomb: {w}x{h} = {w * h / 1e6:.0f} MP from a {file_size / 1e6:.1f} MB file"
-        )
 
 
 def _exif(img: Image.Image, fp: BinaryIO) -> ExifInfo:
@@ -195,7 +151,7 @@ def decode(
         try:
             img = Image.open(fp)
             w, h = img.size
-            _guard(w, h, img.mode, file_size, max_pixels)
+            guard(w, h, img.mode, file_size, max_pixels)
             fmt = img.format or "?"
             exif = _exif(img, fp)
             xmp = _xmp(img)
@@ -210,7 +166,7 @@ def decode(
                 img.seek(0)
             need = _need(w, h, min_side, min_long)
             img.draft("RGB", need)  # JPEG: scaled in the DCT; HEIF: an embedded thumbnail if big enough
-            full = img.size[0] * img.size[1] * _bands(img.mode)
+            full = img.size[0] * img.size[1] * bands(img.mode)
             if full > big_bytes:
                 with _big:
                     if fmt in _VIPS_FORMATS and img.size == (w, h):
@@ -338,7 +294,7 @@ def _vips_fallback(
         xmp = v.get("xmp-data") if v.get_typeof("xmp-data") else None
     except pyvips.Error:
         raise ImageError("not a supported image format") from why
-    _guard(w, h, "RGBA", file_size, max_pixels)
+    guard(w, h, "RGBA", file_size, max_pixels)
     with _big:
         img, icc = _vips_reduced(source, (w, h), _need(w, h, min_side, min_long))
     fmt = loader.removesuffix("load").removesuffix("_source").removesuffix("_buffer").upper() or "?"

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from geo.gazetteer import GAZETTEER, PLACE_VERSION, Place
 from indexing.catalog import META_VERSION, Catalog
 from indexing.imageio import Decoded, ImageError, decode, probe, thumbnail_bytes
 from indexing.metadata import merge
@@ -31,7 +32,6 @@ from indexing.scan import FileEntry, iter_image_files
 from indexing.thumbs import ThumbCache
 from indexing.vectors import VectorIndex
 from models.base import Encoder
-from search.places import GAZETTEER, PLACE_VERSION, Place
 from settings import Settings
 
 log = logging.getLogger(__name__)

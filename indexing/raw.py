@@ -14,8 +14,8 @@ from pathlib import Path
 from PIL import Image
 
 from indexing.colour import to_srgb
+from indexing.decoded import TRANSPOSE, Decoded, ImageError, guard
 from indexing.exif import read_exif
-from indexing.imageio import TRANSPOSE, Decoded, ImageError, _guard
 
 _FLIP_TO_EXIF = {0: 1, 3: 3, 5: 8, 6: 6}  # LibRaw's sizes.flip -> EXIF orientation
 
@@ -30,7 +30,7 @@ def decode_raw(source: bytes | str | Path, *, min_side: int, min_long: int, max_
         with rawpy.imread(io.BytesIO(data)) as raw:
             s = raw.sizes
             w, h = int(s.width), int(s.height)
-            _guard(w, h, "RGB", len(data), max_pixels)
+            guard(w, h, "RGB", len(data), max_pixels)
             code = _FLIP_TO_EXIF.get(int(s.flip), 1)
             img, how = _preview(raw, w, h, min_side, min_long), "embedded preview"
             if img is None:

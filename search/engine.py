@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
+from geo.gazetteer import distance_km
+from geo.geocoder import GEOCODER, Area, UnknownPlace
 from indexing.catalog import Catalog, ImageRow
 from indexing.vectors import VectorIndex
 from models.base import Encoder
-from search.places import GEOCODER, Area, UnknownPlace, distance_km
 from search.query import QueryError, Term, is_hard, validate
 
 MAX_K = 1000

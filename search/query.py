@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from geo.geocoder import is_only, location_phrase, rephrase, split_place_phrase
+
 TARGETS = ("content", "style", "location")
 MAX_TERMS = 16
 
@@ -31,10 +33,6 @@ class Term:
 
 
 _TARGET = re.compile(r"^\s*(content|style|location|in|near|only in|only near)\s*:\s*(.*)$", re.IGNORECASE | re.DOTALL)
-# plain phrases that name a place: "garden scene in France", "near Zurich", "within 5 km of Lyon"
-_PLACE_PHRASE = re.compile(
-    r"^(?:(.*?)\s+)?((?:in|near)\s+.+|within\s+\d+(?:\.\d+)?\s*km\s+of\s+.+)$", re.IGNORECASE | re.DOTALL
-)
 _WEIGHT = re.compile(r"^(.*?)\s*:\s*([+-]?(?:\d+\.?\d*|\.\d+))\s*$", re.DOTALL)
 
 
@@ -94,48 +92,22 @@ def split_terms(query: str) -> list[str]:
 
 def with_place(term: Term, place: str) -> Term:
     """The location term with another place and the same near/in/only and radius: picking an alternative."""
-    near, phrase = location_phrase(term.text)
-    only = "only " if is_hard(term) else ""
-    m = re.match(r"^within\s+(\d+(?:\.\d+)?)\s*km\s+of\s+", phrase, re.IGNORECASE)
-    if m:
-        return Term(f"{only}within {m.group(1)} km of {place}", "location", term.weight)
-    r = re.search(r"\s(\d+(?:\.\d+)?)\s*km$", phrase, re.IGNORECASE)
-    radius = f" {r.group(1)}km" if r else ""
-    return Term(f"{only}{'near' if near else 'in'} {place}{radius}", "location", term.weight)
+    return Term(rephrase(term.text, place), "location", term.weight)
 
 
 def _split_place(text: str, weight: float) -> list[Term]:
     """'garden scene in France' -> content 'garden scene' + location 'in France', if France is a place."""
-    m = _PLACE_PHRASE.match(text)
-    if m is None:
-        return [make_term(text, "content", weight)]
-    from search.places import GEOCODER, UnknownPlace
-
-    rest, phrase = (m.group(1) or "").strip(), m.group(2).strip()
-    try:
-        GEOCODER.resolve_term(phrase)
-    except UnknownPlace:
+    split = split_place_phrase(text)
+    if split is None:
         return [make_term(text, "content", weight)]  # "dog in water": not a place, so it stays content
+    rest, phrase = split
     out = [make_term(rest, "content", weight)] if rest else []
     return [*out, make_term(phrase, "location", weight)]
 
 
 def is_hard(term: Term) -> bool:
     """'only in France' / 'only near Zurich': a filter, not just a preference."""
-    return term.target == "location" and term.text.lower().startswith("only ")
-
-
-def location_phrase(text: str) -> tuple[bool, str]:
-    """(near?, place) from a location term's text: 'near Zurich 20km' -> (True, 'Zurich 20km')."""
-    t = text.strip()
-    if t.lower().startswith("only "):
-        t = t[5:].strip()
-    low = t.lower()
-    if low.startswith("near "):
-        return True, t[5:].strip()
-    if low.startswith("in "):
-        return False, t[3:].strip()
-    return low.startswith("within "), t
+    return term.target == "location" and is_only(term.text)
 
 
 def parse_term_option(option: str) -> Term:

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from geo.geocoder import GEOCODER, UnknownPlace, as_location_text, trailing_place
 from search.query import TARGETS, Term, split_terms
 
 VOCABULARY = Path(__file__).parent / "data" / "vocabulary.json"
@@ -100,8 +101,6 @@ def _clean_text(text: Any) -> str:
 def clean_terms(raw: Any) -> tuple[list[Term], list[str]]:
     """Validated terms from an engine's raw answer (a list of {text, target, weight}), and notes on what was
     changed or dropped. Unknown places become content terms."""
-    from search.places import GEOCODER, UnknownPlace
-
     notes: list[str] = []
     items = raw.get("terms") if isinstance(raw, dict) else raw
     if not isinstance(items, list):
@@ -134,8 +133,7 @@ def clean_terms(raw: Any) -> tuple[list[Term], list[str]]:
         if target == "location":
             try:
                 GEOCODER.resolve_term(text)
-                if not re.match(r"^(in|near|within|only)\s", text, re.IGNORECASE):
-                    text = f"in {text}"
+                text = as_location_text(text)
             except UnknownPlace:
                 notes.append(f"“{text}” is not a place the offline gazetteer knows: kept as a content term")
                 target = "content"
@@ -163,9 +161,6 @@ _FILLER = re.compile(
 _NEGATION = re.compile(
     r"\b(?:without|no|not|except|excluding)\s+(?:any\s+)?([\w\s'-]+?)(?=$|,|;|\band\b|\bbut\b)", re.I
 )
-_PLACE = re.compile(
-    r"\b(in|near|at|around)\s+((?:within\s+\d+\s*km\s+of\s+)?[\w'().,-]+(?:\s+[\w'().,-]+){0,4})$", re.I
-)
 
 
 def _phrase(m: str) -> re.Pattern[str]:
@@ -176,8 +171,6 @@ def rule_suggestions(description: str, tags: Tags | None = None) -> tuple[list[d
     """Split a description into raw terms: styles, media and textures from the vocabulary (each with a
     weaker related term), a trailing place from the gazetteer, exclusions ("without people"), and the rest
     as content. With tags, the commonest ones of the current results join as weaker terms."""
-    from search.places import GEOCODER, UnknownPlace
-
     vocab = vocabulary()
     text = " ".join(description.split())
     text = re.sub(r"(\w)-(?:inspired|style|styled|esque)\b", r"\1", text, flags=re.IGNORECASE)  # "picasso-inspired"
@@ -188,24 +181,10 @@ def rule_suggestions(description: str, tags: Tags | None = None) -> tuple[list[d
         negatives.append(m.group(1).strip())
     text = " ".join(_NEGATION.sub(" ", text).split())
     # a place at the end ("... in France", "near Zurich 20km"): the longest tail the gazetteer knows
-    m = _PLACE.search(text)
-    if m:
-        words = m.group(2).split()
-        if words and words[0].lower() == "the" and len(words) > 1:  # "at the Eiffel Tower"
-            words = words[1:]
-        for n in range(len(words), 0, -1):
-            tail = " ".join(words[:n]).strip(" ,.")
-            try:
-                area = GEOCODER.resolve(tail, near=m.group(1).lower() == "near")
-            except UnknownPlace:
-                continue
-            if area.kind == "city" and not tail[:1].isupper():  # "at the beach" is no trip to Beach, ND
-                continue
-            prep = "near" if m.group(1).lower() in ("near", "around") else "in"
-            raw.append({"text": f"{prep} {tail}", "target": "location", "weight": 1.0})
-            text = text[: m.start()] + " " + " ".join(words[n:])
-            text = re.sub(r"\s(?:at|in|near|around)\s+the\s*$", " ", text, flags=re.IGNORECASE)
-            break
+    tail = trailing_place(text)
+    if tail is not None:
+        text, phrase = tail
+        raw.append({"text": phrase, "target": "location", "weight": 1.0})
     found_style = False
     for group, weight, related_weight in (("styles", 0.9, 0.6), ("media", 0.8, 0.5), ("textures", 0.6, 0.0)):
         for entry in vocab[group]:

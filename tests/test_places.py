@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from search.borders import BORDERS
-from search.places import GAZETTEER, PLACE_VERSION, UnknownPlace
+from geo.borders import BORDERS
+from geo.gazetteer import GAZETTEER, PLACE_VERSION
+from geo.geocoder import UnknownPlace
 from services import StyleSeek
 from settings import Settings
 from tests.imagegen import pattern, save_jpeg
@@ -143,7 +144,7 @@ def test_unknown_places_are_reported(world: StyleSeek) -> None:
 
 
 def test_geocoder_picks_the_most_populous_match_and_offers_others() -> None:
-    from search.places import GEOCODER
+    from geo.geocoder import GEOCODER
 
     paris = GEOCODER.resolve("Paris")
     assert (paris.kind, paris.country_code) == ("city", "FR")
@@ -154,7 +155,7 @@ def test_geocoder_picks_the_most_populous_match_and_offers_others() -> None:
 
 
 def test_qualified_names_pick_one_town_and_every_alternative_resolves_to_itself() -> None:
-    from search.places import GEOCODER
+    from geo.geocoder import GEOCODER
 
     for name in ("Paris", "Springfield", "Cambridge", "Saint-Louis"):
         best = GEOCODER.resolve(name)
@@ -176,7 +177,7 @@ def test_qualified_names_pick_one_town_and_every_alternative_resolves_to_itself(
 
 
 def test_landmarks_resolve_to_a_point_with_their_own_radius() -> None:
-    from search.places import GEOCODER
+    from geo.geocoder import GEOCODER
 
     eiffel = GEOCODER.resolve("Eiffel Tower")
     assert (eiffel.kind, eiffel.country_code, eiffel.radius_km) == ("landmark", "FR", 1.0)
@@ -197,7 +198,7 @@ def test_landmarks_resolve_to_a_point_with_their_own_radius() -> None:
 def test_every_landmark_lies_in_its_country() -> None:
     """Checks the shipped coordinates: a sign or digit slip would put a landmark in another country or at sea.
     Three lie on a border, where the summit or the falls is shared."""
-    from search.places import GEOCODER
+    from geo.geocoder import GEOCODER
 
     GEOCODER._ready()
     marks = {lm.name: lm for lm in GEOCODER.landmarks.values()}
@@ -272,7 +273,7 @@ def test_date_and_camera_filters(tmp_path: Path, settings: Settings, shared_enco
 
 
 def test_results_grouped_by_place(world: StyleSeek) -> None:
-    from search.places import group_by_place
+    from search.grouping import group_by_place
     from search.records import image_record
 
     hits = world.search("red square", k=6)
@@ -323,7 +324,7 @@ PEOPLE_NAME = [
 
 @pytest.mark.parametrize(("where", "lat", "lon", "town", "detail"), PEOPLE_NAME)
 def test_the_place_is_the_town_a_person_would_name(where: str, lat: float, lon: float, town: str, detail) -> None:  # noqa: ANN001
-    from search.places import place_label
+    from geo.gazetteer import place_label
 
     (p,) = GAZETTEER.nearest([(lat, lon)])
     assert (p.city, p.detail) == (town, detail), where
@@ -341,7 +342,8 @@ def test_towns_beside_a_city_keep_their_own_name() -> None:
 
 
 def test_forward_geocoding_and_grouping_use_the_same_town_names() -> None:
-    from search.places import GEOCODER, group_by_place
+    from geo.geocoder import GEOCODER
+    from search.grouping import group_by_place
 
     eiffel, louvre, midtown = GAZETTEER.nearest([(48.8584, 2.2945), (48.8606, 2.3376), (40.7527, -73.9772)])
     area = GEOCODER.resolve(eiffel.city)

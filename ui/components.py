@@ -15,8 +15,8 @@ from fasthtml.components import Label as PlainLabel  # MonsterUI's Label is a bo
 from fasthtml.components import Select as PlainSelect  # MonsterUI's Select is a custom element; a native one here
 from monsterui.all import *  # noqa: F403
 
+from geo.gazetteer import place_label
 from indexing.progress import ProgressSnapshot, duration_text
-from search.places import place_label
 from search.query import Term
 from search.records import orientation_text, taken_text
 from ui.worldmap import ResultsMap

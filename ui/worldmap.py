@@ -12,7 +12,7 @@ from fasthtml.common import Div, P, ft_hx
 from fasthtml.svg import Path as SvgPath
 from fasthtml.svg import Svg, Title
 
-from search.borders import decode_topojson
+from geo.borders import decode_topojson
 
 ATLAS = Path(__file__).parent / "static" / "vendor" / "countries-110m.json"
 W, H = 960, 480

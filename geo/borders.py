@@ -1,4 +1,4 @@
-"""Country outlines: Natural Earth 1:50m admin-0 polygons (npm's world-atlas, shipped in search/data) for the
+"""Country outlines: Natural Earth 1:50m admin-0 polygons (npm's world-atlas, shipped in geo/data) for the
 country a point lies in. The nearest populated place alone is wrong near borders: central Rome's nearest
 gazetteer point is Vatican City, and a lakeside town can be nearest to a village across the water.
 
