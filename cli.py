@@ -47,12 +47,7 @@ def _app(settings: Settings):  # noqa: ANN202 - services import is deferred to k
 
 
 def _hits_payload(app, hits) -> list[dict]:  # noqa: ANN001
-    from search.records import image_record
-
-    return [
-        {**image_record(h.image, app.thumbs), "score": round(h.score, 6), "contributions": h.contributions()}
-        for h in hits
-    ]
+    return app.records(hits)
 
 
 def _hits_text(payload: list[dict], time_display: str | None = None) -> str:

@@ -14,12 +14,13 @@ import numpy as np
 from indexing.catalog import Catalog, ImageRow
 from indexing.imageio import decode, preview_bytes, thumbnail_bytes
 from indexing.pipeline import Indexer, RunReport
-from indexing.progress import Progress, ProgressFile
+from indexing.progress import Progress, ProgressFile, ProgressSnapshot
 from indexing.thumbs import ThumbCache
 from indexing.vectors import VectorIndex, set_search_threads
 from models.base import Encoder
 from search.engine import Hit, Searcher
 from search.query import QueryError, Term, parse_query
+from search.records import hit_record, image_record
 from search.suggest import Suggestions, Tags, clean_terms, count_tags, llm_suggestions, rule_suggestions, tag_vocabulary
 from settings import Settings
 
@@ -126,6 +127,74 @@ class StyleSeek:
         progress = progress or Progress()
         progress.listen(ProgressFile(self.settings.resolved_data_dir / "indexing.json"))
         return self.indexer().run(paths, progress, cancel)
+
+    # what the pages and `status` show ---------------------------------------------------------------------
+    def counts(self) -> dict:
+        return {
+            "indexed": self.catalog.count("indexed"),
+            "failed": self.catalog.count("error"),
+            "spaces": self.space_status(),
+        }
+
+    def folders(self) -> list[dict]:
+        return [
+            {"path": f.path, "indexed": f.indexed, "failed": f.failed, "last_indexed_at": f.last_indexed_at}
+            for f in self.catalog.folder_stats()
+        ]
+
+    def status(self) -> dict:
+        """`styleseek status --json`: counts, folders, what each space covers, and a run in another process."""
+        from indexing.progress import ProgressFile
+
+        c = self.counts()
+        return {
+            "data_dir": str(self.settings.resolved_data_dir),
+            "indexed": c["indexed"],
+            "failed": c["failed"],
+            "folders": self.folders(),
+            "spaces": c["spaces"],
+            "running": ProgressFile.read(self.settings.resolved_data_dir / "indexing.json"),
+        }
+
+    def model_notice(self) -> tuple[str, str] | None:
+        """(kind, text) for the page's notice: the content model missing, or random test weights in use."""
+        from models import CONTENT
+        from models import weights as model_weights
+
+        st = model_weights.locate(CONTENT, self.settings)
+        if not st.present:
+            return ("error", model_weights.missing_message(CONTENT, self.settings))
+        if st.random_weights:
+            return (
+                "warning",
+                "Test models in use (random weights): search results are meaningless. "
+                "Run `styleseek models download` for the real CLIP weights.",
+            )
+        return None
+
+    def style_available(self) -> tuple[bool, str]:
+        if "style" in self.encoders:
+            return True, ""
+        return False, (
+            "Style search is unavailable: the style models are not installed or are turned off "
+            "(`styleseek models status`). Content terms work as usual."
+        )
+
+    def progress(self) -> ProgressSnapshot | None:
+        return self.job.progress.snapshot() if self.job else None
+
+    def cancel_indexing(self) -> ProgressSnapshot:
+        if self.job is None or not self.job.running:
+            raise RuntimeError("No indexing run is in progress.")
+        self.job.cancel.set()
+        return self.job.progress.snapshot()
+
+    def records(self, hits: list[Hit]) -> list[dict]:
+        """The hits as records: the one form the JSON, the CLI and the pages share (search.records)."""
+        return [hit_record(h, self.thumbs) for h in hits]
+
+    def record(self, row: ImageRow) -> dict:
+        return image_record(row, self.thumbs)
 
     def space_status(self) -> dict:
         """Per space: how many images it can search, and of the indexed ones, how many it covers."""

@@ -11,7 +11,6 @@ indexed with that model) gets 0 from the parts of that space. Ties break by imag
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -23,10 +22,18 @@ from geo.geocoder import GEOCODER, Area, UnknownPlace
 from indexing.catalog import Catalog, ImageRow
 from indexing.vectors import VectorIndex
 from models.base import Encoder
+from search.options import (  # noqa: F401 - MAX_K, SORTS and Filters are part of the engine's interface
+    MAX_K,
+    SORTS,
+    Filters,
+    check_balance,
+    check_coherence,
+    check_k,
+    check_min_score,
+    check_radius,
+    check_sort,
+)
 from search.query import QueryError, Term, is_hard, validate
-
-MAX_K = 1000
-SORTS = ("score", "date")
 
 
 @dataclass(frozen=True)
@@ -72,32 +79,6 @@ class Hit:
             "models": {k: round(v, 6) for k, v in self.by_model.items()},
             "coherence_boost": round(self.boost, 6),
         }
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Hard conditions beside the scores. Location terms themselves can be hard too ("only in: France")."""
-
-    unplaced: str = "keep"  # keep or drop images without a place when the query has location terms
-    taken_from: str | None = None  # YYYY-MM-DD, inclusive; undated images are dropped by a date filter
-    taken_to: str | None = None
-    camera: str | None = None  # case-insensitive part of "make model"
-
-    def __post_init__(self) -> None:
-        if self.unplaced not in ("keep", "drop"):
-            raise QueryError(f"unplaced must be keep or drop, got {self.unplaced!r}")
-        for name in ("taken_from", "taken_to"):
-            v = getattr(self, name)
-            if v is not None and not re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", v):
-                raise QueryError(
-                    f"{name.replace('_', ' ')} must be a date like 2021-07-14 (or 2021-07, 2021), got {v!r}"
-                )
-
-
-def check_k(k: int) -> int:
-    if not 1 <= k <= MAX_K:
-        raise QueryError(f"k must be between 1 and {MAX_K}, got {k}")
-    return k
 
 
 class Searcher:
@@ -168,8 +149,7 @@ class Searcher:
     # find similar -------------------------------------------------------------------------------------
     def balance_weights(self, balance: float) -> dict[str, float]:
         """balance 0 = content only, 1 = style only; the style side blends CLIP-L and the VAE descriptor."""
-        if not 0.0 <= balance <= 1.0:
-            raise QueryError(f"balance must be between 0 (content) and 1 (style), got {balance:g}")
+        check_balance(balance)
         style_side = [s for s in ("style", "texture") if s in self.encoders]
         if balance > 0 and not style_side:
             self._require("style")
@@ -187,9 +167,7 @@ class Searcher:
         if row is None:
             raise LookupError(f"no image with id {image_id}")
         parts = []
-        if within_km is not None:
-            if not 0 < within_km <= 20_000:
-                raise QueryError(f"the radius must be between 0 and 20000 km, got {within_km:g}")
+        if check_radius(within_km) is not None:
             if row.gps is None:
                 raise QueryError(f"image {image_id} has no GPS position, so there is nothing to be near")
             area = Area("city", f"#{image_id}", row.place_country_code or "", None, row.gps_lat, row.gps_lon, within_km)
@@ -227,10 +205,9 @@ class Searcher:
         filters: Filters | None = None,
     ) -> list[Hit]:
         filters = filters or Filters()
-        if sort not in SORTS:
-            raise QueryError(f"sort must be one of {', '.join(SORTS)}, got {sort!r}")
-        if not 0.0 <= coherence <= 1.0:
-            raise QueryError(f"coherence must be between 0 and 1, got {coherence:g}")
+        check_sort(sort)
+        check_coherence(coherence)
+        check_min_score(min_score)
         positive = [p for p in parts if p.weight > 0]
         norm = sum(p.weight for p in positive)
         if norm <= 0:

@@ -13,13 +13,10 @@ import re
 from dataclasses import dataclass
 
 from geo.geocoder import is_only, location_phrase, rephrase, split_place_phrase
+from search.errors import QueryError
 
 TARGETS = ("content", "style", "location")
 MAX_TERMS = 16
-
-
-class QueryError(ValueError):
-    """A query the user has to fix; the message says how."""
 
 
 @dataclass(frozen=True)
@@ -152,7 +149,8 @@ def format_query(terms: list[Term]) -> str:
 
 def apply_balance(terms: list[Term], balance: float) -> list[Term]:
     """The UI's content/style emphasis: 0.5 leaves weights alone, 0 silences style terms, 1 content terms."""
-    if not 0.0 <= balance <= 1.0:
-        raise QueryError(f"balance must be between 0 and 1, got {balance:g}")
+    from search.options import check_balance
+
+    check_balance(balance)
     factor = {"content": min(1.0, 2 * (1 - balance)), "style": min(1.0, 2 * balance)}
     return [Term(t.text, t.target, round(t.weight * factor.get(t.target, 1.0), 4)) for t in terms]

@@ -86,3 +86,8 @@ def orientation_text(rec: dict) -> str:
     if code == 1:
         return "as stored"
     return f"{ORIENTATION_WORDS.get(code, str(code))} ({rec.get('sources', {}).get('orientation', 'EXIF')})"
+
+
+def hit_record(hit: Any, thumbs: ThumbCache) -> dict[str, Any]:
+    """A hit (search, similar): its image record, the fused score and each term's and model's share."""
+    return {**image_record(hit.image, thumbs), "score": round(hit.score, 6), "contributions": hit.contributions()}

@@ -258,7 +258,7 @@ def test_the_library_panel_says_content_search_is_ready_during_the_style_pass() 
     from fasthtml.common import to_xml
 
     from indexing.progress import Progress
-    from ui.components import ProgressView
+    from ui.library import ProgressView
 
     p = Progress(state="indexing", phase="style", content_ready=48210, fill_total=48210, filled=5785)
     p.phase_started_at = p.started_at = time.monotonic() - 3600  # 5785 images in the last hour

@@ -1,0 +1,71 @@
+"""What every router shares: the services of the request's app, errors with their HTTP status, and how an
+error reaches the page (htmx: into the error slot; otherwise a small page)."""
+
+from __future__ import annotations
+
+from fasthtml.common import *  # noqa: F403 - fasthtml first, then monsterui
+from monsterui.all import *  # noqa: F403
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from indexing.catalog import ImageRow
+from services import StyleSeek
+from ui.form import parse_int
+from ui.widgets import ErrorFragment, Headers
+
+
+class UserError(Exception):
+    """A request the user has to change; `status` is the HTTP status (404, 409, ...), the message says why."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def services(req: Request) -> StyleSeek:
+    return req.app.state.services
+
+
+def is_htmx(req: Request) -> bool:
+    return req.headers.get("HX-Request") == "true"
+
+
+def image_id(value: str) -> int:
+    n = parse_int(value, "id")
+    if not 1 <= n <= 2**62:
+        raise UserError(400, f"id must be between 1 and {2**62}, got {n}")
+    return n
+
+
+def indexed_row(svc: StyleSeek, value: str) -> ImageRow:
+    """The indexed image of an id from the request; a 404 for anything else (failed files are not served)."""
+    iid = image_id(value)
+    row = svc.image(iid)
+    if row is None or row.status != "indexed":
+        raise UserError(404, f"no indexed image with id {iid}")
+    return row
+
+
+def clear_error() -> FT:
+    """Sent beside a good answer: clears an earlier error from the slot."""
+    return Div(id="error-slot", hx_swap_oob="true")
+
+
+def error_response(req: Request, status: int, message: str) -> Response:
+    if is_htmx(req):  # errors land in one slot at the top, whatever the request targeted
+        return HTMLResponse(
+            to_xml(ErrorFragment(message)),
+            status_code=status,
+            headers={"HX-Retarget": "#error-slot", "HX-Reswap": "innerHTML"},
+        )
+    page = Html(
+        Head(*Headers(), Title("StyleSeek: error")),
+        Body(
+            Div(
+                ErrorFragment(message),
+                A("Back to search", href="/", cls="uk-link"),
+                cls="max-w-screen-md mx-auto p-6",
+            )
+        ),
+    )
+    return HTMLResponse(to_xml(page), status_code=status)

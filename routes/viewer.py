@@ -1,0 +1,54 @@
+"""The viewer and Find similar: a picture's preview with its score explained, and the pictures like it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fasthtml.common import *  # noqa: F403 - fasthtml first, then monsterui
+from monsterui.all import *  # noqa: F403
+from starlette.requests import Request
+
+from routes.common import UserError, clear_error, image_id, indexed_row, is_htmx, services
+from routes.search import full_page
+from search.options import check_balance, check_k, check_radius
+from search.query import parse_query
+from ui.form import SearchState, parse_float, parse_int
+from ui.preview import PreviewModal
+from ui.results import Results
+
+router = APIRouter()
+
+
+@router.get("/similar")
+def similar(req: Request, id: str = "", k: str = "24", balance: str = "0", within_km: str = ""):  # noqa: ANN201, A002
+    if not id:
+        raise UserError(400, "similar needs an image id, e.g. /similar?id=12")
+    svc = services(req)
+    iid, kk = image_id(id), check_k(parse_int(k, "k"))
+    bal = check_balance(parse_float(balance, "balance"))
+    radius = check_radius(parse_float(within_km, "within_km")) if within_km.strip() else None
+    row = svc.image(iid)
+    if row is None or row.status != "indexed":
+        raise UserError(404, f"no indexed image with id {iid}")
+    hits = svc.similar(iid, kk, bal, radius)
+    how = {0.0: "", 1.0: " in style"}.get(bal, f" (style balance {bal:g})")
+    how += f" within {radius:g} km" if radius is not None else ""
+    results = Results(svc.records(hits), f"{len(hits)} images similar{how} to {Path(row.path).name}")
+    return (results, clear_error()) if is_htmx(req) else full_page(svc, SearchState(), results)
+
+
+@router.get("/preview")
+def preview(req: Request, id: str = "", q: str = "", balance: str = "0.5"):  # noqa: ANN201, A002
+    svc = services(req)
+    row = indexed_row(svc, id)
+    breakdown = None
+    if q.strip():
+        hit = svc.searcher().explain(parse_query(q), row.id)
+        breakdown = (hit.contributions(), hit.score)
+    return PreviewModal(
+        svc.record(row),
+        breakdown,
+        svc.style_available()[0],
+        check_balance(parse_float(balance, "balance")),
+        svc.settings.time_display,
+    )

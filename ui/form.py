@@ -1,0 +1,120 @@
+"""The search page's state, both ways: parsed from a request's query parameters (each value checked once, by
+search.options, search.query or the engine's Filters; a bad one is a QueryError: a 400 that says what to fix)
+and written back to query parameters (links, Back, bookmarks). Routes and components share it.
+
+Adding a search option: a field here (with its parameter in from_params and to_params), its control in
+ui/search_form.py, and its meaning in the engine (search/options.py, search/engine.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from search.errors import QueryError
+from search.options import Filters, check_balance, check_k, check_min_score, check_sort
+from search.query import Term, make_term, parse_query
+
+
+def parse_int(value: Any, name: str) -> int:
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise QueryError(f"{name} must be a whole number, got {value!r}") from None
+
+
+def parse_float(value: Any, name: str) -> float:
+    try:
+        return float(str(value).strip())
+    except ValueError:
+        raise QueryError(f"{name} must be a number, got {value!r}") from None
+
+
+def _flag(value: str) -> bool:
+    return value.lower() in ("1", "on", "true")
+
+
+@dataclass
+class SearchState:
+    """What the search form shows: the one-line query, the builder's rows and the options."""
+
+    q: str = ""
+    k: int = 24
+    rows: list[Term] = field(default_factory=list)
+    balance: float = 0.5
+    sort: str = "score"
+    coherence: bool = False
+    min_score: float | None = None
+    drop_unplaced: bool = False
+    group_by_place: bool = False
+    show_map: bool = False
+    taken_from: str = ""
+    taken_to: str = ""
+    camera: str = ""
+
+    @classmethod
+    def from_params(cls, params: Any = None) -> SearchState:
+        """From a request's query parameters (anything with get() and getlist()); none: the defaults."""
+        one: Callable[..., str] = params.get if params is not None else (lambda _k, d="": d)
+        many: Callable[[str], list[str]] = params.getlist if params is not None else (lambda _k: [])
+        text, target, weight = many("text"), many("target"), many("weight")
+        if not (len(text) == len(target) == len(weight)):
+            raise QueryError("each term needs a text, a target and a weight")
+        rows = [
+            make_term(tx, tg, parse_float(w, "weight"))
+            for tx, tg, w in zip(text, target, weight, strict=True)
+            if tx.strip()  # an empty row in the builder is simply not used
+        ]
+        min_score = one("min_score", "").strip()
+        st = cls(
+            q=one("q", ""),
+            k=check_k(parse_int(one("k", "24"), "k")),
+            rows=rows,
+            balance=check_balance(parse_float(one("balance", "0.5"), "balance")),
+            sort=check_sort(one("sort", "score")),
+            coherence=_flag(one("coherence", "")),
+            min_score=check_min_score(parse_float(min_score, "min_score")) if min_score else None,
+            drop_unplaced=one("unplaced", "keep") == "drop",
+            group_by_place=one("group", "") == "place",
+            show_map=one("map", "") == "1",
+            taken_from=one("taken_from", "").strip(),
+            taken_to=one("taken_to", "").strip(),
+            camera=one("camera", "").strip()[:100],
+        )
+        st.filters  # noqa: B018 - checks the dates now, so a bad one is a 400 even on an empty query
+        return st
+
+    def to_params(self) -> list[tuple[str, str]]:
+        """The query string that reproduces this state (the inverse of from_params)."""
+        p = [("q", self.q), ("k", str(self.k))]
+        for t in self.rows:
+            p += [("text", t.text), ("target", t.target), ("weight", f"{t.weight:g}")]
+        p += [("balance", f"{self.balance:g}"), ("sort", self.sort)]
+        p += [("coherence", "on")] if self.coherence else []
+        p += [("min_score", f"{self.min_score:g}")] if self.min_score is not None else []
+        p += [("unplaced", "drop")] if self.drop_unplaced else []
+        p += [("group", "place")] if self.group_by_place else []
+        p += [("map", "1")] if self.show_map else []
+        p += [(k, v) for k, v in (("taken_from", self.taken_from), ("taken_to", self.taken_to)) if v]
+        p += [("camera", self.camera)] if self.camera else []
+        return p
+
+    @property
+    def filters(self) -> Filters:
+        return Filters(
+            unplaced="drop" if self.drop_unplaced else "keep",
+            taken_from=self.taken_from or None,
+            taken_to=self.taken_to or None,
+            camera=self.camera or None,
+        )
+
+    def query_terms(self) -> list[Term]:
+        """The one-line query's terms (parsed once a request); the builder's rows follow them."""
+        return parse_query(self.q) if self.q.strip() else []
+
+    @property
+    def customised(self) -> bool:
+        """Any term or option beyond the query line: the options panel then opens."""
+        default = SearchState()
+        return any(getattr(self, f.name) != getattr(default, f.name) for f in fields(self) if f.name not in ("q", "k"))

@@ -1,0 +1,49 @@
+"""The whole page: title, counts and model notice, the search column and the Library panel."""
+
+from __future__ import annotations
+
+from fasthtml.common import *  # noqa: F403 - fasthtml first, then monsterui
+from monsterui.all import *  # noqa: F403
+
+from indexing.progress import ProgressSnapshot
+from ui.form import SearchState
+from ui.library import Counts, IndexPanel
+from ui.search_form import SearchForm
+from ui.suggestions import SuggestionPanel, SuggestProgress
+from ui.widgets import Notice, Page
+
+
+def StatusLine(counts: dict, model_note: tuple[str, str] | None) -> FT:
+    return Div(
+        Counts(counts),
+        Notice(model_note[1], model_note[0], id="model-note", cls="mt-2") if model_note else "",
+    )
+
+
+def MainPage(
+    st: SearchState,
+    results: FT,
+    counts: dict,
+    folders: list[dict],
+    progress: ProgressSnapshot | None,
+    model_note: tuple[str, str] | None,
+    style_ok: bool = True,
+    style_note: str = "",
+) -> tuple:
+    return Page(
+        DivFullySpaced(
+            Div(H2("StyleSeek", cls="text-2xl font-semibold"), StatusLine(counts, model_note)),
+            cls="mb-4 items-start",
+        ),
+        Div(
+            Div(
+                SearchForm(st, style_ok, style_note),
+                SuggestProgress(),
+                SuggestionPanel(None),
+                results,
+                cls="flex-1 min-w-0",
+            ),
+            Div(IndexPanel(folders, progress), cls="lg:w-80 shrink-0"),
+            cls="flex flex-col-reverse lg:flex-row gap-6",
+        ),
+    )
