@@ -12,7 +12,9 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(if $(TORCH_PIN),$(PIP) install -q $(TORCH_PIN),)
-	$(PIP) install -q -e '.[dev]'
+	# setuptools notes every editable install of a flat layout ("be careful with folders ... same name"):
+	# nothing to act on, so it is not printed; the package layout itself installs without warnings
+	PYTHONWARNINGS=ignore $(PIP) install -q -e '.[dev]'
 	touch $@
 
 setup: $(VENV)/.installed

@@ -178,29 +178,10 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from indexing.catalog import Catalog
-    from indexing.progress import ProgressFile, duration_text
+    from indexing.progress import duration_text
 
-    s = _settings(args)
-    cat = Catalog(s.db_path)
-    folders = [
-        {"path": f.path, "indexed": f.indexed, "failed": f.failed, "last_indexed_at": f.last_indexed_at}
-        for f in cat.folder_stats()
-    ]
-    indexed = cat.count("indexed")
-    spaces = {
-        name: {"images": cat.count_vectors(name), "of": indexed}
-        for (name,) in cat.conn.execute("SELECT name FROM spaces ORDER BY name")
-    }
-    run = ProgressFile.read(s.resolved_data_dir / "indexing.json")
-    payload = {
-        "data_dir": str(s.resolved_data_dir),
-        "indexed": indexed,
-        "failed": cat.count("error"),
-        "folders": folders,
-        "spaces": spaces,
-        "running": run,
-    }
+    payload = _app(_settings(args)).status()
+    spaces, run = payload["spaces"], payload["running"]
     lines = [f"data: {payload['data_dir']}", f"{payload['indexed']} indexed, {payload['failed']} failed"]
     if "content" in spaces:
         ready = f"content search ready for {spaces['content']['images']:,} images"
@@ -212,7 +193,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         lines.append(ready)
     if run and not run.get("eta_seconds"):
         lines.append(f"indexing now: {run['done']:,} of {run['total']:,} files ({run['message']})")
-    lines += [f"  {f['indexed']:>7} indexed {f['failed']:>5} failed  {f['path']}" for f in folders]
+    lines += [f"  {f['indexed']:>7} indexed {f['failed']:>5} failed  {f['path']}" for f in payload["folders"]]
     _emit(args, payload, "\n".join(lines))
     return 0
 

@@ -8,11 +8,12 @@ Also the decoder of world-atlas' TopoJSON, which the offline map (ui/worldmap.py
 from __future__ import annotations
 
 import json
-import threading
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
+from basics import Once
 
 DATA = Path(__file__).parent / "data"
 COUNTRIES_50M = DATA / "countries-50m.json"
@@ -60,8 +61,7 @@ class Borders:
 
     def __init__(self, path: Path = COUNTRIES_50M) -> None:
         self.path = path
-        self._lock = threading.Lock()
-        self._tree = None
+        self._once = Once(self._load)
 
     def _load(self) -> None:
         import shapely
@@ -92,10 +92,7 @@ class Borders:
         """The ISO alpha-2 code of the country each point lies in; None at sea or where outlines are too coarse."""
         import shapely
 
-        if self._tree is None:
-            with self._lock:
-                if self._tree is None:
-                    self._load()
+        self._once.get()
         pts = shapely.points(np.asarray(lon, np.float64), np.asarray(lat, np.float64))
         point_idx, geom_idx = self._tree.query(pts, predicate="intersects")
         out: list[str | None] = [None] * len(pts)

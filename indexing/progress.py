@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from basics import write_atomic
 
 
 def duration_text(seconds: float) -> str:
@@ -159,10 +160,8 @@ class ProgressFile:
             return
         self._last = now
         d = snap.to_dict() | {"updated_at": time.time(), "eta_seconds": snap.eta_seconds, "fraction": snap.fraction}
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         try:
-            tmp.write_text(json.dumps(d))
-            os.replace(tmp, self.path)
+            write_atomic(self.path, json.dumps(d).encode(), fsync=False)
         except OSError:
             pass  # progress for other processes is a courtesy; indexing goes on
 

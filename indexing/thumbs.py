@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from basics import write_atomic
 
 
 class ThumbCache:
@@ -14,12 +15,8 @@ class ThumbCache:
         return self.root / content_hash[:2] / f"{content_hash}.webp"
 
     def write(self, content_hash: str, data: bytes) -> Path:
-        # temp + rename, no fsync: thumbnails are derived and re-rendered on demand if ever lost or torn
         p = self.path(content_hash)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_name(f".{p.name}.{os.getpid()}.{id(data)}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, p)
+        write_atomic(p, data, fsync=False)  # no fsync: thumbnails are derived, re-rendered if ever lost or torn
         return p
 
     def read(self, content_hash: str) -> bytes | None:

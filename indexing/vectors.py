@@ -10,6 +10,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from basics import replacing
 from indexing.catalog import Catalog
 
 log = logging.getLogger(__name__)
@@ -86,17 +87,9 @@ class VectorIndex:
 
     def save(self) -> None:
         """temp + fsync + rename: a crash leaves the previous file whole."""
-        with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        with self._lock, replacing(self.path) as tmp:
             faiss.write_index(self._index, str(tmp))
-            fd = os.open(tmp, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, self.path)
-            self.dirty = False
+        self.dirty = False
 
     # edits --------------------------------------------------------------------------------------
     def add(self, ids: np.ndarray, vecs: np.ndarray) -> None:

@@ -14,6 +14,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from basics import write_atomic  # noqa: F401 - the models' writers import it from here
 from models.errors import WeightsMissingError
 from models.specs import ModelSpec
 from settings import Settings
@@ -39,17 +40,6 @@ class ModelStatus:
             "source": self.source,
             "random_weights": self.random_weights,
         }
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """temp + fsync + rename, so a crash leaves the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def model_folder(spec: ModelSpec, settings: Settings) -> Path:

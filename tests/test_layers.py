@@ -10,6 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 FLOORS = {
     "settings": 0,
+    "basics": 0,
     "geo": 1,
     "models": 1,
     "indexing": 2,

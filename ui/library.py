@@ -12,9 +12,8 @@ from indexing.progress import ProgressSnapshot, duration_text
 from ui.widgets import IconButton
 
 
-def ProgressView(s: ProgressSnapshot | None) -> FT:
-    if s is None:
-        return Div(id="index-progress")
+def progress_stats(s: ProgressSnapshot) -> str:
+    """The run's numbers in one line; in the style pass, what content search covers and what is left."""
     pct = round(100 * s.fraction)
     stats = f"{s.done:,} / {s.total:,} files · {s.indexed:,} new · {s.unchanged:,} unchanged"
     if s.phase == "style" and s.running:  # content search works already; the style spaces are being added
@@ -34,6 +33,14 @@ def ProgressView(s: ProgressSnapshot | None) -> FT:
         stats += f" · {s.skipped:,} not pictures, skipped"
     if s.rate:
         stats += f" · {s.rate:.1f} img/s"
+    return stats
+
+
+def ProgressView(s: ProgressSnapshot | None) -> FT:
+    if s is None:
+        return Div(id="index-progress")
+    pct = round(100 * s.fraction)
+    stats = progress_stats(s)
     state_label = {
         "scanning": "Scanning…",
         "indexing": "Indexing…",

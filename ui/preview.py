@@ -69,13 +69,8 @@ def Sources(rec: dict) -> FT | str:
     return DetailRow("From", " · ".join(other)) if other else ""
 
 
-def PreviewModal(
-    rec: dict,
-    breakdown: tuple[dict, float] | None = None,
-    style_ok: bool = True,
-    balance: float = 0.5,
-    time_display: str = "taken",
-) -> FT:
+def MetadataTable(rec: dict, time_display: str) -> FT:
+    """What is known about the picture: file, pair and sidecars, size, time, XMP values, camera, place."""
     gps = rec.get("gps")
     gps_text = (
         (f"{gps['lat']:.5f}, {gps['lon']:.5f}" + (f" · {gps['alt']:.0f} m" if gps.get("alt") is not None else ""))
@@ -91,7 +86,7 @@ def PreviewModal(
         ("Also", Div(*[Div(PurePath(p).name, title=p) for p in rec.get("companions") or []])),
         ("Sidecar", Div(*[Div(PurePath(p).name, title=p) for p in rec.get("sidecars") or []])),
     ]
-    details = Table(
+    return Table(
         Tbody(
             DetailRow("File", rec["path"], path=True),
             *[DetailRow(k, v) for k, v in optional[4:] if (v.children if hasattr(v, "children") else v)],
@@ -107,57 +102,61 @@ def PreviewModal(
         ),
         cls="text-sm w-full",
     )
+
+
+def SimilarButtons(rec: dict, style_ok: bool, balance: float) -> FT:
+    """Find similar by content, balanced or by style, nearby where the picture has GPS, and Close."""
+    styles = [
+        SimilarButton(
+            rec["id"], "Balanced", balance if 0 < balance < 1 else 0.5, primary=True, id="find-similar-balanced"
+        ),  # fmt: skip
+        SimilarButton(rec["id"], "Style", 1.0, id="find-similar-style"),
+    ]
+    nearby = Button(
+        "Nearby",
+        cls=(ButtonT.default, "uk-modal-close"),
+        type="button",
+        hx_get=f"/similar?id={rec['id']}&balance={balance:g}&within_km=25",
+        hx_target="#results",
+        hx_swap="outerHTML",
+        hx_push_url="true",
+        id="find-similar-nearby",
+        title="Balanced, among images taken within 25 km",
+    )
+    return DivRAligned(
+        Span("Find similar:", cls="text-sm text-muted-foreground"),
+        SimilarButton(rec["id"], "Content", 0.0, primary=not style_ok, id="find-similar"),
+        *(styles if style_ok else []),
+        nearby if rec.get("gps") else "",
+        Button("Close", cls=(ButtonT.ghost, "uk-modal-close"), type="button"),
+        cls="gap-2 flex-wrap",
+    )
+
+
+def PreviewModal(
+    rec: dict,
+    breakdown: tuple[dict, float] | None = None,
+    style_ok: bool = True,
+    balance: float = 0.5,
+    time_display: str = "taken",
+) -> FT:
+    picture = Img(
+        src=f"/full/{rec['id']}",
+        alt=PurePath(rec["path"]).name,
+        cls="max-h-[70vh] w-auto mx-auto rounded-md",
+        id="preview-img",
+    )
     return Modal(
         Div(
-            Div(
-                Img(
-                    src=f"/full/{rec['id']}",
-                    alt=PurePath(rec["path"]).name,
-                    cls="max-h-[70vh] w-auto mx-auto rounded-md",
-                    id="preview-img",
-                ),
-                cls="flex-1 min-w-0",
-            ),
-            Div(details, Breakdown(*breakdown) if breakdown else "", cls="lg:w-96 shrink-0"),
+            Div(picture, cls="flex-1 min-w-0"),
+            Div(MetadataTable(rec, time_display), Breakdown(*breakdown) if breakdown else "", cls="lg:w-96 shrink-0"),
             cls="flex flex-col lg:flex-row gap-6",
         ),
         header=DivFullySpaced(
             ModalTitle(PurePath(rec["path"]).name, cls="text-lg truncate"),
             ModalCloseButton(cls="p-1", type="button", aria_label="Close"),
         ),
-        footer=DivRAligned(
-            Span("Find similar:", cls="text-sm text-muted-foreground"),
-            SimilarButton(rec["id"], "Content", 0.0, primary=not style_ok, id="find-similar"),
-            *(
-                [
-                    SimilarButton(
-                        rec["id"],
-                        "Balanced",
-                        balance if 0 < balance < 1 else 0.5,
-                        primary=True,
-                        id="find-similar-balanced",
-                    ),
-                    SimilarButton(rec["id"], "Style", 1.0, id="find-similar-style"),
-                ]
-                if style_ok
-                else []
-            ),
-            Button(
-                "Nearby",
-                cls=(ButtonT.default, "uk-modal-close"),
-                type="button",
-                hx_get=f"/similar?id={rec['id']}&balance={balance:g}&within_km=25",
-                hx_target="#results",
-                hx_swap="outerHTML",
-                hx_push_url="true",
-                id="find-similar-nearby",
-                title="Balanced, among images taken within 25 km",
-            )
-            if rec.get("gps")
-            else "",
-            Button("Close", cls=(ButtonT.ghost, "uk-modal-close"), type="button"),
-            cls="gap-2 flex-wrap",
-        ),
+        footer=SimilarButtons(rec, style_ok, balance),
         id="preview-modal",
         dialog_cls="uk-width-5-6 max-w-6xl",
         hx_open=True,

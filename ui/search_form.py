@@ -111,9 +111,8 @@ def SearchBar(st: SearchState) -> FT:
     )
 
 
-def Options(st: SearchState) -> FT:
-    """Balance, order, coherence, minimum score, places, date, camera, grouping and the map."""
-    balance = PlainInput(
+def BalanceSlider(st: SearchState) -> FT:
+    slider = PlainInput(
         type="range",
         name="balance",
         min="0",
@@ -124,6 +123,11 @@ def Options(st: SearchState) -> FT:
         id="balance",
         aria_label="Content and style balance",
     )
+    return PlainLabel(Span("Content"), slider, Span("Style"), cls="flex items-center gap-2 text-sm")
+
+
+def Options(st: SearchState) -> FT:
+    """Balance, order, coherence, minimum score, places, date, camera, grouping and the map."""
     sort = PlainSelect(
         Option("best match first", value="score", selected=st.sort == "score"),
         Option("newest first", value="date", selected=st.sort == "date"),
@@ -133,7 +137,7 @@ def Options(st: SearchState) -> FT:
     )
     min_score = "" if st.min_score is None else f"{st.min_score:g}"
     return Div(
-        PlainLabel(Span("Content"), balance, Span("Style"), cls="flex items-center gap-2 text-sm"),
+        BalanceSlider(st),
         sort,
         Checkbox(
             "coherence",

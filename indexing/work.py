@@ -1,0 +1,132 @@
+"""One run's units of work: a file's job and its outcome, the run's report, and what each file costs on its
+own (read and hash in one pass, its catalog columns), with a bounded map that keeps memory flat."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from geo.gazetteer import PLACE_VERSION, Place
+from indexing.catalog import META_VERSION
+from indexing.imageio import Decoded
+from indexing.metadata import merge
+from indexing.scan import FileEntry
+
+
+@dataclass
+class Job:
+    entry: FileEntry
+    spaces: tuple[str, ...]  # the spaces to embed this file into
+    replace_id: int | None = None  # the row of the same path whose bytes changed
+    old_hash: str | None = None
+    fill_id: int | None = None  # an indexed, unchanged row that only lacks some spaces
+    redo: bool = False  # an older reader got the pixels wrong (HEIF turned): its thumbnail is redrawn too
+
+
+@dataclass
+class Outcome:
+    job: Job
+    kind: str  # ready | fill | failed | moved | touched
+    hash: str | None = None
+    error: str | None = None
+    prepared: dict[str, Any] = field(default_factory=dict)  # space -> model input
+    row: dict = field(default_factory=dict)
+    moved_id: int | None = None
+
+
+@dataclass
+class RunReport:
+    folders: list[str]
+    total: int = 0
+    indexed: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    moved: int = 0
+    removed: int = 0
+    filled: int = 0  # unchanged images that gained a space they lacked
+    skipped: int = 0  # files that are not pictures: videos, Live Photo movies, sidecars, edit files, others
+    skipped_by_kind: dict[str, int] = field(default_factory=dict)
+    cancelled: bool = False
+    seconds: float = 0.0
+    spaces: list[str] = field(default_factory=list)
+    errors: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return self.__dict__.copy()
+
+
+STREAM_BYTES = 64 << 20  # larger files are hashed in chunks and decoded from their path, never held whole
+
+
+def place_columns(p: Place | None) -> dict:
+    return {
+        "place_city": p.city if p else None,
+        "place_region": p.region if p else None,
+        "place_country_code": p.country_code if p else None,
+        "place_distance_km": p.distance_km if p else None,
+        "place_detail": p.detail if p else None,
+        "place_version": PLACE_VERSION if p else None,
+    }
+
+
+def read_and_hash(path: str) -> tuple[bytes | None, str, int]:
+    """(the bytes, or None for a big file, the content hash, the size). One read either way."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size <= STREAM_BYTES:
+            data = f.read()
+            return data, hashlib.blake2b(data, digest_size=16).hexdigest(), len(data)
+        h = hashlib.blake2b(digest_size=16)
+        for chunk in iter(lambda: f.read(8 << 20), b""):
+            h.update(chunk)
+        return None, h.hexdigest(), size
+
+
+def metadata_row(dec: Decoded, entry: FileEntry) -> dict:
+    """The catalog's columns for a decoded (or probed) picture, its XMP sidecars and its companions."""
+    md = merge(dec.exif, dec.xmp, entry.sidecars)
+    if dec.orientation_source:
+        md.sources["orientation"] = dec.orientation_source
+    return {
+        "format": dec.format,
+        "width": dec.width,
+        "height": dec.height,
+        "orientation": dec.exif.orientation,
+        "orientation_applied": dec.orientation_applied,
+        **md.columns(),
+        "companions": json.dumps(list(entry.companions)) if entry.companions else None,
+        "sidecars": json.dumps(list(entry.sidecars)) if entry.sidecars else None,
+        "extra_sig": entry.extra_sig,
+        "notes": "; ".join(dict.fromkeys(dec.notes + md.notes)) or None,
+        "meta_version": META_VERSION,
+    }
+
+
+def bounded_map(
+    pool: ThreadPoolExecutor, fn: Callable[[Job], Outcome], items: Iterable[Job], ahead: int, cancel: threading.Event
+) -> Iterator[Outcome]:
+    """pool.map in order with at most `ahead` jobs in flight, so memory stays flat on huge folders."""
+    it = iter(items)
+    pending: deque[Future[Outcome]] = deque()
+    for job in it:
+        pending.append(pool.submit(fn, job))
+        if len(pending) >= ahead:
+            break
+    try:
+        while pending:
+            out = pending.popleft().result()
+            if not cancel.is_set():
+                nxt = next(it, None)
+                if nxt is not None:
+                    pending.append(pool.submit(fn, nxt))
+            yield out
+    finally:
+        for f in pending:
+            f.cancel()
