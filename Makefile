@@ -1,4 +1,5 @@
-# Two entry points for a fresh machine: `make run` (set up, serve on 127.0.0.1:5001) and `make test`.
+# Two entry points for a fresh machine: `make run` (set up, serve on 127.0.0.1:5001) and `make test`;
+# `make test-fast` is the quick tier while working (no browser, no LLM build, no slow tests).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
@@ -6,18 +7,29 @@ PIP := $(PY) -m pip
 # resolver picks a torch within pyproject's range.
 TORCH_PIN := $(if $(wildcard /etc/xdg/pip/constraints.txt),torch==2.14.1 torchvision==0.29.1,)
 
-.PHONY: setup run test lint browser tools bench vendor clean
+.PHONY: setup setup-fast run test test-fast lint browser tools bench vendor clean
 
-$(VENV)/.installed: pyproject.toml
+# setuptools notes every editable install of a flat layout ("be careful with folders ... same name"):
+# nothing to act on, so it is not printed; the package layout itself installs without warnings
+define install
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(if $(TORCH_PIN),$(PIP) install -q $(TORCH_PIN),)
-	# setuptools notes every editable install of a flat layout ("be careful with folders ... same name"):
-	# nothing to act on, so it is not printed; the package layout itself installs without warnings
-	PYTHONWARNINGS=ignore $(PIP) install -q -e '.[dev]'
+	PYTHONWARNINGS=ignore $(PIP) install -q -e '.[$(1)]'
+endef
+
+$(VENV)/.installed: pyproject.toml
+	$(call install,dev$(comma)llm)
+	touch $@ $(VENV)/.installed-fast
+
+# everything but the local LLM (llama-cpp-python compiles llama.cpp where no wheel fits: 10-20 minutes once)
+$(VENV)/.installed-fast: pyproject.toml
+	$(call install,dev)
 	touch $@
 
+comma := ,
 setup: $(VENV)/.installed
+setup-fast: $(VENV)/.installed-fast
 
 run: setup
 	$(VENV)/bin/styleseek serve
@@ -43,6 +55,11 @@ lint: setup
 
 test: setup browser tools lint
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
+
+# the quick tier, under a minute on two cores: no browser, no LLM, none of the tests marked slow
+test-fast: setup-fast tools
+	$(VENV)/bin/ruff check .
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m "not browser and not llm and not slow"
 
 bench: setup
 	$(PY) bench/run.py

@@ -44,11 +44,20 @@ def shared_encoder(tiny_models: Path):  # noqa: ANN201 - one loaded tiny model f
     return enc
 
 
+@pytest.fixture(scope="session")
+def shared_style_encoders(tiny_models: Path):  # noqa: ANN201 - the style and texture towers, loaded once too
+    from models.style import StyleEncoder
+    from models.texture import TextureEncoder
+
+    s = Settings(models_dir=tiny_models, device="cpu")
+    return {"style": StyleEncoder(s), "texture": TextureEncoder(s)}
+
+
 @pytest.fixture
-def svc(settings: Settings, shared_encoder):  # noqa: ANN001, ANN201
+def svc(settings: Settings, shared_encoder, shared_style_encoders):  # noqa: ANN001, ANN201
     from services import StyleSeek
 
-    return StyleSeek(settings, content_encoder=shared_encoder)
+    return StyleSeek(settings, content_encoder=shared_encoder, style_encoders=shared_style_encoders)
 
 
 @pytest.fixture(scope="session")

@@ -42,6 +42,7 @@ def enc(cls: type[Encoder], models: Path, backend: str, **kw: object) -> Encoder
     return cls(Settings(models_dir=models, data_dir=models.parent / "data", device="cpu", backend=backend, **kw))
 
 
+@pytest.mark.slow
 def test_tokenizer_and_preprocessing_are_open_clips_without_torch() -> None:
     import open_clip
 
@@ -61,6 +62,7 @@ def test_tokenizer_and_preprocessing_are_open_clips_without_torch() -> None:
 
 
 @pytest.mark.parametrize("cls", [ContentEncoder, StyleEncoder, TextureEncoder])
+@pytest.mark.slow
 def test_openvino_towers_match_pytorch(models: Path, cls: type[Encoder]) -> None:
     """Every image and text tower: cosine at least 0.999 per item, and the same top-10 on a small collection."""
     t, o = enc(cls, models, "torch", texture_size=64), enc(cls, models, "openvino", texture_size=64)
@@ -83,6 +85,7 @@ def test_openvino_towers_match_pytorch(models: Path, cls: type[Encoder]) -> None
         assert len(set(top_t) & set(top_o)) >= 8
 
 
+@pytest.mark.slow
 def test_the_ir_is_cached_and_a_query_needs_neither_torch_nor_open_clip(models: Path) -> None:
     o = enc(ContentEncoder, models, "openvino")
     want = o.encode_text(["a red square"])
@@ -102,6 +105,7 @@ print(json.dumps({{"torch": "torch" in sys.modules, "open_clip": "open_clip" in 
     np.testing.assert_allclose(got["v"], want[0], atol=1e-5)
 
 
+@pytest.mark.slow
 def test_a_changed_or_corrupt_ir_is_rebuilt_never_trusted(models: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import models.backend as mb
 
@@ -135,6 +139,7 @@ def test_backend_choice(models: Path) -> None:
         pick_backend(Settings(models_dir=models, device="cuda", backend="openvino"))
 
 
+@pytest.mark.slow
 def test_int8_is_calibrated_on_the_collection_and_kept_apart(tmp_path: Path, models: Path) -> None:
     lib = tmp_path / "lib"
     make_collection(lib, 12)
@@ -171,6 +176,7 @@ class Watcher:
         return self.inner.encode_prepared(batch)
 
 
+@pytest.mark.slow
 def test_content_search_is_ready_before_the_style_spaces(tmp_path: Path, models: Path) -> None:
     lib = tmp_path / "lib"
     make_collection(lib, 10)
@@ -198,6 +204,7 @@ def test_content_search_is_ready_before_the_style_spaces(tmp_path: Path, models:
     assert style2.first_call[0][1] < 10  # one pass: the style model runs beside the content model
 
 
+@pytest.mark.slow
 def test_status_says_what_is_searchable(tmp_path: Path, models: Path, capsys: pytest.CaptureFixture) -> None:
     from cli import main
     from indexing.progress import ProgressFile
@@ -234,6 +241,7 @@ def test_status_says_what_is_searchable(tmp_path: Path, models: Path, capsys: py
     assert "6 images indexed" in page and "style 33%" in page and "texture 33%" in page
 
 
+@pytest.mark.slow
 def test_two_threads_can_search_at_once(models: Path) -> None:
     o = enc(ContentEncoder, models, "openvino")
     want = o.encode_text(["a", "b"])

@@ -52,6 +52,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return rc, out, err
 
 
+@pytest.mark.slow
 def test_index_search_similar_info_status_json(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rc, out, _ = run(capsys, "index", str(env), "--json")
     assert rc == 0
@@ -169,6 +170,7 @@ def test_location_terms_say_how_they_were_understood(env: Path, capsys: pytest.C
     assert rc == 0 and "Eiffel Tower (landmark), FR, 1 km" in err
 
 
+@pytest.mark.llm
 def test_suggest_command(env: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     rc, out, _ = run(capsys, "suggest", "watercolor landscapes with mountains in Switzerland", "--json")
     got = json.loads(out)

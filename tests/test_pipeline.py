@@ -4,7 +4,6 @@ import os
 import shutil
 import threading
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -13,27 +12,8 @@ from indexing.progress import Progress
 from models.base import Encoder
 from services import StyleSeek
 from settings import Settings
+from tests.helpers import Spy
 from tests.imagegen import make_collection, pattern, save_jpeg, write_broken
-
-
-class Spy:
-    """Delegates to the real tiny encoder; counts what it embeds and can crash on a chosen batch."""
-
-    def __init__(self, inner: Encoder, crash_on_batch: int | None = None) -> None:
-        self.inner = inner
-        self.embedded = 0
-        self.batches = 0
-        self.crash_on_batch = crash_on_batch
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def encode_prepared(self, batch: list[Any]) -> np.ndarray:
-        self.batches += 1
-        if self.crash_on_batch is not None and self.batches == self.crash_on_batch:
-            raise RuntimeError("simulated crash mid-run")
-        self.embedded += len(batch)
-        return self.inner.encode_prepared(batch)
 
 
 def _svc(settings: Settings, enc: Encoder) -> StyleSeek:

@@ -14,9 +14,9 @@ from PIL import Image
 
 from indexing.exif import read_exif
 from indexing.imageio import ImageError, decode, orientation_code
-from services import StyleSeek
 from settings import Settings
 from tests import realfiles as rf
+from tests.helpers import index, record, thumb
 from tests.realfiles import UPRIGHT, corner_colours, mean_diff
 
 
@@ -27,24 +27,6 @@ def upright(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def dec(path: Path, **kw: object):  # noqa: ANN201
     return decode(path, min_side=kw.pop("min_side", 64), min_long=kw.pop("min_long", 0), max_pixels=10**9, **kw)
-
-
-def index(settings: Settings, shared_encoder, folder: Path) -> tuple[StyleSeek, dict]:  # noqa: ANN001
-    svc = StyleSeek(settings, content_encoder=shared_encoder, style_encoders={})
-    report = svc.index_folders([folder]).to_dict()
-    return svc, report
-
-
-def record(svc: StyleSeek, path: Path) -> dict:
-    from search.records import image_record
-
-    row = svc.catalog.get_by_path(str(path))
-    assert row is not None, f"{path.name} was not indexed"
-    return image_record(row, svc.thumbs)
-
-
-def thumb(svc: StyleSeek, rec: dict) -> Image.Image:
-    return Image.open(rec["thumbnail"]).convert("RGB")
 
 
 # -- HEIF / AVIF orientation ---------------------------------------------------------------------------
@@ -458,6 +440,7 @@ def test_live_photo_movie_edit_file_and_sidecar_are_skipped_not_broken(
 
 
 # -- big scans and bombs -----------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_big_tiffs_stream_through_libvips(tmp_path: Path, upright: Path) -> None:
     """Past the decode budget (set tiny here; 256 MB by default), TIFFs are shrunk while read by libvips:
     a striped LZW TIFF, a tiled pyramid, a 16-bit one and a CMYK one, all upright and in sRGB."""
@@ -486,6 +469,7 @@ def test_big_tiffs_stream_through_libvips(tmp_path: Path, upright: Path) -> None
             assert corner_colours(d.image) == UPRIGHT, name
 
 
+@pytest.mark.slow
 def test_bomb_is_refused_but_a_big_scan_is_not(tmp_path: Path) -> None:
     bomb = tmp_path / "bomb.png"
     rf.run("vips", "black", bomb, 12000, 12000)  # 144 MP of nothing in a few hundred KB

@@ -173,6 +173,7 @@ def _conforms(answer: dict) -> None:
         assert isinstance(item["text"], str) and 2 <= len(item["text"]) <= MAX_TEXT
 
 
+@pytest.mark.llm
 def test_tiny_gguf_through_llama_cpp_gives_schema_conforming_json(tiny_gguf: Path) -> None:
     """Random weights, so the texts are noise: the grammar alone makes the answer valid."""
     for seed in range(3):
@@ -187,6 +188,7 @@ def test_tiny_gguf_through_llama_cpp_gives_schema_conforming_json(tiny_gguf: Pat
             assert make_term(t.text, t.target, t.weight) == t
 
 
+@pytest.mark.llm
 def test_a_slow_model_is_stopped_at_its_deadline_and_recovers(tiny_gguf: Path) -> None:
     llm = LocalLlm(tiny_gguf, threads=2)
     llm.load()
@@ -197,6 +199,7 @@ def test_a_slow_model_is_stopped_at_its_deadline_and_recovers(tiny_gguf: Path) -
     _conforms(llm.chat_json([{"role": "user", "content": "x"}], SCHEMA, max_tokens=1200)[0])
 
 
+@pytest.mark.llm
 def test_engine_choice_and_fallbacks(settings: Settings, shared_encoder, tiny_gguf: Path, tmp_path: Path) -> None:  # noqa: ANN001
     def svc(**kw: object) -> StyleSeek:
         return StyleSeek(settings.model_copy(update=kw), content_encoder=shared_encoder, style_encoders={})
@@ -239,6 +242,7 @@ def test_more_like_these_results_tags_them(settings: Settings, shared_encoder, t
     assert len(out.terms) > 1 and out.terms[1].weight == 0.5
 
 
+@pytest.mark.llm
 def test_a_model_stuck_outside_generation_does_not_hang_the_caller(
     settings: Settings, shared_encoder, tiny_gguf
 ) -> None:  # noqa: ANN001
@@ -263,6 +267,7 @@ def test_a_model_stuck_outside_generation_does_not_hang_the_caller(
     assert out.engine == "rules" and "did not answer within 0.5 s" in out.notes[0]
 
 
+@pytest.mark.llm
 def test_warming_puts_the_system_prompt_in_the_cache_as_a_prefix_of_every_prompt(tiny_gguf: Path) -> None:
     from search.suggest import llm_messages
 
