@@ -118,7 +118,13 @@ def cmd_search(args: argparse.Namespace) -> int:
     app = _app(_settings(args))
     from search.engine import Filters
 
-    filters = Filters(unplaced=args.unplaced, taken_from=args.date_from, taken_to=args.date_to, camera=args.camera)
+    filters = Filters(
+        unplaced=args.unplaced,
+        taken_from=args.date_from,
+        taken_to=args.date_to,
+        camera=args.camera,
+        with_gps=args.with_gps,
+    )
     hits = app.search(
         validate(terms), args.k, min_score=args.min_score, sort=args.sort, coherence=args.coherence, filters=filters
     )
@@ -322,6 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--from", dest="date_from", metavar="DATE", help="taken on or after (2021, 2021-07, 2021-07-14)")
     x.add_argument("--to", dest="date_to", metavar="DATE", help="taken on or before")
     x.add_argument("--camera", help="part of the camera's make and model")
+    x.add_argument("--with-gps", action="store_true", help="only pictures with a GPS position")
     x.add_argument("--group-by", choices=["place"], help="group the hits by the place they were taken")
     x.add_argument(
         "--unplaced",

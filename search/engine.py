@@ -304,7 +304,7 @@ class Searcher:
                 keep &= present[j] & (sims[j] >= 1.0 - 1e-6)
             elif f.unplaced == "drop":
                 keep &= present[j]
-        if f.taken_from or f.taken_to or f.camera:
+        if f.taken_from or f.taken_to or f.camera or f.with_gps:
             meta = self.catalog.get_many(int(i) for i in ids)
             for n, i in enumerate(ids):
                 row = meta.get(int(i))
@@ -315,6 +315,8 @@ class Searcher:
                 if f.taken_to and not (taken and taken[: len(f.taken_to)] <= f.taken_to):
                     keep[n] = False
                 if f.camera and not (row and row.camera and f.camera.casefold() in row.camera.casefold()):
+                    keep[n] = False
+                if f.with_gps and not (row and row.gps):
                     keep[n] = False
         return keep
 

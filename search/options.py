@@ -61,6 +61,7 @@ class Filters:
     taken_from: str | None = None  # YYYY-MM-DD, inclusive; undated images are dropped by a date filter
     taken_to: str | None = None
     camera: str | None = None  # case-insensitive part of "make model"
+    with_gps: bool = False  # only pictures with a GPS position
 
     def __post_init__(self) -> None:
         if self.unplaced not in ("keep", "drop"):

@@ -368,3 +368,30 @@ def test_rows_placed_by_an_older_method_get_todays_names(tmp_path: Path, setting
         t.execute("UPDATE images SET place_city='Neuilly-sur-Seine', place_version=2 WHERE id=?", (iid,))
     svc.index_folders([lib])
     assert svc.catalog.get(iid).place["city"] == "Paris" and svc.catalog.get(iid).id == iid
+
+
+def test_only_pictures_with_gps(world: StyleSeek, capsys: pytest.CaptureFixture) -> None:
+    """The option added to show what adding one takes: the form model, one checkbox, the engine's filter."""
+    from starlette.testclient import TestClient
+
+    from app import create_app
+    from search.options import Filters
+    from ui.form import SearchState
+
+    everything = world.search("red square", k=10)
+    placed = world.search("red square", k=10, filters=Filters(with_gps=True))
+    assert len(everything) == 6 and len(placed) == 5 and all(h.image.gps for h in placed)
+    client = TestClient(create_app(world.settings, services=world), base_url="http://127.0.0.1")
+    page = client.get("/search", params={"q": "red square", "gps": "1"}, headers={"HX-Request": "true"}).text
+    assert page.count('class="result-card') == 5 and "unplaced.jpg" not in page
+    from bs4 import BeautifulSoup
+
+    box = BeautifulSoup(client.get("/", params={"q": "red square", "gps": "1"}).text, "html.parser").find(id="with-gps")
+    assert box is not None and box.has_attr("checked")  # the page shows the option as set
+    st = SearchState(q="red square", with_gps=True)
+    assert ("gps", "1") in st.to_params() and st.customised
+    from cli import main
+
+    assert main(["search", "red square", "--with-gps", "--json", "--data-dir", str(world.settings.resolved_data_dir),
+                 "--models-dir", str(world.settings.resolved_models_dir)]) == 0  # fmt: skip
+    assert len(__import__("json").loads(capsys.readouterr().out)) == 5

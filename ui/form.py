@@ -52,6 +52,7 @@ class SearchState:
     taken_from: str = ""
     taken_to: str = ""
     camera: str = ""
+    with_gps: bool = False
 
     @classmethod
     def from_params(cls, params: Any = None) -> SearchState:
@@ -81,6 +82,7 @@ class SearchState:
             taken_from=one("taken_from", "").strip(),
             taken_to=one("taken_to", "").strip(),
             camera=one("camera", "").strip()[:100],
+            with_gps=one("gps", "") == "1",
         )
         st.filters  # noqa: B018 - checks the dates now, so a bad one is a 400 even on an empty query
         return st
@@ -98,6 +100,7 @@ class SearchState:
         p += [("map", "1")] if self.show_map else []
         p += [(k, v) for k, v in (("taken_from", self.taken_from), ("taken_to", self.taken_to)) if v]
         p += [("camera", self.camera)] if self.camera else []
+        p += [("gps", "1")] if self.with_gps else []
         return p
 
     @property
@@ -107,6 +110,7 @@ class SearchState:
             taken_from=self.taken_from or None,
             taken_to=self.taken_to or None,
             camera=self.camera or None,
+            with_gps=self.with_gps,
         )
 
     def query_terms(self) -> list[Term]:

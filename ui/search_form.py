@@ -176,6 +176,7 @@ def Options(st: SearchState) -> FT:
             "Camera",
             Input(name="camera", value=st.camera, cls="uk-input w-36", placeholder="e.g. EOS", aria_label="Camera"),
         ),  # fmt: skip
+        Checkbox("gps", "1", st.with_gps, "Only with GPS", input_id="with-gps"),
         Checkbox("group", "place", st.group_by_place, "Group by place", input_id="group-by-place"),
         Checkbox("map", "1", st.show_map, "Map", input_id="show-map"),
         cls="flex flex-wrap items-center gap-4 pt-2",
