@@ -91,8 +91,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         cancel.set()
         bar.close()
         print("interrupted: committed batches are kept; run the same command to resume", file=sys.stderr)
-        if app.index.dirty:
-            app.index.save()
+        app.save_indices()
         return 130
     bar.close()
     r = report.to_dict()
@@ -148,7 +147,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 def _resolve_id(app, args: argparse.Namespace) -> int:  # noqa: ANN001
     if args.id is not None:
         return int(args.id)
-    row = app.catalog.get_by_path(str(Path(args.path).expanduser().absolute()))
+    row = app.image_by_path(Path(args.path))
     if row is None:
         raise LookupError(f"not indexed: {args.path}")
     return row.id
@@ -168,13 +167,11 @@ def cmd_similar(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from search.records import image_record
-
     app = _app(_settings(args))
-    row = app.catalog.get(_resolve_id(app, args))
+    row = app.image(_resolve_id(app, args))
     if row is None:
         raise LookupError(f"no image with id {args.id}")
-    rec = image_record(row, app.thumbs)
+    rec = app.record(row)
     from search.records import orientation_text, taken_text
 
     shown = {**rec, "taken_at": taken_text(rec, app.settings.time_display), "orientation": orientation_text(rec)}

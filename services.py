@@ -335,6 +335,15 @@ class StyleSeek:
     def image(self, image_id: int) -> ImageRow | None:
         return self.catalog.get(image_id)
 
+    def image_by_path(self, path: Path) -> ImageRow | None:
+        return self.catalog.get_by_path(str(Path(path).expanduser().absolute()))
+
+    def save_indices(self) -> None:
+        """Write the FAISS files that changed (an interrupted CLI run keeps what it committed)."""
+        for idx in self._indices.values():
+            if idx.dirty:
+                idx.save()
+
     def thumbnail(self, row: ImageRow) -> bytes:
         """The cached thumbnail, re-rendered from the source if the cache lost it."""
         if row.hash:
