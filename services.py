@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any
 
@@ -13,15 +11,17 @@ import numpy as np
 
 from indexing.catalog import Catalog, ImageRow
 from indexing.imageio import decode, preview_bytes, thumbnail_bytes
+from indexing.jobs import IndexJob, Jobs
 from indexing.pipeline import Indexer, RunReport
 from indexing.progress import Progress, ProgressFile, ProgressSnapshot
 from indexing.thumbs import ThumbCache
 from indexing.vectors import VectorIndex, set_search_threads
 from models.base import Encoder
-from search.engine import Hit, Searcher
-from search.query import QueryError, Term, parse_query
+from search.engine import Hit, Searcher, unavailable
+from search.query import Term, parse_query
 from search.records import hit_record, image_record
-from search.suggest import Suggestions, Tags, clean_terms, count_tags, llm_suggestions, rule_suggestions, tag_vocabulary
+from search.suggest import Suggestions, Tags
+from search.suggester import Suggester
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -53,22 +53,6 @@ def default_style_encoders(settings: Settings) -> dict[str, Encoder]:
     return out
 
 
-class IndexJob:
-    """One background indexing run for the UI: its progress, a cancel switch and the final report."""
-
-    def __init__(self, paths: list[Path]) -> None:
-        self.paths = paths
-        self.progress = Progress(state="scanning", message="starting")
-        self.cancel = threading.Event()
-        self.report: RunReport | None = None
-        self.error: str | None = None
-        self.thread: threading.Thread | None = None
-
-    @property
-    def running(self) -> bool:
-        return self.thread is not None and self.thread.is_alive()
-
-
 class StyleSeek:
     def __init__(
         self,
@@ -84,11 +68,8 @@ class StyleSeek:
         self.style_encoders = default_style_encoders(settings) if style_encoders is None else style_encoders
         self._indices: dict[str, VectorIndex] = {}
         self._index_lock = threading.Lock()
-        self._job_lock = threading.Lock()
-        self.job: IndexJob | None = None
-        self._llm: Any = None  # models.llm.LocalLlm, loaded on the first suggestion
-        self._llm_thread = ThreadPoolExecutor(1, thread_name_prefix="llm")
-        self._tag_vectors: dict[tuple[str, str], np.ndarray] = {}
+        self.jobs = Jobs()
+        self.suggester = Suggester(settings, lambda: self.encoders, self.vector_index)
 
     @property
     def encoders(self) -> dict[str, Encoder]:
@@ -175,19 +156,18 @@ class StyleSeek:
     def style_available(self) -> tuple[bool, str]:
         if "style" in self.encoders:
             return True, ""
-        return False, (
-            "Style search is unavailable: the style models are not installed or are turned off "
-            "(`styleseek models status`). Content terms work as usual."
-        )
+        why = unavailable("style")
+        return False, f"{why[0].upper()}{why[1:]}. Content terms work as usual."
 
     def progress(self) -> ProgressSnapshot | None:
-        return self.job.progress.snapshot() if self.job else None
+        return self.jobs.progress()
 
     def cancel_indexing(self) -> ProgressSnapshot:
-        if self.job is None or not self.job.running:
-            raise RuntimeError("No indexing run is in progress.")
-        self.job.cancel.set()
-        return self.job.progress.snapshot()
+        return self.jobs.cancel()
+
+    @property
+    def job(self) -> IndexJob | None:
+        return self.jobs.job
 
     def records(self, hits: list[Hit]) -> list[dict]:
         """The hits as records: the one form the JSON, the CLI and the pages share (search.records)."""
@@ -204,26 +184,7 @@ class StyleSeek:
 
     def start_indexing(self, paths: list[Path]) -> IndexJob:
         """Start a background run (the UI's); refuses a second one while the first runs."""
-        with self._job_lock:
-            if self.job is not None and self.job.running:
-                raise RuntimeError("an indexing run is already in progress")
-            for p in paths:
-                if not p.is_dir():
-                    raise NotADirectoryError(f"not a folder: {p}")
-            job = IndexJob(paths)
-
-            def work() -> None:
-                try:
-                    job.report = self.index_folders(paths, job.progress, job.cancel)
-                except Exception as e:  # noqa: BLE001 - shown in the UI, never a dead thread
-                    log.exception("indexing failed")
-                    job.error = str(e)
-                    job.progress.update(state="failed", message=str(e))
-
-            job.thread = threading.Thread(target=work, name="indexer", daemon=True)
-            self.job = job
-            job.thread.start()
-            return job
+        return self.jobs.start(paths, self.index_folders)
 
     # queries ----------------------------------------------------------------------------------------
     def search(self, query: str | list[Term], k: int = 50, **options: Any) -> list[Hit]:
@@ -247,90 +208,14 @@ class StyleSeek:
 
     # suggestions ------------------------------------------------------------------------------------
     def suggest(self, description: str, more_like: list[int] | None = None, engine: str = "auto") -> Suggestions:
-        """Weighted terms for a description: from the local LLM where one is installed (engine 'auto' or
-        'llm'), else, or when it fails or times out, from the rule-based suggester, with a note saying why.
-        `more_like`: ids of current results, whose zero-shot tags both engines take into account."""
-        from models.errors import ModelError
-        from models.llm import LlmTimeout, locate_llm, missing_message
-
-        description = " ".join((description or "").split())
-        if not description:
-            raise QueryError("describe the pictures you are looking for, e.g. impressionist paintings of a beach")
-        if len(description) > 500:
-            raise QueryError("the description is too long (500 characters at most)")
-        if engine not in ("auto", "llm", "rules"):
-            raise QueryError(f"engine must be auto, llm or rules, got {engine!r}")
-        tags = self.result_tags(more_like) if more_like else None
-        notes: list[str] = []
-        status = locate_llm(self.settings)
-        if engine == "llm" and not status.present:
-            raise ModelError(missing_message(self.settings))
-        if engine != "rules" and status.present:
-            llm = self._local_llm(str(status.path))
-            timeout = self.settings.llm_timeout_s
-            try:
-                # in the model's own thread: generation stops itself at the deadline, and should prompt
-                # processing (which cannot be interrupted) run past it, the caller still gets its answer
-                job = self._llm_thread.submit(llm_suggestions, llm, description, tags, timeout)
-                try:
-                    raw, notes = job.result(timeout=timeout + 2)
-                except FutureTimeout:
-                    raise LlmTimeout(f"the local model did not answer within {timeout:g} s") from None
-                terms, cleaned = clean_terms(raw)
-                if terms:
-                    name = status.title + (" (random test weights)" if status.random_weights else "")
-                    return Suggestions(terms, f"llm: {name}", notes + cleaned)
-                notes = [*notes, *cleaned, "the local model suggested nothing usable"]
-            except ModelError as e:
-                if engine == "llm":
-                    raise
-                notes = [str(e)]
-            notes.append("so the rule-based suggester made these")
-        elif engine == "auto" and self.settings.llm.strip().lower() != "off":
-            notes.append(missing_message(self.settings))
-        raw, rule_notes = rule_suggestions(description, tags)
-        terms, cleaned = clean_terms(raw)
-        return Suggestions(terms, "rules", notes + rule_notes + cleaned)
-
-    def _local_llm(self, path: str) -> Any:
-        """The loaded suggestion model for this GGUF file, kept across calls (its KV cache holds the prompt)."""
-        from models.llm import LocalLlm
-
-        if self._llm is None or str(self._llm.path) != path:
-            self._llm = LocalLlm(Path(path), threads=self.settings.llm_threads)
-        return self._llm
+        """Weighted terms for a description (search.suggester: the local LLM, else the rules, saying why)."""
+        return self.suggester.suggest(description, more_like, engine)
 
     def warm_suggestions(self) -> bool:
-        """Load the suggestion LLM, if one is installed, and put its system prompt in the KV cache (done in the
-        background at server start: the first suggestion is then as quick as the next)."""
-        from models.llm import locate_llm
-        from search.suggest import llm_messages
-
-        status = locate_llm(self.settings)
-        if not status.present:
-            return False
-        llm = self._local_llm(str(status.path))
-        self._llm_thread.submit(llm.warm, llm_messages("")[:1]).result()
-        return True
+        return self.suggester.warm()
 
     def result_tags(self, ids: list[int], limit: int = 12) -> Tags:
-        """Zero-shot tags of these images: the content model picks subjects, the style model styles and media,
-        each from the shipped vocabulary (the tag texts are encoded once)."""
-        ids = ids[:limit]
-        tags = Tags(of=len(ids))
-        for space in ("content", "style"):
-            if space not in self.encoders or not ids:
-                continue
-            vecs, have = self.vector_index(space).reconstruct_many(np.asarray(ids, np.int64))
-            for group, names in tag_vocabulary(space).items():
-                key = (space, group)
-                if key not in self._tag_vectors:
-                    # CLIP's zero-shot habit: subjects read better as "a photo of …" than as bare nouns
-                    texts = [f"a photo of {n}" for n in names] if group == "subjects" else names
-                    self._tag_vectors[key] = self.encoders[space].encode_text(texts)
-                counted = count_tags(vecs[have], self._tag_vectors[key], names, 2 if group == "subjects" else 1)
-                setattr(tags, group, counted)
-        return tags
+        return self.suggester.result_tags(ids, limit)
 
     def image(self, image_id: int) -> ImageRow | None:
         return self.catalog.get(image_id)

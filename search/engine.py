@@ -81,6 +81,15 @@ class Hit:
         }
 
 
+def unavailable(space: str) -> str:
+    """Why a space cannot be searched: the one wording for a refused query and the page's notice."""
+    what = "style search" if space in ("style", "texture") else f"the {space} space"
+    return (
+        f"{what} is unavailable: its model is not installed or is turned off "
+        "(see `styleseek models status`, STYLESEEK_STYLE_SEARCH)"
+    )
+
+
 class Searcher:
     def __init__(self, catalog: Catalog, index_for: Callable[[str], VectorIndex], encoders: dict[str, Encoder]) -> None:
         self.catalog = catalog
@@ -95,11 +104,7 @@ class Searcher:
         if space == "location":
             return  # the gazetteer ships with the app
         if space not in self.encoders:
-            what = "style search" if space in ("style", "texture") else f"the {space} space"
-            raise QueryError(
-                f"{what} is unavailable: its model is not installed or is turned off "
-                "(see `styleseek models status`, STYLESEEK_STYLE_SEARCH)"
-            )
+            raise QueryError(unavailable(space))
 
     # text terms ---------------------------------------------------------------------------------------
     def encode_terms(self, terms: list[Term]) -> list[Part]:

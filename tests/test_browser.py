@@ -280,7 +280,7 @@ def test_a_slow_suggestion_shows_progress_then_falls_back(
 
     svc.settings.llm = str(gguf)
     svc.settings.llm_timeout_s = 1.5
-    svc._llm = SlowModel()
+    svc.suggester._llm = SlowModel()
     page.goto(server + "/")
     page.fill("#q", "cubist portrait")
     page.click("#suggest-button")

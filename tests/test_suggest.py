@@ -260,7 +260,7 @@ def test_a_model_stuck_outside_generation_does_not_hang_the_caller(
         content_encoder=shared_encoder,
         style_encoders={},
     )
-    app._llm = StuckInPrompt()
+    app.suggester._llm = StuckInPrompt()
     t0 = time.monotonic()
     out = app.suggest("cubist portrait")
     assert time.monotonic() - t0 < 3.5
