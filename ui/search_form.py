@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from fasthtml.common import *  # noqa: F403 - fasthtml first, then monsterui
 from fasthtml.components import Button as PlainButton
-from fasthtml.components import Input as PlainInput
 from fasthtml.components import Label as PlainLabel
 from fasthtml.components import Select as PlainSelect
 from monsterui.all import *  # noqa: F403
 
 from search.query import Term
 from ui.form import SearchState
-from ui.widgets import Checkbox, Field, IconButton
+from ui.widgets import Checkbox, Field, IconButton, Slider
+
+SHOW_WEIGHT = "styleseek.showWeight(this)"  # the value beside a weight slider follows it (ui/static/styleseek.js)
 
 
 def TermRow(term: Term | None = None, style_ok: bool = True) -> FT:
@@ -32,17 +33,7 @@ def TermRow(term: Term | None = None, style_ok: bool = True) -> FT:
             cls="uk-select w-28",
             aria_label="Model",
         ),
-        PlainInput(
-            type="range",
-            name="weight",
-            min="-1",
-            max="1",
-            step="0.05",
-            value=f"{t.weight:g}",
-            cls="weight-slider w-28 accent-slate-800 cursor-pointer",
-            aria_label="Weight",
-            oninput="styleseek.showWeight(this)",
-        ),
+        Slider("weight", t.weight, -1, 1, "weight-slider w-28", aria_label="Weight", oninput=SHOW_WEIGHT),
         Span(f"{t.weight:.2f}", cls="w-12 text-right text-sm tabular-nums weight-value"),
         IconButton("x", "Remove term", "remove-term", onclick="styleseek.removeTerm(this)"),
         PlaceLabel("", pending=t.target == "location"),
@@ -112,17 +103,7 @@ def SearchBar(st: SearchState) -> FT:
 
 
 def BalanceSlider(st: SearchState) -> FT:
-    slider = PlainInput(
-        type="range",
-        name="balance",
-        min="0",
-        max="1",
-        step="0.05",
-        value=f"{st.balance:g}",
-        cls="w-40 accent-slate-800 cursor-pointer",
-        id="balance",
-        aria_label="Content and style balance",
-    )
+    slider = Slider("balance", st.balance, 0, 1, "w-40", id="balance", aria_label="Content and style balance")
     return PlainLabel(Span("Content"), slider, Span("Style"), cls="flex items-center gap-2 text-sm")
 
 

@@ -98,6 +98,20 @@ def Field(label: str, *controls: Any) -> FT:
     return PlainLabel(Span(label), *controls, cls="flex items-center gap-2 text-sm")
 
 
+def Slider(name: str, value: float, lo: float, hi: float, width: str, **kw: Any) -> FT:
+    """A native range input in 0.05 steps (weights, the balance)."""
+    return PlainInput(
+        type="range",
+        name=name,
+        min=f"{lo:g}",
+        max=f"{hi:g}",
+        step="0.05",
+        value=f"{value:g}",
+        cls=f"{width} accent-slate-800 cursor-pointer",
+        **kw,
+    )
+
+
 def DetailRow(label: str, value: Any, path: bool = False) -> FT:
     """A label and its value; a path may break anywhere, words only where they must."""
     wrap = {"cls": "break-all"} if path else {"style": "overflow-wrap:anywhere"}
