@@ -90,3 +90,17 @@ def test_no_import_cycles() -> None:
         if m not in state:
             visit(m)
     assert cycles == [], "\n".join(" -> ".join(c) for c in cycles)
+
+
+def test_the_web_layer_stays_in_small_pieces() -> None:
+    """Routes, components and the app: no function over 60 lines; no module of the app over about 400."""
+    long_functions = []
+    for mod, path in modules().items():
+        text = path.read_text()
+        assert text.count("\n") <= 420, f"{mod} has {text.count(chr(10))} lines"
+        if mod.split(".")[0] not in ("app", "routes", "ui"):
+            continue
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno - node.lineno >= 60:
+                long_functions.append(f"{mod}.{node.name}: {node.end_lineno - node.lineno + 1} lines")
+    assert long_functions == []
