@@ -142,7 +142,10 @@ def IndexPanel(folders: list[dict], progress: ProgressSnapshot | None) -> FT:
         ),
         ProgressView(progress),
         FolderList(folders),
-        header=H3("Library", cls="text-base font-medium"),
+        header=DivFullySpaced(
+            H3("Library", cls="text-base font-medium"),
+            IconButton("x", "Close the library", onclick="styleseek.toggleLibrary()", id="library-close"),
+        ),
         cls="w-full",
     )
 

@@ -13,10 +13,20 @@ from ui.suggestions import SuggestionPanel, SuggestProgress
 from ui.widgets import Notice, Page
 
 
-def StatusLine(counts: dict, model_note: tuple[str, str] | None) -> FT:
+def Header(counts: dict, model_note: tuple[str, str] | None) -> FT:
+    """The title and counts, the Library button (a drawer below 1024 px), and the model notice beneath."""
+    library = Button(
+        UkIcon("library", height=16),
+        Span("Library"),
+        type="button",
+        cls=(ButtonT.default, "library-toggle gap-2"),
+        onclick="styleseek.toggleLibrary()",
+        aria_controls="library",
+    )
     return Div(
-        Counts(counts),
+        DivFullySpaced(Div(H2("StyleSeek", cls="text-2xl font-semibold"), Counts(counts)), library),
         Notice(model_note[1], model_note[0], id="model-note", cls="mt-2") if model_note else "",
+        cls="mb-4",
     )
 
 
@@ -31,10 +41,7 @@ def MainPage(
     style_note: str = "",
 ) -> tuple:
     return Page(
-        DivFullySpaced(
-            Div(H2("StyleSeek", cls="text-2xl font-semibold"), StatusLine(counts, model_note)),
-            cls="mb-4 items-start",
-        ),
+        Header(counts, model_note),
         Div(
             Div(
                 SearchForm(st, style_ok, style_note),
@@ -43,7 +50,7 @@ def MainPage(
                 results,
                 cls="flex-1 min-w-0",
             ),
-            Div(IndexPanel(folders, progress), cls="lg:w-80 shrink-0"),
-            cls="flex flex-col-reverse lg:flex-row gap-6",
+            Div(IndexPanel(folders, progress), cls="lg:w-80 shrink-0", id="library"),
+            cls="flex flex-col lg:flex-row gap-6",
         ),
     )

@@ -149,7 +149,11 @@ def PreviewModal(
     return Modal(
         Div(
             Div(picture, cls="flex-1 min-w-0"),
-            Div(MetadataTable(rec, time_display), Breakdown(*breakdown) if breakdown else "", cls="lg:w-96 shrink-0"),
+            Div(
+                MetadataTable(rec, time_display),
+                Div(Breakdown(*breakdown), cls="breakdown-wrap") if breakdown else "",
+                cls="lg:w-96 shrink-0 min-w-0",
+            ),
             cls="flex flex-col lg:flex-row gap-6",
         ),
         header=DivFullySpaced(

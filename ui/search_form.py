@@ -37,7 +37,7 @@ def TermRow(term: Term | None = None, style_ok: bool = True) -> FT:
         Span(f"{t.weight:.2f}", cls="w-12 text-right text-sm tabular-nums weight-value"),
         IconButton("x", "Remove term", "remove-term", onclick="styleseek.removeTerm(this)"),
         PlaceLabel("", pending=t.target == "location"),
-        cls="term-row flex flex-wrap items-center gap-2",
+        cls=f"term-row flex flex-wrap items-center gap-2{' negative' if t.weight < 0 else ''}",
         # a location row says which place it understood: asked on load and whenever the row changes
         hx_get="/place_label",
         hx_trigger="load, change" if t.target == "location" else "change",
@@ -71,13 +71,12 @@ def suggest_request(url: str, include: str) -> dict[str, str]:
 
 
 def SearchBar(st: SearchState) -> FT:
-    return DivLAligned(
+    return Div(
         Input(
             name="q",
             value=st.q,
             aria_label="Search",
             autofocus=True,
-            cls="flex-1",
             id="q",
             placeholder="sunset over mountains, style: van gogh:0.9, -people",
         ),
@@ -98,7 +97,7 @@ def SearchBar(st: SearchState) -> FT:
             **suggest_request("/suggest", "#q"),
         ),
         Loading(cls=(LoadingT.spinner, LoadingT.sm), htmx_indicator=True, id="search-spinner"),
-        cls="gap-2",
+        cls="search-bar",
     )
 
 

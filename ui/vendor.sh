@@ -17,14 +17,14 @@ cp franken-ui-2.0.0/package/dist/js/icon.iife.js "$out/franken-icon.iife.js"
 cp daisyui-4.12.24/package/dist/styled.css "$out/daisyui-styled.css"   # components; MonsterUI maps the theme
 cp htmx.org-2.0.7/package/dist/htmx.min.js "$out/htmx.min.js"
 cp world-atlas-2.0.2/package/countries-110m.json "$out/countries-110m.json"  # Natural Earth outlines for the map
-cp world-atlas-2.0.2/package/countries-50m.json "$root/search/data/countries-50m.json"  # which country a photo is in
+cp world-atlas-2.0.2/package/countries-50m.json "$root/geo/data/countries-50m.json"  # which country a photo is in
 npm init -y >/dev/null
 npm install --silent tailwindcss@3.4.17 >/dev/null
 monsterui=$(cd "$root" && python -c 'import monsterui, os; print(os.path.dirname(monsterui.__file__))')
 cat > tailwind.config.js <<JS
 module.exports = {
   darkMode: 'selector',
-  content: ['$root/ui/**/*.py', '$root/app.py', '$monsterui/**/*.py'],
+  content: ['$root/ui/**/*.py', '$root/routes/**/*.py', '$root/app.py', '$monsterui/**/*.py'],
   safelist: [{pattern: /^grid-cols-\d+$/, variants: ['sm', 'md', 'lg', 'xl']}],
 }
 JS

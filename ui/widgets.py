@@ -95,7 +95,7 @@ def Checkbox(name: str, value: str, checked: bool, text: str, input_id: str | No
 
 def Field(label: str, *controls: Any) -> FT:
     """A short label beside its inputs, as the search options show them."""
-    return PlainLabel(Span(label), *controls, cls="flex items-center gap-2 text-sm")
+    return PlainLabel(Span(label), *controls, cls="option-field flex items-center gap-2 text-sm")
 
 
 def Slider(name: str, value: float, lo: float, hi: float, width: str, **kw: Any) -> FT:

@@ -1,8 +1,13 @@
 // StyleSeek's own page behaviour, named by the components (ui/*.py) instead of inline strings.
 window.styleseek = {
+  // below 1024 px the Library is a drawer over the page
+  toggleLibrary() {
+    document.getElementById("library").classList.toggle("open");
+  },
   // a weight slider shows its value beside it
   showWeight(slider) {
     slider.nextElementSibling.textContent = (+slider.value).toFixed(2);
+    slider.closest(".term-row")?.classList.toggle("negative", +slider.value < 0); // an exclusion looks like one
   },
   // a builder row's remove button: the row goes, the search runs again
   removeTerm(button) {
