@@ -51,6 +51,7 @@ class Indexer:
         self.spaces = tuple(encoders)
         self._moved_lock = threading.Lock()
         self._filling = False  # the second pass of content-first: only adding the spaces that files lack
+        self._new_ids: set[int] = set()  # indexed in this run: their style vectors are no "gain"
 
     def _workers(self) -> int:
         return self.settings.decode_workers or max(1, min(8, os.cpu_count() or 1))
@@ -340,7 +341,8 @@ class Indexer:
         dropped: list[int] = []
         stale_hashes: list[str] = []
         counts = {"indexed": 0, "failed": 0, "moved": 0, "unchanged": 0}
-        filled = 0
+        filled = 0  # images indexed before this run that gained a space
+        fill_done = 0  # the style pass's own progress (new images too)
         with self.catalog.transaction() as t:
             for o in [*batch, *others]:
                 e = o.job.entry
@@ -352,11 +354,13 @@ class Indexer:
                 base = {"folder_id": folder_id, "path": e.path, "size": e.size, "mtime": e.mtime, "hash": o.hash}
                 if o.kind == "ready":
                     ids.append(Catalog.insert_image(t, {**base, **o.row, "status": "indexed"}))
+                    self._new_ids.add(ids[-1])
                     counts["indexed"] += 1
                 elif o.kind == "fill":
                     assert o.job.fill_id is not None
                     ids.append(o.job.fill_id)
-                    filled += 1
+                    fill_done += 1
+                    filled += o.job.fill_id not in self._new_ids
                 elif o.kind == "failed":
                     if o.job.fill_id is None:
                         row = {**base, "status": "error", "error": o.error, "meta_version": META_VERSION}
@@ -395,7 +399,7 @@ class Indexer:
         report.unchanged += counts["unchanged"]
         report.filled += filled
         if self._filling:
-            progress.add(filled=filled, **{k: v for k, v in counts.items() if k == "failed"})
+            progress.add(filled=filled, fill_done=fill_done, **{k: v for k, v in counts.items() if k == "failed"})
         else:
             progress.add(done=len(batch) + len(others), filled=filled, **counts)
 

@@ -37,6 +37,7 @@ class ProgressSnapshot:
     phase: str  # "" (one pass), or "style": content search is ready, the style spaces are being added
     content_ready: int  # images searchable by content when the style phase began
     fill_total: int  # images the style phase adds vectors to
+    fill_done: int  # of those, done
     fill_rate: float  # images per second in the style phase
     rate: float  # files per second over this run
     elapsed: float
@@ -50,7 +51,7 @@ class ProgressSnapshot:
     @property
     def fraction(self) -> float:
         if self.phase == "style":
-            return self.filled / self.fill_total if self.fill_total else 1.0
+            return self.fill_done / self.fill_total if self.fill_total else 1.0
         return self.done / self.total if self.total else (1.0 if self.state == "done" else 0.0)
 
     @property
@@ -58,7 +59,7 @@ class ProgressSnapshot:
         """Time left in the style phase at its rate so far; None before there is a rate."""
         if self.phase != "style" or not self.fill_rate:
             return None
-        return max(0, self.fill_total - self.filled) / self.fill_rate
+        return max(0, self.fill_total - self.fill_done) / self.fill_rate
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -82,6 +83,7 @@ class Progress:
     phase: str = ""
     content_ready: int = 0
     fill_total: int = 0
+    fill_done: int = 0
     phase_started_at: float = 0.0
     message: str = ""
     started_at: float = field(default_factory=time.monotonic)
@@ -137,7 +139,8 @@ class Progress:
                 self.phase,
                 self.content_ready,
                 self.fill_total,
-                self.filled / max(end - self.phase_started_at, 1e-9) if self.phase and self.filled else 0.0,
+                self.fill_done,
+                self.fill_done / max(end - self.phase_started_at, 1e-9) if self.phase and self.fill_done else 0.0,
                 processed / elapsed if processed else 0.0,
                 elapsed,
                 self.message,

@@ -268,7 +268,7 @@ def test_the_library_panel_says_content_search_is_ready_during_the_style_pass() 
     from indexing.progress import Progress
     from ui.library import ProgressView
 
-    p = Progress(state="indexing", phase="style", content_ready=48210, fill_total=48210, filled=5785)
+    p = Progress(state="indexing", phase="style", content_ready=48210, fill_total=48210, fill_done=5785)
     p.phase_started_at = p.started_at = time.monotonic() - 3600  # 5785 images in the last hour
     html = to_xml(ProgressView(p.snapshot()))
     assert "Content search ready for 48,210 images · style 12% (5,785 / 48,210, about 7 h left)" in html

@@ -366,3 +366,43 @@ def test_a_phone_and_a_camera_folder_in_the_browser(
     assert "DSC_0002.dng" in text and "★★★★☆" in text and "DSC_0002.dng.xmp" in text
     page.wait_for_timeout(400)
     page.screenshot(path=str(output_dir / "10-pair-viewer-390.png"))
+
+
+def test_phone_layout_has_no_sideways_scroll_and_a_library_drawer(
+    server: str,
+    page,  # noqa: ANN001
+    tmp_path: Path,
+    output_dir: Path,
+) -> None:
+    """At 390 px: the query line is the page's width, options and rows wrap inside it, the results start on the
+    first screen, and the Library opens as a drawer from the header (and indexes from there)."""
+    make_collection(tmp_path / "phone", 10, size=(120, 90))
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(server + "/")
+    assert page.locator("#library").is_hidden()  # the drawer is closed: the search comes first
+    page.click(".library-toggle")
+    page.wait_for_selector("#library.open")
+    page.fill("#path", str(tmp_path / "phone"))
+    page.click("#index-btn")
+    page.wait_for_selector('#index-state[data-state="done"]', timeout=60_000)
+    page.screenshot(path=str(output_dir / "12-phone-library-drawer.png"))
+    page.click("#library-close")
+    assert page.locator("#library").is_hidden()
+    params = "q=red&text=people&target=content&weight=-0.6&text=van+gogh&target=style&weight=0.8&camera=eos"
+    page.goto(server + "/?" + params)
+    page.wait_for_selector("#results .result-card")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing sticks out sideways
+    assert page.locator("#q").bounding_box()["width"] >= 330
+    for box in page.locator("#terms input[name=text]").evaluate_all("els => els.map(e => e.offsetWidth)"):
+        assert box >= 300  # a term's text gets a line of its own
+    assert "negative" in page.locator("#terms .term-row").first.get_attribute("class")
+    page.wait_for_function("[...document.querySelectorAll('#results img')].every(i => i.complete && i.naturalWidth)")
+    page.screenshot(path=str(output_dir / "13-phone-options.png"), full_page=True)
+    page.goto(server + "/?q=red")
+    first = page.locator("#results .result-card").first.bounding_box()
+    assert first["y"] < 600  # the first results on the first screen
+    page.locator("#results .result-card").first.click()
+    page.locator("#preview-modal").wait_for(state="visible")
+    page.wait_for_timeout(400)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(output_dir / "14-phone-viewer.png"))

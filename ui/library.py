@@ -20,7 +20,7 @@ def progress_stats(s: ProgressSnapshot) -> str:
         eta = s.eta_seconds
         stats = (
             f"Content search ready for {s.content_ready:,} images · style {pct}% "
-            f"({s.filled:,} / {s.fill_total:,}{f', about {duration_text(eta)} left' if eta is not None else ''})"
+            f"({s.fill_done:,} / {s.fill_total:,}{f', about {duration_text(eta)} left' if eta is not None else ''})"
         )
     if s.moved:
         stats += f" · {s.moved:,} moved"
