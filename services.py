@@ -18,6 +18,7 @@ from indexing.thumbs import ThumbCache
 from indexing.vectors import VectorIndex, set_search_threads
 from models.base import Encoder
 from search.engine import Hit, Searcher, unavailable
+from search.errors import QueryError
 from search.query import Term, parse_query
 from search.records import hit_record, image_record
 from search.suggest import Suggestions, Tags
@@ -216,6 +217,20 @@ class StyleSeek:
 
     def result_tags(self, ids: list[int], limit: int = 12) -> Tags:
         return self.suggester.result_tags(ids, limit)
+
+    def timeline(self, after: str = "", limit: int = 60) -> tuple[list[dict], str]:
+        """The library newest first: a page of records after the cursor, and the cursor of the next page
+        ('' at the end). A cursor is 'taken_sort:id' of the last picture shown."""
+        cursor = None
+        if after:
+            try:
+                sort, iid = after.split(":")
+                cursor = (float(sort), int(iid))
+            except ValueError:
+                raise QueryError(f"after must look like 1690000000.0:1234, got {after!r}") from None
+        rows = self.catalog.timeline(cursor, limit)
+        nxt = f"{rows[-1].taken_sort!r}:{rows[-1].id}" if len(rows) == limit else ""
+        return [image_record(r, self.thumbs) for r in rows], nxt
 
     def image(self, image_id: int) -> ImageRow | None:
         return self.catalog.get(image_id)

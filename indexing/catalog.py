@@ -13,7 +13,6 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +26,7 @@ IMAGE_COLUMNS = (
     "camera_make, camera_model, gps_lat, gps_lon, gps_alt, notes, indexed_at, "
     "place_city, place_region, place_country_code, place_distance_km, "
     "orientation_applied, taken_offset, taken_utc, rating, title, description, keywords, sources, "
-    "companions, sidecars, extra_sig, place_detail, meta_version"
+    "companions, sidecars, extra_sig, place_detail, meta_version, taken_sort"
 )
 
 
@@ -70,6 +69,7 @@ class ImageRow:
     extra_sig: str | None = None
     place_detail: str | None = None
     meta_version: int | None = None
+    taken_sort: float | None = None
 
     @property
     def place(self) -> dict | None:
@@ -81,18 +81,6 @@ class ImageRow:
             "country_code": self.place_country_code,
             "detail": self.place_detail,
         }
-
-    @property
-    def taken_sort_key(self) -> float | None:
-        """UTC seconds where the offset is known, else the local time read as UTC (the best guess there is)."""
-        if self.taken_utc is not None:
-            return self.taken_utc
-        if not self.taken_at:
-            return None
-        try:
-            return datetime.fromisoformat(self.taken_at).replace(tzinfo=timezone.utc).timestamp()
-        except ValueError:
-            return None
 
     def json_list(self, name: str) -> list:
         v = getattr(self, name)
@@ -238,6 +226,13 @@ class Catalog:
             for r in self.conn.execute(q, chunk):
                 out[r[0]] = ImageRow(*r)
         return out
+
+    def timeline(self, after: tuple[float, int] | None, limit: int) -> list[ImageRow]:
+        """Indexed pictures newest first (undated last), `limit` of them after the cursor (taken_sort, id): a
+        keyset page, as quick at the millionth picture as at the first (index images_timeline)."""
+        where = "status='indexed'" + (" AND (taken_sort, id) < (?, ?)" if after else "")
+        q = f"SELECT {IMAGE_COLUMNS} FROM images WHERE {where} ORDER BY taken_sort DESC, id DESC LIMIT ?"
+        return [ImageRow(*r) for r in self.conn.execute(q, (*(after or ()), limit))]
 
     def known_under(self, folder_id: int) -> dict[str, Known]:
         """path -> what the planner compares, for every row of a folder."""

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from indexing.exif import ExifInfo
+from indexing.schema import UNDATED
 from indexing.xmp import XmpError, XmpInfo, parse_packet, read_sidecar
 
 MAX_GPS_CLOCK_GAP = timedelta(hours=14, minutes=30)  # farther apart, GPS time says nothing about the zone
@@ -41,12 +42,20 @@ class Metadata:
             return None
         return utc_seconds(self.taken_at, self.offset)
 
+    @property
+    def taken_sort(self) -> float:
+        """The timeline's key: UTC seconds, the local time read as UTC without an offset, UNDATED without a date."""
+        if not self.taken_at:
+            return UNDATED
+        return self.taken_utc if self.taken_utc is not None else utc_seconds(self.taken_at, "+00:00")
+
     def columns(self) -> dict:
         """The catalog's columns for these values."""
         return {
             "taken_at": self.taken_at,
             "taken_offset": self.offset,
             "taken_utc": self.taken_utc,
+            "taken_sort": self.taken_sort,
             "camera_make": self.make,
             "camera_model": self.model,
             "gps_lat": self.lat,

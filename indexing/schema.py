@@ -77,16 +77,21 @@ MIGRATIONS: list[str] = [
     ALTER TABLE images ADD COLUMN extra_sig TEXT;
     ALTER TABLE images ADD COLUMN place_detail TEXT;
     ALTER TABLE images ADD COLUMN meta_version INTEGER;
-    CREATE INDEX images_taken ON images(taken_utc);
+    ALTER TABLE images ADD COLUMN taken_sort REAL NOT NULL DEFAULT -1e15;
+    UPDATE images SET taken_sort = CAST(strftime('%s', taken_at) AS REAL) WHERE strftime('%s', taken_at) IS NOT NULL;
+    CREATE INDEX images_timeline ON images(status, taken_sort, id);
     """,
 ]
 # 1: before real-device files were read right; 2: container orientation, XMP, offsets, RAW, colour (issue 9).
 # Older rows are refreshed on the next run: HEIF/AVIF re-embedded (their pixels were turned), others re-read.
 META_VERSION = 2
+# taken_sort: the moment taken in UTC seconds (the local time read as UTC where the offset is unknown), the
+# timeline's and the date sort's key; undated pictures sort last
+UNDATED = -1e15
 # columns of the metadata a file's bytes, its companions and sidecars give (rewritten when a sidecar changes)
 METADATA_COLUMNS = (
     "format", "width", "height", "orientation", "orientation_applied", "taken_at", "taken_offset", "taken_utc",
-    "camera_make", "camera_model", "gps_lat", "gps_lon", "gps_alt", "rating", "title", "description",
+    "taken_sort", "camera_make", "camera_model", "gps_lat", "gps_lon", "gps_alt", "rating", "title", "description",
     "keywords", "sources", "companions", "sidecars", "extra_sig", "notes", "meta_version",
     "place_city", "place_region", "place_country_code", "place_distance_km", "place_detail", "place_version",
 )  # fmt: skip

@@ -19,6 +19,7 @@ from ui.form import SearchState
 from ui.page import MainPage
 from ui.results import PlaceNote, Results
 from ui.search_form import PlaceLabel, TermRow
+from ui.timeline import Timeline, TimelinePage
 from ui.widgets import ErrorFragment
 
 router = APIRouter()
@@ -46,8 +47,9 @@ def search_hits(svc: StyleSeek, st: SearchState, terms: list[Term]) -> list:
 def run_search(svc: StyleSeek, st: SearchState) -> FT:
     q_terms = st.query_terms()
     terms = q_terms + st.rows
-    if not terms:
-        return Results([], "")
+    if not terms:  # home: the library as a timeline
+        records, after = svc.timeline()
+        return Timeline(records, after, svc.counts()["indexed"])
     hits = search_hits(svc, st, terms)
     label = format_query(terms)
     records = svc.records(hits)
@@ -94,6 +96,13 @@ def search(req: Request):  # noqa: ANN201
     svc, st = services(req), SearchState.from_params(req.query_params)
     results = run_search(svc, st)
     return (results, clear_error()) if is_htmx(req) else full_page(svc, st, results)
+
+
+@router.get("/timeline")
+def timeline(req: Request, after: str = "", day: str = ""):  # noqa: ANN201
+    """The next page of the home timeline (asked for by the last page's sentinel as it scrolls into view)."""
+    records, nxt = services(req).timeline(after[:64])
+    return TimelinePage(records, nxt, last_day=day[:10])
 
 
 @router.get("/place_label")

@@ -20,6 +20,7 @@ from PIL import Image
 from geo.gazetteer import distance_km
 from geo.geocoder import GEOCODER, Area, UnknownPlace
 from indexing.catalog import Catalog, ImageRow
+from indexing.schema import UNDATED
 from indexing.vectors import VectorIndex
 from models.base import Encoder
 from search.options import (  # noqa: F401 - MAX_K, SORTS and Filters are part of the engine's interface
@@ -261,7 +262,7 @@ class Searcher:
             ]
             hits.append(Hit(rows[iid], float(final[i]), hp, float(boost[i])))
         if sort == "date":  # newest first by the moment taken (UTC where the offset is known), undated last
-            hits.sort(key=lambda h: (h.image.taken_sort_key is not None, h.image.taken_sort_key or 0.0), reverse=True)
+            hits.sort(key=lambda h: UNDATED if h.image.taken_sort is None else h.image.taken_sort, reverse=True)
         return hits
 
     def _score(self, parts: list[Part], ids: np.ndarray, norm: float) -> tuple:

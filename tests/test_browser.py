@@ -406,3 +406,37 @@ def test_phone_layout_has_no_sideways_scroll_and_a_library_drawer(
     page.wait_for_timeout(400)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.screenshot(path=str(output_dir / "14-phone-viewer.png"))
+
+
+def test_home_timeline_scrolls_into_older_pictures(
+    server: str,
+    page,  # noqa: ANN001
+    svc: StyleSeek,
+    tmp_path: Path,
+    output_dir: Path,
+) -> None:
+    from datetime import date, timedelta
+
+    from tests.imagegen import pattern, save_jpeg
+
+    lib = tmp_path / "camera-roll"
+    for i in range(130):
+        d = date(2024, 8, 31) - timedelta(days=i // 4)
+        save_jpeg(lib / f"IMG_{i:04d}.jpg", pattern(48, 36, i), taken=f"{d:%Y:%m:%d} 12:{i % 60:02d}:00")
+    svc.index_folders([lib])
+    page.goto(server + "/")
+    page.wait_for_selector("#results .day-heading")
+    assert page.locator("#results .result-card").count() == 60
+    assert page.locator("#results .day-heading").first.inner_text() == "Saturday, 31 August 2024"
+    page.screenshot(path=str(output_dir / "15-home-timeline.png"))
+    for n in (120, 130):  # scrolling to the end asks for the next page, twice
+        page.locator(".more-pictures").scroll_into_view_if_needed()
+        page.wait_for_function(f"document.querySelectorAll('#results .result-card').length === {n}")
+    assert page.locator(".more-pictures").count() == 0
+    ids = page.locator("#results .result-card").evaluate_all("els => els.map(e => e.dataset.id)")
+    assert len(set(ids)) == 130
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(server + "/")
+    page.wait_for_selector("#results .day-heading")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(output_dir / "16-home-timeline-390.png"))

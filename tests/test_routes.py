@@ -416,3 +416,56 @@ def test_builder_rows_say_how_their_place_was_understood(client: TestClient) -> 
     row = client.get("/", params=[("text", "Zurich"), ("target", "location"), ("weight", "1")]).text
     soup = BeautifulSoup(row, "html.parser").select_one("#terms .term-row")
     assert soup["hx-trigger"] == "load, change" and soup["hx-get"] == "/place_label"
+
+
+def test_home_is_the_library_as_a_timeline(settings, shared_encoder, tmp_path: Path) -> None:  # noqa: ANN001
+    """No query: the newest pictures first under day headings, 60 a page, the next page asked for by a sentinel;
+    a day that goes on into the next page gets no second heading; undated pictures come last."""
+    import re
+    from datetime import date, timedelta
+
+    lib = tmp_path / "years"
+    for i in range(125):  # from 2023-06-30 back: one picture that day, then five a day; the last 5 undated
+        d = date(2023, 6, 30) - timedelta(days=(i + 4) // 5)
+        taken = f"{d:%Y:%m:%d} {10 + i % 2}:00:00" if i < 120 else None
+        save_jpeg(lib / f"p{i:03d}.jpg", pattern(40, 30, i), **({"taken": taken} if taken else {}))
+    svc = StyleSeek(settings, content_encoder=shared_encoder, style_encoders={})
+    svc.index_folders([lib])
+    client = TestClient(create_app(settings, services=svc), base_url="http://127.0.0.1")
+
+    def days(html: str) -> list[str]:
+        return re.findall(r'data-day="([^"]*)"', html)
+
+    def next_url(html: str) -> str:
+        return re.search(r'hx-get="(/timeline\?after=[^"]+)"', html).group(1).replace("&amp;", "&")
+
+    home = client.get("/").text
+    assert "Your pictures · 125" in home and home.count('class="result-card') == 60
+    assert days(home)[0] == "2023-06-30" and days(home) == sorted(days(home), reverse=True)
+    assert len(days(home)) == 13 and days(home)[-1] == "2023-06-18" and "Friday, 30 June 2023" in home
+    page2 = client.get(next_url(home), headers=HX).text
+    assert page2.count('class="result-card') == 60
+    assert "2023-06-18" not in days(page2) and days(page2)[0] == "2023-06-17"  # the split day: one heading
+    ids = [re.findall(r'data-id="(\d+)"', h) for h in (home, page2)]
+    assert not set(ids[0]) & set(ids[1])  # no picture twice
+    last = client.get(next_url(page2)).text
+    assert last.count('class="result-card') == 5 and days(last) == [""] and "No date" in last
+    assert "more-pictures" not in last  # the end: no more sentinel
+    assert client.get("/timeline", params={"after": "garbage"}).status_code == 400
+
+
+def test_a_sparse_month_on_the_timeline_gets_one_month_heading() -> None:
+    """A month with a picture every few days is one heading, not a column of one-picture days; a busy month
+    keeps its days; a month continued from the page before keeps the heading it had."""
+    from fasthtml.common import Div, to_xml
+
+    from ui.timeline import TimelinePage, day_heading, heading_keys
+
+    busy = [{"id": i, "path": f"/p/{i}.jpg", "taken_at": f"2024-09-0{1 + i // 5}T10:00:00"} for i in range(10)]
+    sparse = [{"id": 10 + i, "path": f"/p/s{i}.jpg", "taken_at": f"2024-08-{2 + 3 * i:02d}T10:00:00"} for i in range(5)]
+    keys = heading_keys(busy + sparse)
+    assert keys[:10] == ["2024-09-01"] * 5 + ["2024-09-02"] * 5 and set(keys[10:]) == {"2024-08"}
+    assert day_heading("2024-08") == "August 2024" and day_heading("2024-09-01") == "Sunday, 1 September 2024"
+    assert day_heading("") == "No date"
+    html = to_xml(Div(*TimelinePage(sparse, "", last_day="2024-08")))
+    assert "day-heading" not in html  # August went on from the page before
