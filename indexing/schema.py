@@ -78,7 +78,8 @@ MIGRATIONS: list[str] = [
     ALTER TABLE images ADD COLUMN place_detail TEXT;
     ALTER TABLE images ADD COLUMN meta_version INTEGER;
     ALTER TABLE images ADD COLUMN taken_sort REAL NOT NULL DEFAULT -1e15;
-    UPDATE images SET taken_sort = CAST(strftime('%s', taken_at) AS REAL) WHERE strftime('%s', taken_at) IS NOT NULL;
+    UPDATE images SET taken_sort = COALESCE(taken_utc, CAST(strftime('%s', taken_at) AS REAL))
+        WHERE strftime('%s', taken_at) IS NOT NULL;
     CREATE INDEX images_timeline ON images(status, taken_sort, id);
     """,
 ]

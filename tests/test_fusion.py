@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from indexing.catalog import Catalog
+from indexing.schema import UNDATED
 from indexing.vectors import VectorIndex
 from search.engine import Searcher
 from search.query import QueryError, Term, format_query, parse_query, parse_term_option
@@ -40,9 +41,9 @@ def world(tmp_path: Path) -> Searcher:
         t.execute("INSERT INTO folders(id, path, added_at) VALUES (1, '/x', 0)")
         for i in content:
             t.execute(
-                "INSERT INTO images(id, folder_id, path, size, mtime, status, taken_at, indexed_at) "
-                "VALUES (?, 1, ?, 0, 0, 'indexed', ?, 0)",
-                (i, f"/x/{i}.jpg", dates[i]),
+                "INSERT INTO images(id, folder_id, path, size, mtime, status, taken_at, taken_sort, indexed_at) "
+                "VALUES (?, 1, ?, 0, 0, 'indexed', ?, COALESCE(CAST(strftime('%s', ?) AS REAL), ?), 0)",
+                (i, f"/x/{i}.jpg", dates[i], dates[i], UNDATED),
             )
     indices = {
         "content": VectorIndex(tmp_path / "c.faiss", "content", 3),
