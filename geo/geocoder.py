@@ -251,6 +251,7 @@ _PLACE_PHRASE = re.compile(
 _TRAILING_PLACE = re.compile(
     r"\b(in|near|at|around)\s+((?:within\s+\d+\s*km\s+of\s+)?[\w'().,-]+(?:\s+[\w'().,-]+){0,4})$", re.I
 )
+_PREPOSITION = re.compile(r"\b(?:in|near|at|around)\s", re.I)
 
 
 def location_phrase(text: str) -> tuple[bool, str]:
@@ -305,10 +306,16 @@ def split_place_phrase(text: str, geocoder: Geocoder | None = None) -> tuple[str
 def trailing_place(text: str, geocoder: Geocoder | None = None) -> tuple[str, str] | None:
     """A description's trailing place: (the text without it, the location term), the longest tail the
     gazetteer knows ('... at the Eiffel Tower' -> 'in Eiffel Tower'); a lowercase small town is no place
-    ('at the beach' is no trip to Beach, ND)."""
-    m = _TRAILING_PLACE.search(text)
-    if not m:
-        return None
+    ('at the beach' is no trip to Beach, ND), and a later preposition gets its turn ('people at the beach
+    in France' -> 'in France')."""
+    for m in _PREPOSITION.finditer(text):
+        tail = _TRAILING_PLACE.match(text, m.start())
+        if tail is not None and (found := _place_at(text, tail, geocoder)) is not None:
+            return found
+    return None
+
+
+def _place_at(text: str, m: re.Match[str], geocoder: Geocoder | None) -> tuple[str, str] | None:
     words = m.group(2).split()
     if words and words[0].lower() == "the" and len(words) > 1:  # "at the Eiffel Tower"
         words = words[1:]

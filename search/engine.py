@@ -303,6 +303,13 @@ class Searcher:
         self, parts: list[Part], sims: np.ndarray, present: np.ndarray, ids: np.ndarray, f: Filters
     ) -> np.ndarray:
         keep = np.ones(len(ids), bool)
+        if not any(p.weight > 0 and p.area is None for p in parts):
+            # places alone: the pictures inside one of them (the soft decay only ranks when other terms do)
+            inside = np.zeros(len(ids), bool)
+            for j, p in enumerate(parts):
+                if p.area is not None and p.weight > 0:
+                    inside |= present[j] & (sims[j] >= 1.0 - 1e-6)
+            keep &= inside
         for j, p in enumerate(parts):
             if p.area is None:
                 continue

@@ -30,6 +30,8 @@ class Term:
 
 
 _TARGET = re.compile(r"^\s*(content|style|location|in|near|only in|only near)\s*:\s*(.*)$", re.IGNORECASE | re.DOTALL)
+# "sunset in: France": a place prefix after other words starts a location term (the comma was forgotten)
+_MID_PLACE = re.compile(r"^(.*?\S)\s+((?:only\s+)?(?:in|near))\s*:\s*(.+)$", re.IGNORECASE | re.DOTALL)
 _WEIGHT = re.compile(r"^(.*?)\s*:\s*([+-]?(?:\d+\.?\d*|\.\d+))\s*$", re.DOTALL)
 
 
@@ -67,7 +69,13 @@ def parse_query(query: str) -> list[Term]:
             part, weight = m.group(1).strip(), float(m.group(2))
         if negative:
             weight = -abs(weight)
-        if target == "content" and not explicit:
+        mid = _MID_PLACE.match(part) if not explicit else None
+        if mid:
+            terms += [
+                make_term(mid.group(1), "content", weight),
+                make_term(f"{mid.group(2)} {mid.group(3)}", "location", weight),
+            ]
+        elif target == "content" and not explicit:
             terms.extend(_split_place(part, weight))
         else:
             terms.append(make_term(part, target, weight))

@@ -152,6 +152,12 @@ def test_unavailable_style_is_a_clear_error(world: Searcher) -> None:
             [Term("dog"), Term("cat", "content", -0.3), Term("watercolour", "style")],
         ),
         ("content: red car:0.5", [Term("red car", "content", 0.5)]),
+        # a place prefix after other words starts a location term: the forgotten comma
+        ("sunset in: France", [Term("sunset"), Term("in France", "location")]),
+        (
+            "beach only near: Zurich 20km:0.5",
+            [Term("beach", "content", 0.5), Term("only near Zurich 20km", "location", 0.5)],
+        ),
     ],
 )
 def test_query_syntax(query: str, terms: list[Term]) -> None:

@@ -115,8 +115,10 @@ def names(hits) -> list[str]:  # noqa: ANN001
 def test_location_terms_alone_list_the_images_taken_there(world: StyleSeek) -> None:
     assert set(names(world.search("in: France"))) == {"paris", "lyon", "villeurbanne"}
     assert names(world.search("in: CH")) == ["zurich"]
-    near = world.search("near: Lyon 10km", k=3)
-    assert names(near) == ["lyon", "villeurbanne"]  # both within 10 km, the nearer first
+    near = world.search("near: Lyon 10km", k=6)
+    assert names(near) == ["lyon", "villeurbanne"]  # both within 10 km, the nearer first; Paris is not listed
+    assert set(names(world.search("in: France, in: CH"))) == {"paris", "lyon", "villeurbanne", "zurich"}
+    assert names(world.search("near: Lyon 10km:0.5, -in: Paris")) == ["lyon", "villeurbanne"]
     assert near[0].score == pytest.approx(1.0)
     # with a content term every image is scored: outside the radius the location score decays
     mixed = {Path(h.image.path).stem: h for h in world.search("red, near: Lyon 10km", k=6)}

@@ -61,6 +61,15 @@ def split(description: str) -> list[tuple[str, str, float]]:
         ),
         ("photos of my kids at the Eiffel Tower", [("my kids", "content", 1.0), ("in Eiffel Tower", "location", 1.0)]),
         ("sunset over mountains", [("sunset over mountains", "content", 1.0)]),
+        (  # the first preposition is no place ("the beach"), the later one is
+            "impressionist paintings of people at the beach in France",
+            [
+                ("people at the beach", "content", 1.0),
+                ("in France", "location", 1.0),
+                ("impressionist painting", "style", 0.9),
+                ("loose visible brushwork", "style", 0.6),
+            ],
+        ),
         (
             "portrait of a woman, oil painting, dark background",
             [
