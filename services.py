@@ -139,18 +139,23 @@ class StyleSeek:
         }
 
     def model_notice(self) -> tuple[str, str] | None:
-        """(kind, text) for the page's notice: the content model missing, or random test weights in use."""
+        """(kind, text) for the page's notice: the content model missing, or random test weights in any model
+        in use (random style weights beside real content weights would otherwise go unannounced)."""
         from models import CONTENT
         from models import weights as model_weights
+        from models.specs import STYLE, TEXTURE
 
         st = model_weights.locate(CONTENT, self.settings)
         if not st.present:
             return ("error", model_weights.missing_message(CONTENT, self.settings))
-        if st.random_weights:
+        in_use = [CONTENT] + [spec for spec in (STYLE, TEXTURE) if spec.key in self.encoders]
+        random = [spec for spec in in_use if model_weights.locate(spec, self.settings).random_weights]
+        if random:
+            which = ", ".join(f"{spec.key} ({spec.title})" for spec in random)
             return (
                 "warning",
-                "Test models in use (random weights): search results are meaningless. "
-                "Run `styleseek models download` for the real CLIP weights.",
+                f"Test models in use (random weights) for {which}: what they score is meaningless. "
+                "Run `styleseek models download` for the real weights.",
             )
         return None
 

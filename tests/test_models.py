@@ -94,3 +94,20 @@ def test_trimmed_text_encoding_equals_open_clips_padded_one(tiny_models: Path) -
     assert trimmed.shape[1] < padded.shape[1] and torch.equal(padded[:, : trimmed.shape[1]], trimmed)
     with torch.inference_mode():
         torch.testing.assert_close(OpenClipText(model)(trimmed), model.encode_text(padded), atol=1e-5, rtol=1e-4)
+
+
+def test_random_style_weights_beside_real_content_weights_are_announced(
+    tmp_path: Path, tiny_models: Path, shared_encoder: ContentEncoder, shared_style_encoders: dict
+) -> None:
+    import shutil
+
+    from services import StyleSeek
+
+    models = tmp_path / "models"
+    shutil.copytree(tiny_models, models, symlinks=True, ignore=shutil.ignore_patterns("openvino"))
+    manifest = models / w.model_folder(CONTENT, Settings(models_dir=models)).name / w.MANIFEST_FILE
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "random_weights": False}))
+    s = Settings(data_dir=tmp_path / "data", models_dir=models, device="cpu")
+    kind, text = StyleSeek(s, content_encoder=shared_encoder, style_encoders=shared_style_encoders).model_notice()
+    assert kind == "warning" and "style (" in text and "texture (" in text and "content (" not in text
+    assert StyleSeek(s, content_encoder=shared_encoder, style_encoders={}).model_notice() is None

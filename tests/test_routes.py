@@ -47,6 +47,7 @@ def test_home_page_renders_with_vendored_assets_only(client: TestClient) -> None
         "/static/vendor/franken-core.min.css",
         "/static/vendor/franken-core.iife.js",
         "/static/vendor/daisyui-styled.css",
+        "/static/favicon.svg",
     ):
         assert asset in html
         assert client.get(asset).status_code == 200

@@ -51,6 +51,7 @@ def Headers() -> list:
         Meta(charset="utf-8"),
         Meta(name="viewport", content="width=device-width, initial-scale=1"),
         Meta(name="htmx-config", content=json.dumps(HTMX_CONFIG)),
+        Link(rel="icon", href="/static/favicon.svg", type="image/svg+xml"),  # else every load asks /favicon.ico
         Script(src=f"{V}/htmx.min.js"),
         *hdrs,
         Link(rel="stylesheet", href=f"{V}/tailwind.min.css"),  # after DaisyUI, so utilities win over components
