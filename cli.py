@@ -125,7 +125,13 @@ def cmd_search(args: argparse.Namespace) -> int:
         with_gps=args.with_gps,
     )
     hits = app.search(
-        validate(terms), args.k, min_score=args.min_score, sort=args.sort, coherence=args.coherence, filters=filters
+        validate(terms),
+        args.k,
+        min_score=args.min_score,
+        min_match=args.min_match,
+        sort=args.sort,
+        coherence=args.coherence,
+        filters=filters,
     )
     from geo.geocoder import GEOCODER, understood
 
@@ -319,7 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("query", nargs="?", default="", help='e.g. "sunset over mountains, style: van gogh:0.9, -people"')
     x.add_argument("--term", action="append", metavar="TARGET:WEIGHT:TEXT", help="a term; repeatable")
     x.add_argument("-k", type=int, default=20)
-    x.add_argument("--min-score", type=float, help="drop hits scoring below this")
+    x.add_argument("--min-score", type=float, help="drop hits scoring below this (raw fused score)")
+    x.add_argument("--min-match", type=float, help="drop hits scoring below this percent of the best hit's score")
     x.add_argument("--sort", choices=["score", "date"], default="score")
     x.add_argument("--coherence", type=float, default=0.0, help="style coherence boost, 0 (off) to 1")
     x.add_argument("--from", dest="date_from", metavar="DATE", help="taken on or after (2021, 2021-07, 2021-07-14)")

@@ -194,7 +194,7 @@ class StyleSeek:
 
     # queries ----------------------------------------------------------------------------------------
     def search(self, query: str | list[Term], k: int = 50, **options: Any) -> list[Hit]:
-        """A one-line query (see search.query) or a list of terms; options: min_score, sort, coherence, filters."""
+        """A one-line query (see search.query) or a list of terms; options: min_score, min_match, sort, coherence, filters."""
         terms = parse_query(query) if isinstance(query, str) else query
         return self.searcher().search(terms, k, **options)
 

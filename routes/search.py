@@ -13,7 +13,7 @@ from geo.geocoder import GEOCODER, UnknownPlace, understood
 from models import ModelError
 from routes.common import clear_error, is_htmx, services
 from search.grouping import group_by_place
-from search.query import Term, apply_balance, format_query, with_place
+from search.query import Term, apply_balance, format_query, is_hard, with_place
 from services import StyleSeek
 from ui.form import SearchState
 from ui.page import MainPage
@@ -37,7 +37,7 @@ def search_hits(svc: StyleSeek, st: SearchState, terms: list[Term]) -> list:
     return svc.search(
         apply_balance(terms, st.balance),
         st.k,
-        min_score=st.min_score,
+        min_match=st.min_match,
         sort=st.sort,
         coherence=0.5 if st.coherence else 0.0,
         filters=st.filters,
@@ -56,12 +56,57 @@ def run_search(svc: StyleSeek, st: SearchState) -> FT:
     return Results(
         records,
         f"{len(hits)} results for “{label}”",
-        empty=f"Nothing indexed matches “{label}” yet." if svc.counts()["indexed"] else "",
+        empty=why_empty(svc, st, terms, label) if not hits and svc.counts()["indexed"] else "",
         query=format_query(apply_balance(terms, st.balance)),
         notes=[place_note(st, q_terms, i, t) for i, t in enumerate(terms) if t.target == "location"],
         groups=group_by_place(records) if st.group_by_place else None,
         show_map=st.show_map,
     )
+
+
+def relaxations(st: SearchState) -> list[tuple[str, SearchState]]:
+    """What could have removed every result, each with the same search without it (most specific first)."""
+    out = []
+    if st.taken_from or st.taken_to:
+        span = " to ".join(x for x in (st.taken_from or "…", st.taken_to or "…"))
+        out.append((f"the date filter ({span})", replace(st, taken_from="", taken_to="")))
+    if st.camera:
+        out.append((f"the camera filter “{st.camera}”", replace(st, camera="")))
+    if st.with_gps:
+        out.append(("“only pictures with GPS”", replace(st, with_gps=False)))
+    if st.drop_unplaced:
+        out.append(("“drop pictures without a place”", replace(st, drop_unplaced=False)))
+    if len(out) > 1:
+        out.append(
+            (
+                "the filters together",
+                replace(st, taken_from="", taken_to="", camera="", with_gps=False, drop_unplaced=False),
+            )
+        )
+    if any(is_hard(t) for t in st.query_terms() + st.rows):
+
+        def soften(ts: list[Term]) -> list[Term]:
+            return [Term(t.text.replace("only ", "", 1), t.target, t.weight) if is_hard(t) else t for t in ts]
+
+        q = soften(st.query_terms())
+        out.append(("“only” on the place", replace(st, q=format_query(q) if q else "", rows=soften(st.rows))))
+    return out
+
+
+def why_empty(svc: StyleSeek, st: SearchState, terms: list[Term], label: str) -> FT:
+    """No results: say what removed them, with a one-click way back to the search without it."""
+    for what, relaxed in relaxations(st):
+        n = len(search_hits(svc, relaxed, relaxed.query_terms() + relaxed.rows))
+        if n:
+            href = "/?" + urlencode(relaxed.to_params())
+            return Div(
+                P(f"No results: {what} removed all {n} that match “{label}”."),
+                A(f"Show the {n} without it", href=href, cls="uk-btn uk-btn-default mt-2 relax"),
+                cls="why-empty",
+            )
+    if any(t.target == "location" for t in terms):
+        return P(f"No indexed picture was taken where “{label}” asks: try a wider radius or another place.")
+    return P(f"Nothing indexed matches “{label}” yet.")
 
 
 def place_note(st: SearchState, q_terms: list[Term], i: int, t: Term) -> FT:

@@ -30,6 +30,7 @@ from search.options import (  # noqa: F401 - MAX_K, SORTS and Filters are part o
     check_balance,
     check_coherence,
     check_k,
+    check_min_match,
     check_min_score,
     check_radius,
     check_sort,
@@ -57,6 +58,7 @@ class Hit:
     # per part: (label, space, weight, similarity or None when the image lacks the space, contribution)
     parts: list[tuple[str, str, float, float | None, float]] = field(default_factory=list)
     boost: float = 0.0
+    match: float = 1.0  # the score as a share of the best hit's in this list (0 where it is not positive)
 
     @property
     def by_model(self) -> dict[str, float]:
@@ -137,13 +139,20 @@ class Searcher:
         k: int = 50,
         *,
         min_score: float | None = None,
+        min_match: float | None = None,
         sort: str = "score",
         coherence: float = 0.0,
         filters: Filters | None = None,
     ) -> list[Hit]:
         check_k(k)
         return self.fuse(
-            self.encode_terms(terms), k, min_score=min_score, sort=sort, coherence=coherence, filters=filters
+            self.encode_terms(terms),
+            k,
+            min_score=min_score,
+            min_match=min_match,
+            sort=sort,
+            coherence=coherence,
+            filters=filters,
         )
 
     def search_text(self, text: str, k: int = 50) -> list[Hit]:
@@ -206,6 +215,7 @@ class Searcher:
         *,
         exclude: int | None = None,
         min_score: float | None = None,
+        min_match: float | None = None,
         sort: str = "score",
         coherence: float = 0.0,
         filters: Filters | None = None,
@@ -214,6 +224,7 @@ class Searcher:
         check_sort(sort)
         check_coherence(coherence)
         check_min_score(min_score)
+        check_min_match(min_match)
         positive = [p for p in parts if p.weight > 0]
         norm = sum(p.weight for p in positive)
         if norm <= 0:
@@ -249,6 +260,9 @@ class Searcher:
             order = [i for i in order if final[i] >= min_score]
         keep = self._filter_mask(parts, sims, present, ids, filters)
         order = [i for i in order if keep[i]]
+        best = float(final[order[0]]) if order else 0.0
+        if min_match is not None and best > 0:
+            order = [i for i in order if final[i] >= best * min_match / 100 - 1e-9]
         order = order[:k]
         rows = self.catalog.get_many(int(ids[i]) for i in order)
         hits = []
@@ -260,7 +274,8 @@ class Searcher:
                 (p.label, p.space, p.weight, float(sims[j, i]) if present[j, i] else None, float(contrib[j, i]))
                 for j, p in enumerate(parts)
             ]
-            hits.append(Hit(rows[iid], float(final[i]), hp, float(boost[i])))
+            match = max(0.0, float(final[i]) / best) if best > 0 else 0.0
+            hits.append(Hit(rows[iid], float(final[i]), hp, float(boost[i]), match))
         if sort == "date":  # newest first by the moment taken (UTC where the offset is known), undated last
             hits.sort(key=lambda h: UNDATED if h.image.taken_sort is None else h.image.taken_sort, reverse=True)
         return hits

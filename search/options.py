@@ -45,6 +45,11 @@ def check_min_score(min_score: float | None) -> float | None:
     return None if min_score is None else _between("min_score", min_score, -1.0, 1.0)
 
 
+def check_min_match(min_match: float | None) -> float | None:
+    """A share of the best hit's score, in percent: 80 keeps the hits at least 80% as good as the best."""
+    return None if min_match is None else _between("min_match", min_match, 0.0, 100.0)
+
+
 def check_radius(km: float | None) -> float | None:
     if km is None:
         return None

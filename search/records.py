@@ -90,4 +90,9 @@ def orientation_text(rec: dict) -> str:
 
 def hit_record(hit: Any, thumbs: ThumbCache) -> dict[str, Any]:
     """A hit (search, similar): its image record, the fused score and each term's and model's share."""
-    return {**image_record(hit.image, thumbs), "score": round(hit.score, 6), "contributions": hit.contributions()}
+    return {
+        **image_record(hit.image, thumbs),
+        "score": round(hit.score, 6),
+        "match": round(100 * hit.match, 1),
+        "contributions": hit.contributions(),
+    }

@@ -101,6 +101,20 @@ def test_min_score_and_k(world: Searcher) -> None:
     assert ids(world.search([Term("x")], k=2)) == [1, 2]
 
 
+def test_match_is_a_share_of_the_best_hit_and_min_match_filters_in_that_unit(world: Searcher) -> None:
+    hits = world.search([Term("x"), Term("y", "content", -0.5)], k=5)
+    assert [(h.image.id, round(h.match, 3)) for h in hits] == [(1, 1.0), (2, 0.5), (5, 0.5), (4, 0.0), (3, 0.0)]
+    assert ids(world.search([Term("x")], k=5, min_match=80)) == [1, 2, 5]
+    assert ids(world.search([Term("x")], k=5, min_match=81)) == [1]
+    # the best is the best of what the filters keep: only the dated ones, 2 is now the best
+    from search.options import Filters
+
+    dated = world.search([Term("x")], k=5, min_match=100, filters=Filters(taken_from="2021"))
+    assert ids(dated) == [2] and dated[0].match == 1.0
+    with pytest.raises(QueryError, match="min_match must be between 0 and 100"):
+        world.search([Term("x")], min_match=120)
+
+
 def test_sort_by_date_keeps_the_same_hits(world: Searcher) -> None:
     by_score = world.search([Term("x")], k=5)
     by_date = world.search([Term("x")], k=5, sort="date")

@@ -260,7 +260,8 @@ def test_weighted_terms_from_the_builder(indexed: TestClient, svc: StyleSeek, li
         ([("text", "a"), ("target", "colour"), ("weight", "1")], "unknown target"),
         ([("q", "x"), ("balance", "nan")], "balance must be between"),
         ([("q", "x"), ("sort", "random")], "sort must be one of"),
-        ([("q", "x"), ("min_score", "high")], "min_score must be a number"),
+        ([("q", "x"), ("min_match", "high")], "min_match must be a number"),
+        ([("q", "x"), ("min_match", "150")], "min_match must be between 0 and 100"),
         ([("q", "-people")], "positive weight"),
     ],
 )
@@ -327,7 +328,7 @@ def test_the_other_places_of_a_name_can_be_picked(client: TestClient, svc: Style
     r = client.get("/search", params={"q": "red, near Paris 20km", "k": "12", "sort": "date"}, headers=HX)
     assert r.status_code == 200
     cards = [c["aria-label"] for c in BeautifulSoup(r.text, "html.parser").select(".result-card")]
-    assert cards[0] == "Open paris-fr.jpg"
+    assert cards[0].startswith("Open paris-fr.jpg in Paris")  # the card says where it was taken
     links = _alternative_links(r.text)
     assert "Paris (Texas, US)" in links
     page = client.get(links["Paris (Texas, US)"])
@@ -337,7 +338,7 @@ def test_the_other_places_of_a_name_can_be_picked(client: TestClient, svc: Style
     assert soup.select_one('select[name="k"] option[selected]')["value"] == "12"
     assert "Paris (Texas, US), 20 km" in page.text  # understood as the Texan town
     cards = [c["aria-label"] for c in soup.select(".result-card")]
-    assert cards[0] == "Open paris-tx.jpg"
+    assert cards[0].startswith("Open paris-tx.jpg in Paris, Texas")
     # from a builder row: the row's text changes, the one-line query stays
     params = [("q", "red"), ("text", "in Paris"), ("target", "location"), ("weight", "0.5")]
     links = _alternative_links(client.get("/search", params=params, headers=HX).text)
@@ -470,3 +471,20 @@ def test_a_sparse_month_on_the_timeline_gets_one_month_heading() -> None:
     assert day_heading("") == "No date"
     html = to_xml(Div(*TimelinePage(sparse, "", last_day="2024-08")))
     assert "day-heading" not in html  # August went on from the page before
+
+
+def test_no_results_says_what_removed_them_with_a_way_back(indexed: TestClient) -> None:
+    params = {"q": "a sunset", "k": "6", "taken_from": "2099", "camera": "Leica"}
+    r = indexed.get("/search", params=params, headers=HX)
+    assert r.status_code == 200 and r.text.count('class="result-card') == 0
+    soup = BeautifulSoup(r.text, "html.parser")
+    # neither filter alone brings anything back (the pictures are undated and have no camera): both together do
+    assert "the filters together removed all 6 that match “a sunset”" in soup.select_one(".why-empty").text
+    back = soup.select_one("a.relax")["href"]
+    assert "taken_from" not in back and "camera" not in back and "q=a+sunset" in back
+    assert indexed.get(back).text.count('class="result-card') == 6
+    # one filter: it is named; a place that holds nothing says so
+    r = indexed.get("/search", params={"q": "a sunset", "camera": "Leica"}, headers=HX)
+    assert "the camera filter “Leica” removed all" in r.text
+    r = indexed.get("/search", params={"q": "only in: Peru"}, headers=HX)
+    assert "No indexed picture was taken where" in r.text

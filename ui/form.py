@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from search.errors import QueryError
-from search.options import Filters, check_balance, check_k, check_min_score, check_sort
+from search.options import Filters, check_balance, check_k, check_min_match, check_sort
 from search.query import Term, make_term, parse_query
 
 
@@ -45,7 +45,7 @@ class SearchState:
     balance: float = 0.5
     sort: str = "score"
     coherence: bool = False
-    min_score: float | None = None
+    min_match: float | None = None  # percent of the best hit's score, the unit the cards show
     drop_unplaced: bool = False
     group_by_place: bool = False
     show_map: bool = False
@@ -67,7 +67,7 @@ class SearchState:
             for tx, tg, w in zip(text, target, weight, strict=True)
             if tx.strip()  # an empty row in the builder is simply not used
         ]
-        min_score = one("min_score", "").strip()
+        min_match = one("min_match", "").strip()
         st = cls(
             q=one("q", ""),
             k=check_k(parse_int(one("k", "24"), "k")),
@@ -75,7 +75,7 @@ class SearchState:
             balance=check_balance(parse_float(one("balance", "0.5"), "balance")),
             sort=check_sort(one("sort", "score")),
             coherence=_flag(one("coherence", "")),
-            min_score=check_min_score(parse_float(min_score, "min_score")) if min_score else None,
+            min_match=check_min_match(parse_float(min_match, "min_match")) if min_match else None,
             drop_unplaced=one("unplaced", "keep") == "drop",
             group_by_place=one("group", "") == "place",
             show_map=one("map", "") == "1",
@@ -94,7 +94,7 @@ class SearchState:
             p += [("text", t.text), ("target", t.target), ("weight", f"{t.weight:g}")]
         p += [("balance", f"{self.balance:g}"), ("sort", self.sort)]
         p += [("coherence", "on")] if self.coherence else []
-        p += [("min_score", f"{self.min_score:g}")] if self.min_score is not None else []
+        p += [("min_match", f"{self.min_match:g}")] if self.min_match is not None else []
         p += [("unplaced", "drop")] if self.drop_unplaced else []
         p += [("group", "place")] if self.group_by_place else []
         p += [("map", "1")] if self.show_map else []

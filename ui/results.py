@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import PurePath
 from typing import Any
 from urllib.parse import quote
@@ -10,6 +11,7 @@ from fasthtml.common import *  # noqa: F403 - fasthtml first, then monsterui
 from fasthtml.components import Button as PlainButton
 from monsterui.all import *  # noqa: F403
 
+from geo.gazetteer import place_label
 from ui.widgets import MODEL_COLOURS, MODEL_NAMES
 from ui.worldmap import ResultsMap
 
@@ -36,9 +38,54 @@ def ContributionBar(by_model: dict[str, float]) -> FT:
     )
 
 
+def MatchBar(match: float | None, by_model: dict[str, float]) -> FT:
+    """How good a hit is, for people: a bar as long as its match (its score as a share of the best hit's),
+    coloured by the models that found it (each model's positive share of the score)."""
+    if match is None:
+        return ""
+    pos = {m: max(0.0, v) for m, v in by_model.items()}
+    total = sum(pos.values())
+    segments = [(m, v / total) for m, v in pos.items() if v > 0] if total > 0 else []
+    title = f"{match:.0f}% of the best result's score" + (
+        " · " + " · ".join(f"{MODEL_NAMES.get(m, m)} {v:+.3f}" for m, v in by_model.items())
+        if len(by_model) > 1
+        else ""
+    )
+    return Div(
+        Div(
+            *[
+                Div(cls=f"{MODEL_COLOURS.get(m, 'bg-primary')} h-full", style=f"width:{100 * share:.1f}%", data_model=m)
+                for m, share in (segments if len(by_model) > 1 else [("", 1.0)])
+            ],
+            cls="flex h-full overflow-hidden rounded-full" + ("" if len(by_model) > 1 else " bg-primary"),
+            style=f"width:{max(match, 2):.1f}%",
+        ),
+        cls="contrib-bar match-bar h-1.5 w-full overflow-hidden rounded-full bg-muted mt-1",
+        title=title,
+        role="meter",
+        aria_valuenow=f"{match:.0f}",
+        aria_valuemin="0",
+        aria_valuemax="100",
+        aria_label="match",
+    )
+
+
+def short_date(rec: dict) -> str:
+    """'14 Jul 2021': the day taken, on the camera's clock (what the timeline's headings use too)."""
+    iso = rec.get("taken_at")
+    if not iso:
+        return ""
+    try:
+        return datetime.fromisoformat(iso).strftime("%-d %b %Y")
+    except ValueError:
+        return iso[:10]
+
+
 def ResultCard(rec: dict, query: str = "") -> FT:
     name = PurePath(rec["path"]).name
-    score = rec.get("score")
+    score, match = rec.get("score"), rec.get("match")
+    when = short_date(rec)
+    where = place_label(rec["place"], detail=False) if rec.get("place") else ""
     url = f"/preview?id={rec['id']}" + (f"&q={quote(query)}" if query else "")
     return PlainButton(
         Div(
@@ -46,13 +93,14 @@ def ResultCard(rec: dict, query: str = "") -> FT:
             cls="aspect-square overflow-hidden rounded-md bg-muted",
         ),
         DivFullySpaced(
-            Span(name, cls="truncate text-xs text-left", title=rec["path"]),
-            Span(f"{score:.3f}", cls="text-xs tabular-nums text-muted-foreground shrink-0")
-            if score is not None
+            Span(when or name, cls="truncate text-xs text-left card-when", title=rec["path"]),
+            Span(f"{match:.0f}%", cls="text-xs tabular-nums text-muted-foreground shrink-0 card-match")
+            if match is not None
             else "",
             cls="gap-1 mt-1 w-full",
         ),
-        ContributionBar(rec.get("contributions", {}).get("models", {})),
+        Div(where, cls="truncate text-xs text-muted-foreground card-where", title=where) if where else "",
+        MatchBar(match, rec.get("contributions", {}).get("models", {})),
         type="button",
         cls="result-card block w-full text-left p-1 rounded-lg hover:bg-muted focus:outline-none "
         "focus:ring-2 focus:ring-primary",
@@ -61,7 +109,7 @@ def ResultCard(rec: dict, query: str = "") -> FT:
         hx_swap="innerHTML",
         data_id=str(rec["id"]),
         data_score=f"{score:.6f}" if score is not None else "",
-        aria_label=f"Open {name}",
+        aria_label=f"Open {name}" + (f", taken {when}" if when else "") + (f" in {where}" if where else ""),
     )
 
 
@@ -88,7 +136,7 @@ GRID = "grid grid-cols-2 sm:grid-cols-3 md:grid-cols-4 lg:grid-cols-5 xl:grid-co
 def Results(
     hits: list[dict],
     title: str = "",
-    empty: str = "",
+    empty: Any = "",
     query: str = "",
     notes: list[Any] | None = None,
     groups: list[tuple[str, list[dict]]] | None = None,
@@ -109,8 +157,8 @@ def Results(
     elif hits:
         body = Div(*[ResultCard(h, query) for h in hits], cls=GRID)
     else:
-        body = P(
-            empty or "Index a folder, then search it by describing what is in the pictures.",
+        body = Div(
+            empty or P("Index a folder, then search it by describing what is in the pictures."),
             cls="text-muted-foreground py-8 text-center",
         )
     legend = ""

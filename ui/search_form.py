@@ -107,7 +107,7 @@ def BalanceSlider(st: SearchState) -> FT:
 
 
 def Options(st: SearchState) -> FT:
-    """Balance, order, coherence, minimum score, places, date, camera, grouping and the map."""
+    """Balance, order, coherence, minimum match, places, date, camera, grouping and the map."""
     sort = PlainSelect(
         Option("best match first", value="score", selected=st.sort == "score"),
         Option("newest first", value="date", selected=st.sort == "date"),
@@ -115,7 +115,7 @@ def Options(st: SearchState) -> FT:
         cls="uk-select w-40",
         aria_label="Order",
     )
-    min_score = "" if st.min_score is None else f"{st.min_score:g}"
+    min_match = "" if st.min_match is None else f"{st.min_match:g}"
     return Div(
         BalanceSlider(st),
         sort,
@@ -127,16 +127,18 @@ def Options(st: SearchState) -> FT:
             title="Raise results whose style matches the style of the top results",
         ),  # fmt: skip
         Field(
-            "Min. score",
+            "Min. match %",
             Input(
                 type="number",
-                name="min_score",
-                step="0.01",
-                min="-1",
-                max="1",
-                value=min_score,
+                name="min_match",
+                step="5",
+                min="0",
+                max="100",
+                value=min_match,
+                placeholder="0",
                 cls="uk-input w-24",
-                aria_label="Minimum score",
+                aria_label="Minimum match, percent of the best result",
+                title="Keep results at least this good, in percent of the best result (the cards' bars)",
             ),
         ),  # fmt: skip
         Checkbox(
