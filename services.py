@@ -194,7 +194,8 @@ class StyleSeek:
 
     # queries ----------------------------------------------------------------------------------------
     def search(self, query: str | list[Term], k: int = 50, **options: Any) -> list[Hit]:
-        """A one-line query (see search.query) or a list of terms; options: min_score, min_match, sort, coherence, filters."""
+        """A one-line query (see search.query) or a list of terms; options: min_score, min_match, sort, coherence,
+        filters."""
         terms = parse_query(query) if isinstance(query, str) else query
         return self.searcher().search(terms, k, **options)
 
@@ -262,7 +263,14 @@ class StyleSeek:
         return thumb
 
     def preview(self, row: ImageRow) -> bytes:
-        return preview_bytes(Path(row.path), self.settings.preview_size, **self._decode_limits())
+        """The viewer's upright picture at display size, from the rendition cache after the first view."""
+        size = self.settings.preview_size
+        if row.hash and (data := self.thumbs.read_rendition(row.hash, size)) is not None:
+            return data
+        data = preview_bytes(Path(row.path), size, **self._decode_limits())
+        if row.hash:
+            self.thumbs.write_rendition(row.hash, size, data)
+        return data
 
     def _decode_limits(self) -> dict:
         return {"max_pixels": self.settings.max_image_pixels, "big_bytes": self.settings.big_decode_mb << 20}

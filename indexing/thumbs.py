@@ -1,4 +1,6 @@
-"""Thumbnail cache keyed by content hash: a moved file keeps its thumbnail, duplicates share one."""
+"""Thumbnail and display-rendition cache keyed by content hash: a moved file keeps its thumbnail, duplicates
+share one. Renditions (the viewer's 2048 px JPEG) are made on first view, so opening a 12-MP original again
+costs a file read, not a decode and a resize."""
 
 from __future__ import annotations
 
@@ -6,10 +8,14 @@ from pathlib import Path
 
 from basics import write_atomic
 
+# raised when the decoder's idea of upright or of colour changes, so that no stale rendition is shown
+RENDITION_VERSION = 1
+
 
 class ThumbCache:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, renditions: Path | None = None) -> None:
         self.root = Path(root)
+        self.renditions = Path(renditions) if renditions is not None else self.root.parent / "renditions"
 
     def path(self, content_hash: str) -> Path:
         return self.root / content_hash[:2] / f"{content_hash}.webp"
@@ -26,8 +32,23 @@ class ThumbCache:
             return None
         return data if data[:4] == b"RIFF" and data[8:12] == b"WEBP" else None
 
-    def remove(self, content_hash: str) -> None:
+    def rendition_path(self, content_hash: str, size: int) -> Path:
+        return self.renditions / content_hash[:2] / f"{content_hash}-{size}-v{RENDITION_VERSION}.jpg"
+
+    def read_rendition(self, content_hash: str, size: int) -> bytes | None:
         try:
-            self.path(content_hash).unlink()
+            data = self.rendition_path(content_hash, size).read_bytes()
         except OSError:
-            pass
+            return None
+        return data if data[:3] == b"\xff\xd8\xff" and data[-2:] == b"\xff\xd9" else None  # a torn one is redone
+
+    def write_rendition(self, content_hash: str, size: int, data: bytes) -> None:
+        write_atomic(self.rendition_path(content_hash, size), data, fsync=False)
+
+    def remove(self, content_hash: str) -> None:
+        """The thumbnail and every rendition of a content no image has any more."""
+        for p in [self.path(content_hash), *self.renditions.glob(f"{content_hash[:2]}/{content_hash}-*.jpg")]:
+            try:
+                p.unlink()
+            except OSError:
+                pass

@@ -46,6 +46,21 @@ def indexed_row(svc: StyleSeek, value: str) -> ImageRow:
     return row
 
 
+def viewer(svc: StyleSeek, value: str, q: str = "", balance: float = 0.5, dialog: bool = False) -> FT:
+    """The viewer of an indexed picture, with its score explained for the query `q` if one is given; the
+    dialog alone when stepping from picture to picture (the modal stays open)."""
+    from search.query import parse_query
+    from ui.preview import PreviewDialog, PreviewModal
+
+    row = indexed_row(svc, value)
+    breakdown = None
+    if q.strip():
+        hit = svc.searcher().explain(parse_query(q), row.id)
+        breakdown = (hit.contributions(), hit.score)
+    make = PreviewDialog if dialog else PreviewModal
+    return make(svc.record(row), breakdown, svc.style_available()[0], balance, svc.settings.time_display)
+
+
 def clear_error() -> FT:
     """Sent beside a good answer: clears an earlier error from the slot."""
     return Div(id="error-slot", hx_swap_oob="true")

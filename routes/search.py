@@ -11,7 +11,7 @@ from starlette.requests import Request
 
 from geo.geocoder import GEOCODER, UnknownPlace, understood
 from models import ModelError
-from routes.common import clear_error, is_htmx, services
+from routes.common import clear_error, is_htmx, services, viewer
 from search.grouping import group_by_place
 from search.query import Term, apply_balance, format_query, is_hard, with_place
 from services import StyleSeek
@@ -25,9 +25,12 @@ from ui.widgets import ErrorFragment
 router = APIRouter()
 
 
-def full_page(svc: StyleSeek, st: SearchState, results: FT) -> tuple:
+def full_page(svc: StyleSeek, st: SearchState, results: FT, req: Request | None = None) -> tuple:
+    """The whole page; a link that names a picture (`view=ID`, as the viewer writes it) opens it at once."""
     ok, note = svc.style_available()
-    return MainPage(st, results, svc.counts(), svc.folders(), svc.progress(), svc.model_notice(), ok, note)
+    view = req.query_params.get("view", "") if req is not None else ""
+    modal = viewer(svc, view, format_query(st.query_terms() + st.rows) if st.q or st.rows else "") if view else None
+    return MainPage(st, results, svc.counts(), svc.folders(), svc.progress(), svc.model_notice(), ok, note, modal)
 
 
 def search_hits(svc: StyleSeek, st: SearchState, terms: list[Term]) -> list:
@@ -133,14 +136,14 @@ def index(req: Request) -> tuple:
         results = run_search(svc, st)
     except ModelError as e:  # the page still renders; the notice at the top says how to fix it
         results = Div(ErrorFragment(str(e)), id="results")
-    return full_page(svc, st, results)
+    return full_page(svc, st, results, req)
 
 
 @router.get("/search")
 def search(req: Request):  # noqa: ANN201
     svc, st = services(req), SearchState.from_params(req.query_params)
     results = run_search(svc, st)
-    return (results, clear_error()) if is_htmx(req) else full_page(svc, st, results)
+    return (results, clear_error()) if is_htmx(req) else full_page(svc, st, results, req)
 
 
 @router.get("/timeline")

@@ -8,12 +8,10 @@ from fasthtml.common import *  # noqa: F403 - fasthtml first, then monsterui
 from monsterui.all import *  # noqa: F403
 from starlette.requests import Request
 
-from routes.common import UserError, clear_error, image_id, indexed_row, is_htmx, services
+from routes.common import UserError, clear_error, image_id, is_htmx, services, viewer
 from routes.search import full_page
 from search.options import check_balance, check_k, check_radius
-from search.query import parse_query
 from ui.form import SearchState, parse_float, parse_int
-from ui.preview import PreviewModal
 from ui.results import Results
 
 router = APIRouter()
@@ -34,21 +32,11 @@ def similar(req: Request, id: str = "", k: str = "24", balance: str = "0", withi
     how = {0.0: "", 1.0: " in style"}.get(bal, f" (style balance {bal:g})")
     how += f" within {radius:g} km" if radius is not None else ""
     results = Results(svc.records(hits), f"{len(hits)} images similar{how} to {Path(row.path).name}")
-    return (results, clear_error()) if is_htmx(req) else full_page(svc, SearchState(), results)
+    return (results, clear_error()) if is_htmx(req) else full_page(svc, SearchState(), results, req)
 
 
 @router.get("/preview")
-def preview(req: Request, id: str = "", q: str = "", balance: str = "0.5"):  # noqa: ANN201, A002
-    svc = services(req)
-    row = indexed_row(svc, id)
-    breakdown = None
-    if q.strip():
-        hit = svc.searcher().explain(parse_query(q), row.id)
-        breakdown = (hit.contributions(), hit.score)
-    return PreviewModal(
-        svc.record(row),
-        breakdown,
-        svc.style_available()[0],
-        check_balance(parse_float(balance, "balance")),
-        svc.settings.time_display,
-    )
+def preview(req: Request, id: str = "", q: str = "", balance: str = "0.5", part: str = ""):  # noqa: ANN201, A002
+    """The viewer (part=dialog: its content alone, for previous/next)."""
+    bal = check_balance(parse_float(balance, "balance"))
+    return viewer(services(req), id, q[:2000], bal, dialog=part == "dialog")

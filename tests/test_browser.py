@@ -440,3 +440,67 @@ def test_home_timeline_scrolls_into_older_pictures(
     page.wait_for_selector("#results .day-heading")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.screenshot(path=str(output_dir / "16-home-timeline-390.png"))
+
+
+def test_viewer_steps_with_arrows_buttons_and_swipe_and_gives_focus_back(
+    server: str,
+    page,  # noqa: ANN001
+    svc: StyleSeek,
+    tmp_path: Path,
+    output_dir: Path,
+) -> None:
+    from tests.imagegen import pattern, save_jpeg
+
+    lib = tmp_path / "roll"
+    for i in range(6):
+        save_jpeg(lib / f"IMG_{i:04d}.jpg", pattern(400, 300, i), taken=f"2024:05:0{i + 1} 10:00:00")
+    svc.index_folders([lib])
+    page.goto(server + "/")
+    cards = page.locator("#results .result-card")
+    cards.first.wait_for()
+    ids = cards.evaluate_all("els => els.map(e => e.dataset.id)")
+    cards.nth(1).click()
+    dialog = page.locator("#preview-dialog")
+    page.wait_for_function(f"document.querySelector('#preview-dialog')?.dataset.id === '{ids[1]}'")
+    page.locator("#preview-modal").wait_for(state="visible")
+    # the box has the picture's shape before the full image arrives; then the rendition replaces the thumbnail
+    box = page.locator(".viewer-picture").bounding_box()
+    assert box["width"] / box["height"] == pytest.approx(4 / 3, rel=0.02)
+    page.wait_for_function("document.querySelector('#preview-img').src.includes('/full/')")
+    page.wait_for_url(f"**/?view={ids[1]}")  # the address names the open picture
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(f"document.querySelector('#preview-dialog').dataset.id === '{ids[2]}'")
+    page.wait_for_url(f"**/?view={ids[2]}")  # stepping rewrites the address, it adds no history entry
+    page.click(".viewer-prev")
+    page.wait_for_function(f"document.querySelector('#preview-dialog').dataset.id === '{ids[1]}'")
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_function(f"document.querySelector('#preview-dialog').dataset.id === '{ids[0]}'")
+    assert page.locator(".viewer-prev").is_hidden()  # the first picture has no previous one
+    page.wait_for_timeout(400)
+    page.screenshot(path=str(output_dir / "17-viewer-first.png"))
+    # a swipe to the left on the picture (a phone's gesture) goes to the next one
+    page.evaluate(
+        """() => {
+        const el = document.querySelector('.viewer-picture');
+        const t = (x) => [new Touch({identifier: 1, target: el, clientX: x, clientY: 200})];
+        el.dispatchEvent(new TouchEvent('touchstart', {touches: t(300), changedTouches: t(300), bubbles: true}));
+        el.dispatchEvent(new TouchEvent('touchend', {touches: [], changedTouches: t(150), bubbles: true}));
+    }"""
+    )
+    page.wait_for_function(f"document.querySelector('#preview-dialog').dataset.id === '{ids[1]}'")
+    # Escape closes it; focus goes back to the picture's card, and the address forgets the picture
+    page.keyboard.press("Escape")
+    page.locator("#preview-modal").wait_for(state="detached")
+    assert page.evaluate("document.activeElement.dataset.id") == ids[1]
+    page.wait_for_function("!location.search.includes('view=')")
+    # a shared link opens the picture; Back from an opened picture closes it and stays on the page
+    page.goto(server + f"/?view={ids[3]}")
+    page.locator("#preview-modal").wait_for(state="visible")
+    assert dialog.get_attribute("data-id") == ids[3]
+    page.keyboard.press("Escape")
+    page.locator("#preview-modal").wait_for(state="detached")
+    cards.nth(4).click()
+    page.locator("#preview-modal").wait_for(state="visible")
+    page.go_back()
+    page.locator("#preview-modal").wait_for(state="detached")
+    assert "view=" not in page.url and cards.count() == 6

@@ -146,7 +146,8 @@ def test_preview_modal_and_find_similar(indexed: TestClient, svc: StyleSeek, lib
     row = svc.catalog.get_by_path(str(lib / "img001.jpg"))
     r = indexed.get("/preview", params={"id": row.id}, headers=HX)
     assert r.status_code == 200
-    assert f'src="/full/{row.id}"' in r.text and "Canon EOS R5" in r.text and "47.37690" in r.text
+    assert f'data-full="/full/{row.id}"' in r.text and f'src="/thumb/{row.id}"' in r.text  # thumbnail first
+    assert "Canon EOS R5" in r.text and "47.37690" in r.text
     assert "Zurich, CH" in r.text  # the place from the offline gazetteer
     for balance in ("0", "0.5", "1"):  # content, balanced and style modes
         assert f'hx-get="/similar?id={row.id}&amp;balance={balance}"' in r.text
@@ -488,3 +489,15 @@ def test_no_results_says_what_removed_them_with_a_way_back(indexed: TestClient) 
     assert "the camera filter “Leica” removed all" in r.text
     r = indexed.get("/search", params={"q": "only in: Peru"}, headers=HX)
     assert "No indexed picture was taken where" in r.text
+
+
+def test_the_viewer_image_is_a_cached_rendition_made_once(indexed: TestClient, svc: StyleSeek, lib: Path) -> None:
+    row = svc.catalog.get_by_path(str(lib / "img001.jpg"))
+    first = indexed.get(f"/full/{row.id}").content
+    cached = svc.thumbs.rendition_path(row.hash, svc.settings.preview_size)
+    assert cached.read_bytes() == first
+    cached.write_bytes(b"\xff\xd8\xff\xe0" + b"0" * 50)  # a torn rendition, as after a crash mid-write
+    assert indexed.get(f"/full/{row.id}").content == first and cached.read_bytes() == first  # redone, not served
+    (lib / "img001.jpg").unlink()
+    svc.index_folders([lib])  # the picture left the library: its rendition goes with its thumbnail
+    assert not cached.exists() and not svc.thumbs.path(row.hash).exists()

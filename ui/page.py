@@ -39,6 +39,7 @@ def MainPage(
     model_note: tuple[str, str] | None,
     style_ok: bool = True,
     style_note: str = "",
+    modal: FT | None = None,
 ) -> tuple:
     return Page(
         Header(counts, model_note),
@@ -53,4 +54,5 @@ def MainPage(
             Div(IndexPanel(folders, progress), cls="lg:w-80 shrink-0", id="library"),
             cls="flex flex-col lg:flex-row gap-6",
         ),
+        modal=modal,
     )

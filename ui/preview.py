@@ -11,7 +11,7 @@ from monsterui.all import *  # noqa: F403
 from geo.gazetteer import place_label
 from search.records import orientation_text, taken_text
 from ui.results import ContributionBar
-from ui.widgets import MODEL_NAMES, DetailRow
+from ui.widgets import MODEL_NAMES, DetailRow, IconButton
 
 
 def Breakdown(contrib: dict, score: float) -> FT:
@@ -133,6 +133,61 @@ def SimilarButtons(rec: dict, style_ok: bool, balance: float) -> FT:
     )
 
 
+def Picture(rec: dict) -> FT:
+    """The picture in a box of its own shape (so the dialog does not jump): the thumbnail at once, the display
+    rendition swapped in when it has loaded (styleseek.js), previous/next over its sides."""
+    w, h = rec.get("width") or 1, rec.get("height") or 1
+    name = PurePath(rec["path"]).name
+    return Div(
+        Img(
+            src=f"/thumb/{rec['id']}",
+            data_full=f"/full/{rec['id']}",
+            alt=name,
+            cls="loading w-full h-full object-contain rounded-md bg-muted",
+            id="preview-img",
+        ),
+        IconButton("chevron-left", "Previous picture", "viewer-step viewer-prev", onclick="styleseek.step(-1)"),
+        IconButton("chevron-right", "Next picture", "viewer-step viewer-next", onclick="styleseek.step(1)"),
+        cls="viewer-picture relative mx-auto",
+        style=f"aspect-ratio:{w}/{h};--ratio:{w / h:.4f};width:min(100%, calc(70vh * {w} / {h}))",
+    )
+
+
+def PreviewDialog(
+    rec: dict,
+    breakdown: tuple[dict, float] | None = None,
+    style_ok: bool = True,
+    balance: float = 0.5,
+    time_display: str = "taken",
+) -> FT:
+    """The viewer's content; stepping to the previous or next picture swaps this alone, the modal stays open."""
+    return ModalDialog(
+        ModalHeader(
+            DivFullySpaced(
+                ModalTitle(PurePath(rec["path"]).name, cls="text-lg truncate"),
+                ModalCloseButton(cls="p-1", type="button", aria_label="Close"),
+            ),
+            cls="p-6",
+        ),
+        ModalBody(
+            Div(
+                Div(Picture(rec), cls="flex-1 min-w-0"),
+                Div(
+                    MetadataTable(rec, time_display),
+                    Div(Breakdown(*breakdown), cls="breakdown-wrap") if breakdown else "",
+                    cls="lg:w-96 shrink-0 min-w-0",
+                ),
+                cls="flex flex-col lg:flex-row gap-6",
+            ),
+            cls="space-y-6",
+        ),
+        ModalFooter(SimilarButtons(rec, style_ok, balance)),
+        cls="uk-width-5-6 max-w-6xl",
+        id="preview-dialog",
+        data_id=str(rec["id"]),
+    )
+
+
 def PreviewModal(
     rec: dict,
     breakdown: tuple[dict, float] | None = None,
@@ -140,28 +195,11 @@ def PreviewModal(
     balance: float = 0.5,
     time_display: str = "taken",
 ) -> FT:
-    picture = Img(
-        src=f"/full/{rec['id']}",
-        alt=PurePath(rec["path"]).name,
-        cls="max-h-[70vh] w-auto mx-auto rounded-md",
-        id="preview-img",
-    )
-    return Modal(
-        Div(
-            Div(picture, cls="flex-1 min-w-0"),
-            Div(
-                MetadataTable(rec, time_display),
-                Div(Breakdown(*breakdown), cls="breakdown-wrap") if breakdown else "",
-                cls="lg:w-96 shrink-0 min-w-0",
-            ),
-            cls="flex flex-col lg:flex-row gap-6",
-        ),
-        header=DivFullySpaced(
-            ModalTitle(PurePath(rec["path"]).name, cls="text-lg truncate"),
-            ModalCloseButton(cls="p-1", type="button", aria_label="Close"),
-        ),
-        footer=SimilarButtons(rec, style_ok, balance),
+    """The viewer, opened as it loads (from a card, or in the page of a link that names the picture)."""
+    return ModalContainer(
+        PreviewDialog(rec, breakdown, style_ok, balance, time_display),
         id="preview-modal",
-        dialog_cls="uk-width-5-6 max-w-6xl",
-        hx_open=True,
+        # htmx:load bubbles up from a stepped-in dialog too: only the modal's own load opens it
+        hx_on__load="if (event.target === this) UIkit.modal(this).show()",
+        **{"hx-on:hidden": "this.remove()"},
     )

@@ -60,11 +60,11 @@ def Headers() -> list:
     ]
 
 
-def Page(*content: Any) -> FT:
+def Page(*content: Any, modal: Any = None) -> FT:
     return (
         Title("StyleSeek"),
         Div(Div(id="error-slot"), *content, cls="max-w-screen-2xl mx-auto px-4 py-6"),
-        Div(id="modal-slot"),
+        Div(modal or "", id="modal-slot"),
     )
 
 

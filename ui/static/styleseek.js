@@ -38,7 +38,120 @@ window.styleseek = {
     styleseek.useTerms([...document.querySelectorAll("#suggestion-rows .term-row")]);
     styleseek.closeSuggestions();
   },
+
+  // the viewer ----------------------------------------------------------------------------------------
+  // the cards of the list the viewer steps through: search results, similar pictures or the timeline
+  cards() {
+    return [...document.querySelectorAll("#results .result-card")];
+  },
+  viewerCard(dialog = document.getElementById("preview-dialog")) {
+    return dialog && styleseek.cards().find((c) => c.dataset.id === dialog.dataset.id);
+  },
+  // previous (-1) or next (+1) picture of the list, in the open viewer (which stays open)
+  step(d) {
+    const card = styleseek.viewerCard();
+    const cards = styleseek.cards();
+    const next = card && cards[cards.indexOf(card) + d];
+    if (!next) return;
+    document.getElementById("preview-modal").focus({ preventScroll: true }); // not on what the swap removes
+    const url = next.getAttribute("hx-get") + "&part=dialog";
+    htmx.ajax("GET", url, { target: "#preview-dialog", swap: "outerHTML" });
+  },
+  // a new picture in the viewer: the full rendition replaces the thumbnail once loaded; the buttons know the
+  // ends of the list; the address names the picture (pushed once, so Back closes the viewer)
+  viewerShown(dialog) {
+    const img = dialog.querySelector("#preview-img");
+    if (img?.dataset.full) {
+      const full = new Image();
+      full.onload = () => { img.src = full.src; img.classList.remove("loading"); };
+      full.onerror = () => img.classList.remove("loading");
+      full.src = img.dataset.full;
+    }
+    // the swapped-out dialog took the focus with it: keep it in the viewer, so Escape and the arrows still work
+    const modal = document.getElementById("preview-modal");
+    if (modal && !modal.contains(document.activeElement)) modal.focus({ preventScroll: true });
+    const cards = styleseek.cards();
+    const i = cards.indexOf(styleseek.viewerCard(dialog));
+    dialog.querySelector(".viewer-prev").disabled = i <= 0;
+    dialog.querySelector(".viewer-next").disabled = i < 0 || i >= cards.length - 1;
+    const url = new URL(location.href);
+    const had = url.searchParams.has("view");
+    url.searchParams.set("view", dialog.dataset.id);
+    if (styleseek.viewEntry || had) history.replaceState({ styleseekView: dialog.dataset.id }, "", url);
+    else {
+      history.pushState({ styleseekView: dialog.dataset.id }, "", url);
+      styleseek.viewEntry = true;
+    }
+  },
+  // the viewer closed: the address forgets the picture, and focus goes back to its card
+  viewerClosed(modal) {
+    const id = modal.querySelector("#preview-dialog")?.dataset.id;
+    if (styleseek.viewEntry) {
+      styleseek.viewEntry = false;
+      styleseek.ignorePop = true;
+      history.back();
+    } else if (new URL(location.href).searchParams.has("view")) {
+      const url = new URL(location.href);
+      url.searchParams.delete("view");
+      history.replaceState(history.state, "", url);
+    }
+    styleseek.cards().find((c) => c.dataset.id === id)?.focus();
+  },
+  viewerOpen() {
+    return document.querySelector("#preview-modal.uk-open");
+  },
 };
+
+document.addEventListener("htmx:load", (e) => {
+  const dialog = e.detail.elt.id === "preview-dialog" ? e.detail.elt : e.detail.elt.querySelector?.("#preview-dialog");
+  if (!dialog) return;
+  styleseek.viewerShown(dialog);
+  // a page that came with the viewer in it (a link naming a picture): the modal's own load handler only
+  // runs for content htmx swaps in, so open it here
+  if (e.detail.elt === document.body) UIkit.modal("#preview-modal").show();
+});
+// Find similar from the viewer pushes a page of its own: the entry that only named the picture becomes the
+// results it was opened from again (htmx's, so Back restores them)
+document.addEventListener("htmx:beforeRequest", (e) => {
+  if (!styleseek.viewEntry || !e.detail.elt.closest?.("#preview-modal [hx-push-url]")) return;
+  styleseek.viewEntry = false;
+  const url = new URL(location.href);
+  url.searchParams.delete("view");
+  history.replaceState({ htmx: true }, "", url);
+});
+// UIkit's "hidden" bubbles from the modal; the modal then removes itself (hx-on:hidden)
+document.addEventListener("hidden", (e) => {
+  if (e.target.id === "preview-modal") styleseek.viewerClosed(e.target);
+});
+// Back while the viewer is open closes it. Registered before htmx's own handler (htmx sets it up once the
+// document has loaded), so htmx does not restore a page for a history entry that only named a picture.
+window.addEventListener("popstate", (e) => {
+  if (styleseek.ignorePop) {
+    styleseek.ignorePop = false;
+    e.stopImmediatePropagation();
+  } else if (styleseek.viewEntry && styleseek.viewerOpen()) {
+    styleseek.viewEntry = false;
+    e.stopImmediatePropagation();
+    UIkit.modal("#preview-modal").hide();
+  }
+});
+document.addEventListener("keydown", (e) => {
+  if (!styleseek.viewerOpen() || e.target.closest?.("input, textarea, select")) return;
+  if (e.key === "ArrowLeft") styleseek.step(-1);
+  if (e.key === "ArrowRight") styleseek.step(1);
+});
+// a horizontal swipe over the picture steps, as in a phone's gallery
+let swipe = null;
+document.addEventListener("touchstart", (e) => {
+  swipe = e.target.closest?.(".viewer-picture") ? { x: e.touches[0].clientX, y: e.touches[0].clientY } : null;
+}, { passive: true });
+document.addEventListener("touchend", (e) => {
+  if (!swipe) return;
+  const dx = e.changedTouches[0].clientX - swipe.x;
+  const dy = e.changedTouches[0].clientY - swipe.y;
+  swipe = null;
+  if (Math.abs(dx) > 50 && Math.abs(dx) > 1.5 * Math.abs(dy)) styleseek.step(dx < 0 ? 1 : -1);
+});
 
 // while a suggestion is being made, the seconds since the request began, so a long wait visibly moves
 document.addEventListener("htmx:beforeRequest", (e) => {
