@@ -1,5 +1,6 @@
 """The web app: FastHTML with only ui/static mounted, local hosts only, same-origin POSTs, error handlers, and the
-routers of routes/ (search, viewer, suggestions, library, images), each a thin call into the StyleSeek services."""
+routers of routes/ (search, viewer, pictures, suggestions, library, images), each a thin call into the
+services."""
 
 from __future__ import annotations
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ from indexing.progress import Progress, ProgressFile, ProgressSnapshot
 from indexing.thumbs import ThumbCache
 from indexing.vectors import VectorIndex, set_search_threads
 from models.base import Encoder
-from search.engine import Hit, Searcher, unavailable
+from search.engine import PICTURE_BALANCE, Hit, Searcher, unavailable
 from search.errors import QueryError
 from search.query import Term, parse_query
 from search.records import hit_record, image_record
@@ -54,6 +56,10 @@ def default_style_encoders(settings: Settings) -> dict[str, Encoder]:
     return out
 
 
+MAX_PICTURES = 32  # dropped pictures held in memory, the least recently used forgotten first
+PICTURE_REF_HEX = 16  # '@' and 16 hex digits of the SHA-256: a dropped picture's name in a query
+
+
 class StyleSeek:
     def __init__(
         self,
@@ -71,6 +77,9 @@ class StyleSeek:
         self._index_lock = threading.Lock()
         self.jobs = Jobs()
         self.suggester = Suggester(settings, lambda: self.encoders, self.vector_index)
+        # dropped pictures' vectors by content hash: in memory only, never written (the user did not ask)
+        self.pictures: OrderedDict[str, dict[str, np.ndarray]] = OrderedDict()
+        self._pictures_lock = threading.Lock()
 
     @property
     def encoders(self) -> dict[str, Encoder]:
@@ -100,7 +109,7 @@ class StyleSeek:
         return Indexer(self.settings, self.catalog, self.encoders, indices, self.thumbs)
 
     def searcher(self) -> Searcher:
-        return Searcher(self.catalog, self.vector_index, self.encoders)
+        return Searcher(self.catalog, self.vector_index, self.encoders, self.pictures)
 
     # indexing ---------------------------------------------------------------------------------------
     def index_folders(
@@ -201,6 +210,33 @@ class StyleSeek:
 
     def similar(self, image_id: int, k: int = 50, balance: float = 0.0, within_km: float | None = None) -> list[Hit]:
         return self.searcher().similar(image_id, k, balance, within_km)
+
+    def remember_picture(self, source: bytes | Path, name: str = "") -> str:
+        """A picture to search by that is not (or not necessarily) indexed: decoded and embedded now in the
+        spaces a picture term uses, held in memory by content hash; the '@…' reference a query names it by.
+        An indexed file is named by its id instead. A picture that cannot be read raises ImageError."""
+        if isinstance(source, Path):
+            row = self.image_by_path(source)
+            if row is not None and row.status == "indexed":
+                return f"#{row.id}"
+            if not source.is_file():
+                raise FileNotFoundError(f"cannot read {source}: not a file")
+            name, source = str(source), source.read_bytes()
+        digest = hashlib.sha256(source).hexdigest()[:PICTURE_REF_HEX]
+        with self._pictures_lock:
+            if digest in self.pictures:
+                self.pictures.move_to_end(digest)
+                return f"@{digest}"
+        searcher = self.searcher()
+        spaces = searcher.balance_weights(PICTURE_BALANCE if searcher.has_style else 0.0)
+        sizes = [self.encoders[s].input_size for s in spaces]
+        dec = decode(source, min_side=max(sizes), name=name or None, **self._decode_limits())
+        vecs = {s: self.encoders[s].encode_images([dec.image])[0] for s in spaces}
+        with self._pictures_lock:
+            self.pictures[digest] = vecs
+            while len(self.pictures) > MAX_PICTURES:
+                self.pictures.popitem(last=False)
+        return f"@{digest}"
 
     def similar_to_file(self, path: Path, k: int = 50, balance: float = 0.0) -> list[Hit]:
         """Find similar for any file: by its id when indexed, else by embedding it now."""

@@ -17,7 +17,7 @@ from search.query import Term, apply_balance, format_query, is_hard, with_place
 from services import StyleSeek
 from ui.form import SearchState
 from ui.page import MainPage
-from ui.results import PlaceNote, Results
+from ui.results import PictureNote, PlaceNote, Results
 from ui.search_form import PlaceLabel, TermRow
 from ui.timeline import Timeline, TimelinePage
 from ui.widgets import ErrorFragment
@@ -56,12 +56,18 @@ def run_search(svc: StyleSeek, st: SearchState) -> FT:
     hits = search_hits(svc, st, terms)
     label = format_query(terms)
     records = svc.records(hits)
+    pictures = [(t.text, t.weight) for t in terms if t.target == "image"]
     return Results(
         records,
         f"{len(hits)} results for “{label}”",
         empty=why_empty(svc, st, terms, label) if not hits and svc.counts()["indexed"] else "",
         query=format_query(apply_balance(terms, st.balance)),
-        notes=[place_note(st, q_terms, i, t) for i, t in enumerate(terms) if t.target == "location"],
+        notes=[place_note(st, q_terms, i, t) for i, t in enumerate(terms) if t.target == "location"]
+        + (
+            [PictureNote([(t.text, t.weight) for t in pictures])]
+            if (pictures := [t for t in terms if t.target == "image"])
+            else []
+        ),
         groups=group_by_place(records) if st.group_by_place else None,
         show_map=st.show_map,
     )

@@ -37,6 +37,8 @@ from search.options import (  # noqa: F401 - MAX_K, SORTS and Filters are part o
 )
 from search.query import QueryError, Term, is_hard, validate
 
+PICTURE_BALANCE = 0.5  # a picture term: half content, half style (style and texture sharing it)
+
 
 @dataclass(frozen=True)
 class Part:
@@ -94,18 +96,26 @@ def unavailable(space: str) -> str:
 
 
 class Searcher:
-    def __init__(self, catalog: Catalog, index_for: Callable[[str], VectorIndex], encoders: dict[str, Encoder]) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        index_for: Callable[[str], VectorIndex],
+        encoders: dict[str, Encoder],
+        pictures: dict[str, dict[str, np.ndarray]] | None = None,
+    ) -> None:
+        """`pictures`: the vectors of dropped pictures by their '@hash' reference (held in memory only)."""
         self.catalog = catalog
         self.index_for = index_for
         self.encoders = encoders
+        self.pictures = pictures if pictures is not None else {}
 
     @property
     def spaces(self) -> tuple[str, ...]:
         return tuple(self.encoders)
 
     def _require(self, space: str) -> None:
-        if space == "location":
-            return  # the gazetteer ships with the app
+        if space in ("location", "image"):
+            return  # the gazetteer ships with the app; a picture is searched in the spaces there are
         if space not in self.encoders:
             raise QueryError(unavailable(space))
 
@@ -123,15 +133,51 @@ class Searcher:
                     areas[i] = GEOCODER.resolve_term(t.text)
                 except UnknownPlace as e:
                     raise QueryError(str(e)) from None
-        for space in {t.target for t in terms} - {"location"}:
+        for space in {t.target for t in terms} - {"location", "image"}:
             idx = [i for i, t in enumerate(terms) if t.target == space]
             out = self.encoders[space].encode_text([terms[i].text for i in idx])
             vecs.update(zip(idx, out, strict=True))
-        return [
-            Part(t.text, t.target, t.weight, vecs.get(i), t, areas.get(i), hard=is_hard(t))
-            for i, t in enumerate(terms)
-            if t.weight != 0 or is_hard(t)
-        ]
+        parts = []
+        for i, t in enumerate(terms):
+            if t.target == "image" and t.weight != 0:
+                parts += self.picture_parts(t)
+            elif t.weight != 0 or is_hard(t):
+                parts.append(Part(t.text, t.target, t.weight, vecs.get(i), t, areas.get(i), hard=is_hard(t)))
+        return parts
+
+    # pictures as terms -----------------------------------------------------------------------------------
+    def picture_vectors(self, ref: str) -> dict[str, np.ndarray]:
+        """A picture's vectors per space: an indexed one's ('#12') from the indices, a dropped one's ('@…')
+        from memory."""
+        if ref.startswith("@"):
+            found = [v for h, v in self.pictures.items() if h.startswith(ref[1:])]
+            if not found:
+                raise QueryError(f"the dropped picture {ref} is no longer in memory (the app restarted): drop it again")
+            return found[0]
+        image_id = int(ref[1:])
+        out = {}
+        for space in self.balance_weights(PICTURE_BALANCE if self.has_style else 0.0):
+            vec = self.index_for(space).reconstruct(image_id)
+            if vec is not None:
+                out[space] = vec
+        if "content" not in out:
+            raise QueryError(f"picture {ref} is not indexed: pick one from the results (its id is on its card)")
+        return out
+
+    @property
+    def has_style(self) -> bool:
+        return any(s in self.encoders for s in ("style", "texture"))
+
+    def picture_parts(self, term: Term) -> list[Part]:
+        """A picture term in each space it has a vector in: content half, the style side the other half (as
+        Find similar's balanced mode), the shares renormalised so that the term weighs what it says."""
+        vecs = self.picture_vectors(term.text)
+        shares = {
+            s: w for s, w in self.balance_weights(PICTURE_BALANCE if self.has_style else 0.0).items() if s in vecs
+        }
+        total = sum(shares.values())
+        verb = "unlike" if term.weight < 0 else "like"
+        return [Part(f"{verb} {term.text}", s, term.weight * w / total, vecs[s], term) for s, w in shares.items()]
 
     def search(
         self,
@@ -145,9 +191,11 @@ class Searcher:
         filters: Filters | None = None,
     ) -> list[Hit]:
         check_k(k)
+        named = {int(t.text[1:]) for t in terms if t.target == "image" and t.text.startswith("#")}
         return self.fuse(
             self.encode_terms(terms),
             k,
+            exclude=named,
             min_score=min_score,
             min_match=min_match,
             sort=sort,
@@ -213,7 +261,7 @@ class Searcher:
         parts: list[Part],
         k: int,
         *,
-        exclude: int | None = None,
+        exclude: int | set[int] | None = None,
         min_score: float | None = None,
         min_match: float | None = None,
         sort: str = "score",
@@ -243,7 +291,7 @@ class Searcher:
                 a = p.area
                 cap = 50_000 if not vector_positive else 20_000
                 cands.update(self.catalog.ids_in_area(a.kind, a.country_code, a.region, a.lat, a.radius_km, cap))
-        cands.discard(exclude if exclude is not None else -1)
+        cands -= {exclude} if isinstance(exclude, int) else (exclude or set())  # the example pictures themselves
         if not cands:
             return []
         ids = np.array(sorted(cands), dtype=np.int64)

@@ -5,6 +5,9 @@
 Terms are separated by commas. A term may start with a target (`content:` or `style:`; content when
 omitted), may end with `:weight` (a number in [-1, 1]; 1 when omitted), and a leading `-` makes it an
 exclusion (weight -1, or minus the given weight).
+
+Pictures are terms too: `like: #1234` (an indexed picture by id), `unlike: #88`, `like: 0.5 #77` (a weight
+before the picture), `like: @3f9a...` (a picture dropped on the page, held in memory by its content hash).
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from dataclasses import dataclass
 from geo.geocoder import is_only, location_phrase, rephrase, split_place_phrase
 from search.errors import QueryError
 
-TARGETS = ("content", "style", "location")
+TEXT_TARGETS = ("content", "style", "location")  # what words can name; the suggester picks among these
+TARGETS = (*TEXT_TARGETS, "image")
 MAX_TERMS = 16
 
 
@@ -29,7 +33,12 @@ class Term:
         return {"text": self.text, "target": self.target, "weight": self.weight}
 
 
-_TARGET = re.compile(r"^\s*(content|style|location|in|near|only in|only near)\s*:\s*(.*)$", re.IGNORECASE | re.DOTALL)
+_TARGET = re.compile(
+    r"^\s*(content|style|location|in|near|only in|only near|like|unlike)\s*:\s*(.*)$", re.IGNORECASE | re.DOTALL
+)
+# a picture: '#1234' (indexed, by id) or '@' and the start of a dropped picture's content hash
+PICTURE = re.compile(r"^(?:#[1-9]\d{0,18}|@[0-9a-f]{12,64})$")
+_PICTURES = re.compile(r"^(?:([+-]?(?:\d+\.?\d*|\.\d+))\s+)?((?:[#@]\w+\s*)+)$")
 # "sunset in: France": a place prefix after other words starts a location term (the comma was forgotten)
 _MID_PLACE = re.compile(r"^(.*?\S)\s+((?:only\s+)?(?:in|near))\s*:\s*(.+)$", re.IGNORECASE | re.DOTALL)
 _WEIGHT = re.compile(r"^(.*?)\s*:\s*([+-]?(?:\d+\.?\d*|\.\d+))\s*$", re.DOTALL)
@@ -46,6 +55,8 @@ def make_term(text: str, target: str = "content", weight: float = 1.0) -> Term:
         raise QueryError(f"unknown target {target!r}: use one of {', '.join(TARGETS)}")
     if not -1.0 <= weight <= 1.0:
         raise QueryError(f"the weight of “{text}” must be between -1 and 1, got {weight:g}")
+    if target == "image" and not PICTURE.match(text):
+        raise QueryError(f"“{text}” is not a picture: use #ID for an indexed one (like: #1234)")
     return Term(text, target, float(weight))
 
 
@@ -63,6 +74,9 @@ def parse_query(query: str) -> list[Term]:
             target, part, explicit = m.group(1).lower(), m.group(2).strip(), True
             if target in ("in", "near", "only in", "only near"):
                 target, part = "location", f"{target} {part}"
+            if target in ("like", "unlike"):
+                terms += _pictures(part, negative != (target == "unlike"))
+                continue
         weight = 1.0
         m = _WEIGHT.match(part)
         if m:
@@ -80,6 +94,21 @@ def parse_query(query: str) -> list[Term]:
         else:
             terms.append(make_term(part, target, weight))
     return validate(terms)
+
+
+def _pictures(text: str, negative: bool) -> list[Term]:
+    """'0.5 #77 #78' -> two picture terms of weight 0.5 (or -0.5 for unlike)."""
+    weight = 1.0
+    w = _WEIGHT.match(text)
+    if w:
+        text, weight = w.group(1).strip(), float(w.group(2))
+    m = _PICTURES.match(text)
+    if not m:
+        raise QueryError(f"like/unlike takes pictures: #ID, e.g. “like: #1234” or “like: 0.5 #77” (got “{text}”)")
+    if m.group(1):
+        weight = float(m.group(1))
+    weight = -abs(weight) if negative else weight
+    return [make_term(ref, "image", weight) for ref in m.group(2).split()]
 
 
 def split_terms(query: str) -> list[str]:
@@ -141,6 +170,10 @@ def format_query(terms: list[Term]) -> str:
     """The one-line form of a term list (parse_query(format_query(t)) == t)."""
     out = []
     for t in terms:
+        if t.target == "image":
+            verb = "unlike" if t.weight < 0 else "like"
+            out.append(f"{verb}: " + (f"{abs(t.weight):g} " if abs(t.weight) != 1.0 else "") + t.text)
+            continue
         text = t.text
         if t.target == "location":
             near, place = location_phrase(text)

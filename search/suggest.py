@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from geo.geocoder import GEOCODER, UnknownPlace, as_location_text, trailing_place
-from search.query import TARGETS, Term, split_terms
+from search.query import TEXT_TARGETS, Term, split_terms
 
 VOCABULARY = Path(__file__).parent / "data" / "vocabulary.json"
 MAX_SUGGESTIONS = 8
@@ -39,7 +39,7 @@ SCHEMA: dict[str, Any] = {
                 "type": "object",
                 "properties": {
                     "text": {"type": "string", "minLength": 2, "maxLength": MAX_TEXT},
-                    "target": {"type": "string", "enum": list(TARGETS)},
+                    "target": {"type": "string", "enum": list(TEXT_TARGETS)},
                     "weight": {"type": "number", "enum": WEIGHTS},
                 },
                 "required": ["text", "target", "weight"],
@@ -120,7 +120,7 @@ def clean_terms(raw: Any) -> tuple[list[Term], list[str]]:
         if len(text) < 2 or not any(c.isalnum() for c in text):
             notes.append("dropped an empty suggestion")
             continue
-        if target not in TARGETS:
+        if target not in TEXT_TARGETS:
             notes.append(f"“{text}”: unknown target {target!r}, dropped")
             continue
         if not np.isfinite(weight) or weight == 0:

@@ -504,3 +504,69 @@ def test_viewer_steps_with_arrows_buttons_and_swipe_and_gives_focus_back(
     page.go_back()
     page.locator("#preview-modal").wait_for(state="detached")
     assert "view=" not in page.url and cards.count() == 6
+
+
+def test_search_by_a_dropped_picture_then_by_results_for_and_against(
+    server: str,
+    page,  # noqa: ANN001
+    svc: StyleSeek,
+    tmp_path: Path,
+    output_dir: Path,
+) -> None:
+    import base64
+
+    from tests.imagegen import pattern, save_jpeg
+
+    lib = tmp_path / "photos"
+    make_collection(lib, 14, size=(160, 120))
+    svc.index_folders([lib])
+    dropped = save_jpeg(tmp_path / "phone" / "IMG_5000.jpg", pattern(640, 480, 5))
+    page.goto(server + "/")
+    page.wait_for_selector("#results .result-card")
+    # a file dragged from the desktop and dropped anywhere on the page
+    page.evaluate(
+        """([b64, name]) => {
+        const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        const dt = new DataTransfer();
+        dt.items.add(new File([bytes], name, {type: 'image/jpeg'}));
+        const at = document.querySelector('#results');
+        at.dispatchEvent(new DragEvent('dragover', {dataTransfer: dt, bubbles: true, cancelable: true}));
+        window.overlayShown = !document.getElementById('drop-overlay').hidden;
+        at.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));
+    }""",
+        [base64.b64encode(dropped.read_bytes()).decode(), dropped.name],
+    )
+    assert page.evaluate("window.overlayShown")
+    page.wait_for_selector("#results .picture-note")
+    assert page.input_value("#q").startswith("like: @")
+    assert page.locator("#results .result-card").count() == 14  # none of them is the dropped picture itself
+    assert page.locator("#drop-overlay").is_hidden()
+    page.screenshot(path=str(output_dir / "18-dropped-picture.png"))
+    # select three results (one click, then shift-click the third: a range) and mark them as more like these
+    boxes = page.locator("#results .pick")
+    ids = page.locator("#results .result-card").evaluate_all("els => els.map(e => e.dataset.id)")
+    page.locator("#results .card-wrap").nth(0).hover()
+    boxes.nth(0).click()
+    boxes.nth(2).click(modifiers=["Shift"])
+    assert page.inner_text("#selection-count") == "3 selected"
+    page.screenshot(path=str(output_dir / "19-three-selected.png"))
+    page.click("#like-selected")
+    page.wait_for_function("document.querySelectorAll('#results .picture-term').length === 4")  # and the dropped one
+    assert page.locator("#selection-bar").is_hidden()
+    liked = ids[:3]
+    # then one as less like these
+    now = page.locator("#results .result-card").evaluate_all("els => els.map(e => e.dataset.id)")
+    assert not set(now) & set(liked)
+    page.locator("#results .card-wrap").nth(0).hover()
+    boxes.nth(0).click()
+    page.click("#unlike-selected")
+    page.wait_for_function("document.querySelectorAll('#results .picture-term').length === 5")
+    q = page.input_value("#q")
+    assert q.startswith("like: @") and q.endswith(", ".join([f"like: #{i}" for i in liked] + [f"unlike: #{now[0]}"]))
+    final = page.locator("#results .result-card").evaluate_all("els => els.map(e => e.dataset.id)")
+    assert not set(final) & {*liked, now[0]}
+    expected = [h.image.id for h in svc.search(q, k=24)]
+    assert [int(i) for i in final] == expected  # what the page shows is the engine's fused ranking
+    page.screenshot(path=str(output_dir / "20-like-unlike.png"))
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390

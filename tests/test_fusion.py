@@ -115,6 +115,31 @@ def test_match_is_a_share_of_the_best_hit_and_min_match_filters_in_that_unit(wor
         world.search([Term("x")], min_match=120)
 
 
+def test_pictures_are_terms_fused_by_the_same_formula(world: Searcher) -> None:
+    content = {1: unit(1, 0, 0), 2: unit(0.8, 0.6, 0), 3: unit(0, 1, 0), 4: unit(0, 0, 1), 5: unit(0.8, 0.6, 0)}
+    style = {1: unit(0, 1), 2: unit(1, 0), 3: unit(1, 1), 4: unit(1, 0)}
+    # like #2 (half content, half style) and unlike #4 at 0.5: the pictures named are not results themselves
+    hits = world.search(parse_query("like: #2, unlike: 0.5 #4"), k=5)
+    assert 2 not in ids(hits) and 4 not in ids(hits)
+
+    def expect(i: int) -> float:
+        c = 0.5 * float(content[i] @ content[2]) - 0.25 * float(content[i] @ content[4])
+        s = 0.5 * float(style[i] @ style[2]) - 0.25 * float(style[i] @ style[4]) if i in style else 0.0
+        return c + s  # the divisor: the positive weights, 1
+
+    for h in hits:
+        assert h.score == pytest.approx(expect(h.image.id), abs=1e-5)
+    assert [p[0] for p in hits[0].parts] == ["like #2", "like #2", "unlike #4", "unlike #4"]
+    assert [p[1] for p in hits[0].parts] == ["content", "style", "content", "style"]
+    # with a text term: the same sum over every part, normalised by the positive weights (1 + 1)
+    mixed = {h.image.id: h.score for h in world.search(parse_query("x, like: #2"), k=5)}
+    assert mixed[1] == pytest.approx((1.0 + 0.5 * float(content[1] @ content[2]) + 0.5 * 0.0) / 2, abs=1e-5)
+    with pytest.raises(QueryError, match="not indexed"):
+        world.search(parse_query("like: #99"))
+    with pytest.raises(QueryError, match="no longer in memory"):
+        world.search(parse_query("like: @0123456789abcdef"))
+
+
 def test_sort_by_date_keeps_the_same_hits(world: Searcher) -> None:
     by_score = world.search([Term("x")], k=5)
     by_date = world.search([Term("x")], k=5, sort="date")
@@ -166,6 +191,8 @@ def test_unavailable_style_is_a_clear_error(world: Searcher) -> None:
             [Term("dog"), Term("cat", "content", -0.3), Term("watercolour", "style")],
         ),
         ("content: red car:0.5", [Term("red car", "content", 0.5)]),
+        ("like: #12, unlike: 0.5 #3", [Term("#12", "image"), Term("#3", "image", -0.5)]),
+        ("dog, like: 0.3 #7, -like: #8", [Term("dog"), Term("#7", "image", 0.3), Term("#8", "image", -1.0)]),
         # a place prefix after other words starts a location term: the forgotten comma
         ("sunset in: France", [Term("sunset"), Term("in France", "location")]),
         (
@@ -186,6 +213,8 @@ def test_query_syntax(query: str, terms: list[Term]) -> None:
         ("-people", "positive weight"),
         ("dog:1.5", "between -1 and 1"),
         ("style: :0.5", "empty"),
+        ("like: a cat", "like/unlike takes pictures"),
+        ("unlike: #4", "positive weight"),
     ],
 )
 def test_bad_queries(query: str, message: str) -> None:

@@ -501,3 +501,36 @@ def test_the_viewer_image_is_a_cached_rendition_made_once(indexed: TestClient, s
     (lib / "img001.jpg").unlink()
     svc.index_folders([lib])  # the picture left the library: its rendition goes with its thumbnail
     assert not cached.exists() and not svc.thumbs.path(row.hash).exists()
+
+
+def test_search_by_a_dropped_picture_and_by_pictures_for_and_against(
+    indexed: TestClient, svc: StyleSeek, lib: Path, tmp_path: Path
+) -> None:
+    from tests.imagegen import pattern, save_jpeg
+
+    outside = tmp_path / "phone" / "IMG_9000.jpg"  # a picture that is not in the library
+    save_jpeg(outside, pattern(300, 200, 3))
+    files_before = sorted(svc.settings.resolved_data_dir.rglob("*"))
+    r = indexed.post("/picture", files={"file": ("IMG_9000.jpg", outside.read_bytes(), "image/jpeg")})
+    assert r.status_code == 200
+    ref = r.json()["ref"]
+    assert ref.startswith("@") and len(ref) == 17
+    assert sorted(svc.settings.resolved_data_dir.rglob("*")) == files_before  # embedded, not stored
+    r = indexed.get("/search", params={"q": f"like: {ref}", "k": "5"}, headers=HX)
+    assert r.status_code == 200 and r.text.count('class="result-card') == 5 and 'data-ref="' + ref in r.text
+    # results as examples: three for, one against; the examples themselves are not among the results
+    picks = [r["id"] for r in svc.timeline(limit=4)[0]]
+    q = ", ".join([f"like: #{i}" for i in picks[:3]] + [f"unlike: #{picks[3]}"])
+    r = indexed.get("/search", params={"q": q, "k": "6"}, headers=HX)
+    soup = BeautifulSoup(r.text, "html.parser")
+    got = {int(c["data-id"]) for c in soup.select(".result-card")}
+    assert len(got) == 6 and not got & set(picks)
+    assert [n["data-ref"] for n in soup.select(".picture-term")] == [f"#{i}" for i in picks]
+    hits = svc.search(q, k=6)
+    assert [h.image.id for h in hits] == [int(c["data-id"]) for c in soup.select(".result-card")]
+    assert {p[0] for p in hits[0].parts} == {f"like #{i}" for i in picks[:3]} | {f"unlike #{picks[3]}"}
+    # bad input: not a picture, no file, an unknown id
+    bad = indexed.post("/picture", files={"file": ("notes.txt", b"hello", "text/plain")})
+    assert bad.status_code == 400 and "cannot search by notes.txt" in bad.text
+    assert indexed.post("/picture", data={"x": "1"}).status_code == 400
+    assert "is not indexed" in indexed.get("/search", params={"q": "like: #99999"}, headers=HX).text

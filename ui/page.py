@@ -30,6 +30,26 @@ def Header(counts: dict, model_note: tuple[str, str] | None) -> FT:
     )
 
 
+def SelectionBar() -> FT:
+    """Shown while results are selected: they become example pictures, for or against, in the query line."""
+    return Div(
+        Span("", id="selection-count", cls="text-sm"),
+        Button("More like these", cls=ButtonT.primary, type="button", onclick="styleseek.likeSelected(1)",
+               id="like-selected"),
+        Button("Less like these", cls=ButtonT.default, type="button", onclick="styleseek.likeSelected(-1)",
+               id="unlike-selected"),
+        Button("Clear", cls=ButtonT.ghost, type="button", onclick="styleseek.clearPicks()"),
+        id="selection-bar",
+        hidden=True,
+        role="toolbar",
+        aria_label="Selected pictures",
+    )  # fmt: skip
+
+
+def DropOverlay() -> FT:
+    return Div(P("Drop a picture to search by it", cls="text-xl font-medium"), id="drop-overlay", hidden=True)
+
+
 def MainPage(
     st: SearchState,
     results: FT,
@@ -54,5 +74,7 @@ def MainPage(
             Div(IndexPanel(folders, progress), cls="lg:w-80 shrink-0", id="library"),
             cls="flex flex-col lg:flex-row gap-6",
         ),
+        SelectionBar(),
+        DropOverlay(),
         modal=modal,
     )

@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 from fasthtml.common import *  # noqa: F403 - fasthtml first, then monsterui
 from fasthtml.components import Button as PlainButton
+from fasthtml.components import Input as PlainInput
 from monsterui.all import *  # noqa: F403
 
 from geo.gazetteer import place_label
@@ -81,7 +82,8 @@ def short_date(rec: dict) -> str:
         return iso[:10]
 
 
-def ResultCard(rec: dict, query: str = "") -> FT:
+def CardButton(rec: dict, query: str) -> FT:
+    """The card itself: it opens the viewer."""
     name = PurePath(rec["path"]).name
     score, match = rec.get("score"), rec.get("match")
     when = short_date(rec)
@@ -110,6 +112,40 @@ def ResultCard(rec: dict, query: str = "") -> FT:
         data_id=str(rec["id"]),
         data_score=f"{score:.6f}" if score is not None else "",
         aria_label=f"Open {name}" + (f", taken {when}" if when else "") + (f" in {where}" if where else ""),
+    )
+
+
+def ResultCard(rec: dict, query: str = "") -> FT:
+    """A result: the card, and a box to select it (several, shift-click for a range) as an example picture
+    for or against ('More like these', 'Less like these')."""
+    name = PurePath(rec["path"]).name
+    pick = PlainInput(
+        type="checkbox",
+        cls="pick uk-checkbox",
+        data_id=str(rec["id"]),
+        aria_label=f"Select {name}",
+        onclick="styleseek.pick(event, this)",
+    )
+    return Div(pick, CardButton(rec, query), cls="card-wrap relative")
+
+
+def PictureNote(terms: list[tuple[str, float]]) -> FT:
+    """The example pictures of the query, each small, for or against."""
+    return Div(
+        Span("By pictures:", cls="text-xs text-muted-foreground"),
+        *[
+            Span(
+                Img(src=f"/thumb/{ref[1:]}", alt=ref, cls="h-8 w-8 rounded object-cover")
+                if ref.startswith("#")
+                else Span("dropped", cls="text-xs"),
+                Span(("−" if w < 0 else "+") + (f"{abs(w):g} " if abs(w) != 1 else " ") + ref, cls="text-xs"),
+                cls="picture-term inline-flex items-center gap-1 rounded border px-1 "
+                + ("border-red-300" if w < 0 else "border-emerald-300"),
+                data_ref=ref,
+            )
+            for ref, w in terms
+        ],
+        cls="picture-note flex flex-wrap items-center gap-2",
     )
 
 

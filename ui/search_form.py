@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fasthtml.common import *  # noqa: F403 - fasthtml first, then monsterui
 from fasthtml.components import Button as PlainButton
+from fasthtml.components import Input as PlainInput
 from fasthtml.components import Label as PlainLabel
 from fasthtml.components import Select as PlainSelect
 from monsterui.all import *  # noqa: F403
@@ -96,8 +97,30 @@ def SearchBar(st: SearchState) -> FT:
             title="Suggest weighted terms for each model from the description in the search box",
             **suggest_request("/suggest", "#q"),
         ),
+        PictureButton(),
         Loading(cls=(LoadingT.spinner, LoadingT.sm), htmx_indicator=True, id="search-spinner"),
+        Span("", id="picture-status", cls="text-sm w-full", role="status", aria_live="polite"),
         cls="search-bar",
+    )
+
+
+def PictureButton() -> FT:
+    """Search by a picture of one's own: picked here, or dropped or pasted anywhere on the page (styleseek.js);
+    it is embedded now and kept in memory only."""
+    return PlainLabel(
+        UkIcon("image-plus", height=16),
+        Span("Picture"),
+        PlainInput(
+            type="file",
+            accept="image/*,.heic,.heif,.avif,.dng,.cr2,.cr3,.nef,.arw,.raf,.orf,.rw2",
+            id="picture-input",
+            cls="sr-only",
+            onchange="event.stopPropagation(); styleseek.searchByPicture(this.files[0]); this.value = ''",
+        ),
+        cls="uk-btn uk-btn-default gap-2 cursor-pointer",
+        id="picture-button",
+        title="Search by a picture: pick one, or drop or paste it anywhere on the page",
+        aria_label="Search by a picture",
     )
 
 

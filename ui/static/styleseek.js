@@ -100,7 +100,90 @@ window.styleseek = {
   viewerOpen() {
     return document.querySelector("#preview-modal.uk-open");
   },
+
+  // searching with pictures -------------------------------------------------------------------------------
+  // a results box clicked: shift-click selects the range from the last one clicked
+  pick(e, box) {
+    const boxes = [...document.querySelectorAll("#results .pick")];
+    const last = boxes.indexOf(styleseek.lastPick);
+    if (e.shiftKey && last >= 0) {
+      const [lo, hi] = [last, boxes.indexOf(box)].sort((a, b) => a - b);
+      boxes.slice(lo, hi + 1).forEach((b) => (b.checked = box.checked));
+    }
+    styleseek.lastPick = box;
+    styleseek.showPicks();
+  },
+  picks() {
+    return [...document.querySelectorAll("#results .pick:checked")];
+  },
+  showPicks() {
+    const n = styleseek.picks().length;
+    document.getElementById("selection-bar").hidden = n === 0;
+    document.getElementById("selection-count").textContent = `${n} selected`;
+    document.body.classList.toggle("picking", n > 0);
+  },
+  clearPicks() {
+    styleseek.picks().forEach((b) => (b.checked = false));
+    styleseek.showPicks();
+  },
+  // the selected results join the query line as example pictures, for (1) or against (-1), and it searches
+  likeSelected(sign) {
+    const verb = sign > 0 ? "like" : "unlike";
+    const add = styleseek.picks().map((b) => `${verb}: #${b.dataset.id}`).join(", ");
+    if (!add) return;
+    const q = document.getElementById("q");
+    q.value = q.value.trim() ? `${q.value.trim()}, ${add}` : add;
+    styleseek.clearPicks();
+    document.getElementById("search-form").requestSubmit();
+  },
+  // a picture dropped, pasted or picked: embedded on the server (kept in memory only), then searched by
+  async searchByPicture(file) {
+    const status = document.getElementById("picture-status");
+    if (!file) return;
+    status.textContent = `Reading ${file.name || "the picture"}…`;
+    status.classList.remove("text-red-700");
+    const body = new FormData();
+    body.append("file", file, file.name || "pasted.png");
+    try {
+      const r = await fetch("/picture", { method: "POST", body, headers: { "HX-Request": "true" } });
+      if (!r.ok) throw new Error(new DOMParser().parseFromString(await r.text(), "text/html").body.textContent.trim());
+      const { ref } = await r.json();
+      status.textContent = "";
+      document.getElementById("q").value = `like: ${ref}`;
+      document.getElementById("search-form").requestSubmit();
+    } catch (err) {
+      status.textContent = err.message || "The picture could not be read.";
+      status.classList.add("text-red-700");
+    }
+  },
 };
+
+// a new list of results: nothing is selected in it
+document.addEventListener("htmx:afterSwap", (e) => {
+  if (e.detail.target.id === "results" || e.detail.elt.id === "results") styleseek.showPicks();
+});
+// drop a picture anywhere on the page; paste one (when the focus is not in a text field with text to paste)
+const hasFiles = (e) => [...(e.dataTransfer?.types || [])].includes("Files");
+document.addEventListener("dragover", (e) => {
+  if (!hasFiles(e)) return;
+  e.preventDefault();
+  document.getElementById("drop-overlay").hidden = false;
+});
+document.addEventListener("dragleave", (e) => {
+  if (e.target.id === "drop-overlay" || !e.relatedTarget) document.getElementById("drop-overlay").hidden = true;
+});
+document.addEventListener("drop", (e) => {
+  if (!hasFiles(e)) return;
+  e.preventDefault();
+  document.getElementById("drop-overlay").hidden = true;
+  styleseek.searchByPicture(e.dataTransfer.files[0]);
+});
+document.addEventListener("paste", (e) => {
+  const file = [...(e.clipboardData?.files || [])].find((f) => f.type.startsWith("image/"));
+  if (!file) return;
+  e.preventDefault();
+  styleseek.searchByPicture(file);
+});
 
 document.addEventListener("htmx:load", (e) => {
   const dialog = e.detail.elt.id === "preview-dialog" ? e.detail.elt : e.detail.elt.querySelector?.("#preview-dialog");
