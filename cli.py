@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 import threading
 from pathlib import Path
@@ -108,6 +109,20 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def picture_terms(app: Any, values: list[str], weight: float) -> list:
+    """--like/--unlike: an indexed picture by id (12 or #12), or any picture file (embedded now, not stored)."""
+    from search.query import make_term
+
+    out = []
+    for v in values:
+        v = v.strip()
+        if re.fullmatch(r"#?\d+", v):
+            out.append(make_term("#" + v.lstrip("#"), "image", weight))
+        else:
+            out.append(make_term(app.remember_picture(Path(v).expanduser()), "image", weight))
+    return out
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from search.query import parse_query, parse_term_option, validate
 
@@ -115,6 +130,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         parse_term_option(t) for t in args.term or []
     ]
     app = _app(_settings(args))
+    terms += picture_terms(app, args.like or [], 1.0) + picture_terms(app, args.unlike or [], -1.0)
     from search.engine import Filters
 
     filters = Filters(
@@ -324,6 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
     x = sub.add_parser("search", parents=[common], help="search by weighted text terms (see README: query syntax)")
     x.add_argument("query", nargs="?", default="", help='e.g. "sunset over mountains, style: van gogh:0.9, -people"')
     x.add_argument("--term", action="append", metavar="TARGET:WEIGHT:TEXT", help="a term; repeatable")
+    x.add_argument("--like", action="append", metavar="ID|PATH", help="a picture to find more like; repeatable")
+    x.add_argument("--unlike", action="append", metavar="ID|PATH", help="a picture to find less like; repeatable")
     x.add_argument("-k", type=int, default=20)
     x.add_argument("--min-score", type=float, help="drop hits scoring below this (raw fused score)")
     x.add_argument("--min-match", type=float, help="drop hits scoring below this percent of the best hit's score")
@@ -385,12 +403,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     if not args.verbose:
         logging.getLogger("root").setLevel(logging.ERROR)  # open_clip logs through the root logger
+    from indexing.decoded import ImageError
     from models.errors import ModelError
     from search.engine import QueryError
 
     try:
         return int(args.fn(args) or 0)
-    except (ModelError, QueryError, LookupError, FileNotFoundError, NotADirectoryError, ValueError) as e:
+    except (ModelError, QueryError, LookupError, FileNotFoundError, NotADirectoryError, ValueError, ImageError) as e:
         print(f"styleseek: {e}", file=sys.stderr)
         return 1
     except Exception as e:  # noqa: BLE001

@@ -62,7 +62,8 @@ def test_index_search_similar_info_status_json(env: Path, capsys: pytest.Capture
     rc, out, _ = run(capsys, "search", "a photo of a cat", "-k", "3", "--json")
     hits = json.loads(out)
     assert rc == 0 and len(hits) == 3
-    assert set(hits[0]) == RECORD_KEYS | {"score", "contributions"}
+    assert set(hits[0]) == RECORD_KEYS | {"score", "match", "contributions"}
+    assert hits[0]["match"] == 100.0 and all(0 <= h["match"] <= 100 for h in hits)
     assert set(hits[0]["contributions"]["models"]) == {"content"}
     assert all(h["status"] == "indexed" and Path(h["thumbnail"]).is_file() for h in hits)
 
@@ -148,6 +149,31 @@ def test_weighted_terms_and_style_balance(env: Path, capsys: pytest.CaptureFixtu
     rc, _, err = run(capsys, "search", "--term", "colour:1:red")
     assert rc == 1 and "unknown target" in err
     rc, _, err = run(capsys, "search", "--", "-people")  # argparse needs -- before a leading minus
+    assert rc == 1 and "positive weight" in err
+
+
+def test_search_by_pictures_for_and_against(env: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from tests.imagegen import pattern, save_jpeg
+
+    assert run(capsys, "index", str(env), "-q")[0] == 0
+    rc, out, _ = run(capsys, "info", str(env / "img001.jpg"), "--json")
+    liked = json.loads(out)["id"]
+    outside = save_jpeg(tmp_path / "elsewhere" / "new.jpg", pattern(120, 90, 7))
+    # an indexed picture by id, a picture from outside the library, an indexed one against by its path
+    against = env / "deep" / "er" / "img002.webp"
+    rc, out, err = run(
+        capsys, "search", "--like", str(liked), "--like", str(outside), "--unlike", str(against), "--json"
+    )
+    assert rc == 0, err
+    hits = json.loads(out)
+    rc, info, _ = run(capsys, "info", str(against), "--json")
+    labels = [t["text"] for t in hits[0]["contributions"]["terms"]]
+    assert labels[:2] == [f"like #{liked}"] * 2 and labels[-1] == f"unlike #{json.loads(info)['id']}"
+    assert any(t.startswith("like @") for t in labels)  # the outside picture, embedded for this search
+    assert liked not in [h["id"] for h in hits]  # the examples are not results
+    rc, _, err = run(capsys, "search", "--like", str(tmp_path / "missing.jpg"))
+    assert rc == 1 and "missing.jpg" in err
+    rc, _, err = run(capsys, "search", "--unlike", str(liked))
     assert rc == 1 and "positive weight" in err
 
 
