@@ -128,10 +128,36 @@ class StyleSeek:
         }
 
     def folders(self) -> list[dict]:
-        return [
-            {"path": f.path, "indexed": f.indexed, "failed": f.failed, "last_indexed_at": f.last_indexed_at}
-            for f in self.catalog.folder_stats()
-        ]
+        """Each folder: its id, path, counts, when it was last indexed, and `state`: complete, partial (its last
+        run stopped partway: the next resumes), indexing (a run is on) or new (never run)."""
+        on = self.progress()
+        out = []
+        for f in self.catalog.folder_stats():
+            state = {"complete": "complete", "running": "partial"}.get(f.last_run or "", "new")
+            if on is not None and on.running and on.folder == f.path:
+                state = "indexing"
+            out.append(
+                {
+                    "id": f.id,
+                    "path": f.path,
+                    "indexed": f.indexed,
+                    "failed": f.failed,
+                    "last_indexed_at": f.last_indexed_at,
+                    "state": state,
+                }
+            )
+        return out
+
+    def folder_errors(self, folder_id: int) -> list[tuple[str, str]]:
+        return self.catalog.folder_errors(folder_id)
+
+    def remove_folder(self, folder_id: int) -> int:
+        """Take a folder out of the library (its files stay where they are); not while a run is on."""
+        if self.jobs.job is not None and self.jobs.job.running:
+            raise RuntimeError("An indexing run is in progress: cancel it or wait for it, then remove the folder.")
+        if not any(f.id == folder_id for f in self.catalog.folder_stats()):
+            raise LookupError(f"no folder with id {folder_id}")
+        return self.indexer().remove_folder(folder_id)
 
     def status(self) -> dict:
         """`styleseek status --json`: counts, folders, what each space covers, and a run in another process."""

@@ -120,6 +120,7 @@ class FolderStats:
     indexed: int
     failed: int
     last_indexed_at: float | None
+    last_run: str | None  # complete | running (stopped partway unless a run is on) | None (never run)
 
 
 class SpaceMismatchError(RuntimeError):
@@ -198,17 +199,37 @@ class Catalog:
             return int(t.execute("SELECT id FROM folders WHERE path=?", (path,)).fetchone()[0])
 
     def touch_folder(self, folder_id: int) -> None:
+        """A run over the folder went to its end."""
         with self.transaction() as t:
-            t.execute("UPDATE folders SET last_indexed_at=? WHERE id=?", (time.time(), folder_id))
+            t.execute("UPDATE folders SET last_indexed_at=?, last_run='complete' WHERE id=?", (time.time(), folder_id))
+
+    def folder_running(self, folder_id: int) -> None:
+        """A run over the folder began: until touch_folder, the folder is partly indexed."""
+        with self.transaction() as t:
+            t.execute("UPDATE folders SET last_run='running' WHERE id=?", (folder_id,))
 
     def folder_stats(self) -> list[FolderStats]:
         rows = self.conn.execute(
             """SELECT f.id, f.path,
-                      COALESCE(SUM(i.status='indexed'), 0), COALESCE(SUM(i.status='error'), 0), f.last_indexed_at
+                      COALESCE(SUM(i.status='indexed'), 0), COALESCE(SUM(i.status='error'), 0), f.last_indexed_at,
+                      f.last_run
                FROM folders f LEFT JOIN images i ON i.folder_id = f.id
                GROUP BY f.id ORDER BY f.path"""
         ).fetchall()
         return [FolderStats(*r) for r in rows]
+
+    def folder_errors(self, folder_id: int, limit: int = 200) -> list[tuple[str, str]]:
+        """(path, why) of the folder's files that could not be indexed."""
+        q = "SELECT path, COALESCE(error, '') FROM images WHERE folder_id=? AND status='error' ORDER BY path LIMIT ?"
+        return [(r[0], r[1]) for r in self.conn.execute(q, (folder_id, limit))]
+
+    def folder_image_ids(self, folder_id: int) -> list[int]:
+        return [r[0] for r in self.conn.execute("SELECT id FROM images WHERE folder_id=?", (folder_id,))]
+
+    def delete_folder(self, folder_id: int) -> None:
+        with self.transaction() as t:
+            t.execute("DELETE FROM images WHERE folder_id=?", (folder_id,))
+            t.execute("DELETE FROM folders WHERE id=?", (folder_id,))
 
     # images -------------------------------------------------------------------------------------
     def get(self, image_id: int) -> ImageRow | None:

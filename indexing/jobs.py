@@ -20,7 +20,7 @@ class IndexJob:
 
     def __init__(self, paths: list[Path]) -> None:
         self.paths = paths
-        self.progress = Progress(state="scanning", message="starting")
+        self.progress = Progress(state="loading", message="loading models")  # what the first seconds are
         self.cancel = threading.Event()
         self.report: RunReport | None = None
         self.error: str | None = None
@@ -65,4 +65,5 @@ class Jobs:
         if self.job is None or not self.job.running:
             raise RuntimeError("No indexing run is in progress.")
         self.job.cancel.set()
+        self.job.progress.update(state="cancelling", message="cancelling: the files in hand are finished first")
         return self.job.progress.snapshot()

@@ -112,7 +112,7 @@ class Indexer:
         for f in folders:
             if not Path(f).is_dir():
                 raise NotADirectoryError(f"not a folder: {f}")
-        progress.update(state="scanning", started_at=time.monotonic(), finished_at=None, message="loading models")
+        progress.update(state="loading", started_at=time.monotonic(), finished_at=None, message="loading models")
         for space, enc in self.encoders.items():
             enc.load()
             self.catalog.check_space(space, enc.dim, enc.fingerprint)
@@ -249,6 +249,8 @@ class Indexer:
         if not self._filling:
             progress.update(state="scanning", folder=folder, message=f"scanning {folder}")
         folder_id = self.catalog.add_folder(folder)
+        if not self._filling:
+            self.catalog.folder_running(folder_id)
         skipped: Counter = Counter()
         jobs, unchanged, gone = self._plan(folder, folder_id, skipped, spaces)
         if self._filling:  # the second pass: files were counted by the first; only their missing spaces are new
@@ -402,6 +404,20 @@ class Indexer:
             progress.add(filled=filled, fill_done=fill_done, **{k: v for k, v in counts.items() if k == "failed"})
         else:
             progress.add(done=len(batch) + len(others), filled=filled, **counts)
+
+    def remove_folder(self, folder_id: int) -> int:
+        """The folder leaves the library: its pictures leave the catalog, the vector indices and the caches; the
+        files themselves are not touched. Returns how many pictures left."""
+        ids = self.catalog.folder_image_ids(folder_id)
+        rows = self.catalog.get_many(ids)
+        self.catalog.delete_folder(folder_id)  # SQLite first: a crash after it leaves FAISS to be reconciled
+        for index in self.indices.values():
+            index.remove(ids)
+        self._save()
+        for h in {r.hash for r in rows.values() if r.hash}:
+            if not self.catalog.hash_in_use(h):
+                self.thumbs.remove(h)
+        return len(ids)
 
     def _remove(self, ids: list[int], progress: Progress, report: RunReport) -> None:
         rows = self.catalog.get_many(ids)

@@ -21,9 +21,12 @@ def duration_text(seconds: float) -> str:
     return f"{seconds:.0f} s"
 
 
+RUNNING = ("loading", "scanning", "indexing", "finishing", "cancelling")
+
+
 @dataclass
 class ProgressSnapshot:
-    state: str  # idle | scanning | indexing | finishing | done | cancelled | failed
+    state: str  # idle | loading | scanning | indexing | finishing | cancelling | done | cancelled | failed
     folder: str
     total: int
     done: int
@@ -46,7 +49,7 @@ class ProgressSnapshot:
 
     @property
     def running(self) -> bool:
-        return self.state in ("scanning", "indexing", "finishing")
+        return self.state in RUNNING
 
     @property
     def fraction(self) -> float:
@@ -97,6 +100,8 @@ class Progress:
 
     def update(self, **changes: object) -> None:
         with self._lock:
+            if self.state == "cancelling" and changes.get("state") in RUNNING:
+                changes.pop("state")  # a cancel asked for stays said until the run has stopped
             for k, v in changes.items():
                 setattr(self, k, v)
             if changes.get("state") in ("done", "cancelled", "failed"):
@@ -175,5 +180,5 @@ class ProgressFile:
             d = json.loads(Path(path).read_text())
         except (OSError, ValueError):
             return None
-        running = d.get("state") in ("scanning", "indexing", "finishing")
+        running = d.get("state") in RUNNING
         return d if running and time.time() - d.get("updated_at", 0) <= max_age else None

@@ -82,6 +82,11 @@ MIGRATIONS: list[str] = [
         WHERE strftime('%s', taken_at) IS NOT NULL;
     CREATE INDEX images_timeline ON images(status, taken_sort, id);
     """,
+    # how a folder's last run ended: 'running' left behind means it stopped partway (cancelled or crashed)
+    """
+    ALTER TABLE folders ADD COLUMN last_run TEXT;
+    UPDATE folders SET last_run = 'complete' WHERE last_indexed_at IS NOT NULL;
+    """,
 ]
 # 1: before real-device files were read right; 2: container orientation, XMP, offsets, RAW, colour (issue 9).
 # Older rows are refreshed on the next run: HEIF/AVIF re-embedded (their pixels were turned), others re-read.

@@ -9,8 +9,8 @@ from monsterui.all import *  # noqa: F403
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from routes.common import UserError, clear_error, services
-from ui.library import Counts, FolderList, ProgressView
+from routes.common import UserError, clear_error, image_id, services
+from ui.library import Counts, FolderErrors, FolderList, ProgressView
 
 router = APIRouter()
 
@@ -57,3 +57,22 @@ def counts(req: Request):  # noqa: ANN201
 @router.get("/folders")
 def folders(req: Request):  # noqa: ANN201
     return FolderList(services(req).folders())
+
+
+@router.post("/folder_remove")
+def folder_remove(req: Request, id: str = ""):  # noqa: ANN201, A002
+    """The folder leaves the library (its pictures leave the index; the files are not touched)."""
+    svc = services(req)
+    try:
+        svc.remove_folder(image_id(id))
+    except RuntimeError as e:
+        raise UserError(409, str(e)) from e
+    except LookupError as e:
+        raise UserError(404, str(e)) from e
+    return HTMLResponse(to_xml(FolderList(svc.folders())), headers={"HX-Trigger": "folders-changed"})
+
+
+@router.get("/folder_errors")
+def folder_errors(req: Request, id: str = ""):  # noqa: ANN201, A002
+    """The files of a folder that could not be indexed, and why."""
+    return FolderErrors(services(req).folder_errors(image_id(id)))

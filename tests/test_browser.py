@@ -570,3 +570,34 @@ def test_search_by_a_dropped_picture_then_by_results_for_and_against(
     page.screenshot(path=str(output_dir / "20-like-unlike.png"))
     page.set_viewport_size({"width": 390, "height": 844})
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_remove_a_folder_from_the_library(
+    server: str,
+    page,  # noqa: ANN001
+    svc: StyleSeek,
+    tmp_path: Path,
+    output_dir: Path,
+) -> None:
+    keep, drop = tmp_path / "keep", tmp_path / "old-phone"
+    make_collection(keep, 5, size=(120, 90))
+    make_collection(drop, 7, size=(150, 100))
+    write_broken(drop / "broken")
+    svc.index_folders([keep, drop])
+    page.goto(server + "/")
+    page.wait_for_selector("#results .result-card")
+    assert page.locator("#results .result-card").count() == 12
+    row = page.locator(f"#folders li[data-path='{drop}']")
+    assert "7 pictures" in row.inner_text() and "4 failed" in row.inner_text()
+    row.locator(".folder-errors").click()  # the skipped files, and why
+    page.wait_for_selector(f"#folders li[data-path='{drop}'] li:has-text('zero.jpg')")
+    page.screenshot(path=str(output_dir / "21-library-folders.png"))
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.accept()))
+    row.locator(".folder-remove").click()
+    page.wait_for_selector(f"#folders li[data-path='{drop}']", state="detached")
+    assert "files themselves are not touched" in dialogs[0]
+    page.wait_for_selector("#count-indexed:has-text('5 images indexed')")  # the counts refreshed themselves
+    page.goto(server + "/")
+    assert page.locator("#results .result-card").count() == 5 and (drop / "img001.jpg").exists()
+    page.screenshot(path=str(output_dir / "22-folder-removed.png"))

@@ -88,7 +88,14 @@ def test_index_search_similar_info_status_json(env: Path, capsys: pytest.Capture
     st = json.loads(out)
     assert (st["indexed"], st["failed"]) == (8, 4)
     assert st["folders"] == [
-        {"path": str(env), "indexed": 8, "failed": 4, "last_indexed_at": st["folders"][0]["last_indexed_at"]}
+        {
+            "id": 1,
+            "path": str(env),
+            "indexed": 8,
+            "failed": 4,
+            "last_indexed_at": st["folders"][0]["last_indexed_at"],
+            "state": "complete",
+        }
     ]
 
 

@@ -240,3 +240,30 @@ def test_without_style_weights_indexing_uses_content_alone(tmp_path: Path, share
     svc = StyleSeek(s, content_encoder=shared_encoder)
     r = svc.index_folders([tmp_path / "lib"])
     assert r.indexed == 3 and r.spaces == ["content"]
+
+
+def test_a_run_says_it_loads_models_and_that_it_is_cancelling(tmp_path: Path) -> None:
+    import threading
+
+    from indexing.jobs import Jobs
+    from indexing.progress import Progress
+    from indexing.work import RunReport
+
+    seen: list[str] = []
+    go = threading.Event()
+
+    def run(paths: list[Path], progress: Progress, cancel: threading.Event) -> RunReport:
+        seen.append(progress.snapshot().state)
+        go.wait(10)
+        progress.update(state="indexing")  # a run going on: a cancel asked for stays said
+        seen.append(progress.snapshot().state)
+        progress.update(state="cancelled" if cancel.is_set() else "done")
+        return RunReport([str(p) for p in paths])
+
+    jobs = Jobs()
+    job = jobs.start([tmp_path], run)
+    assert jobs.cancel().state == "cancelling"
+    go.set()
+    job.thread.join(10)
+    assert seen == ["loading", "cancelling"] and jobs.progress().state == "cancelled"
+    assert not jobs.progress().running

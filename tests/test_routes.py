@@ -240,7 +240,7 @@ def test_weighted_terms_from_the_builder(indexed: TestClient, svc: StyleSeek, li
     from search.query import parse_query
 
     expect = [h.image.id for h in svc.search(parse_query("red corner, style: oil painting:0.8, -blue:0.4"), 6)]
-    got = [int(x) for x in __import__("re").findall(r'data-id="(\d+)"', r.text)]
+    got = [int(c["data-id"]) for c in BeautifulSoup(r.text, "html.parser").select(".result-card")]
     assert got == expect
     # the balance silences one side: at 0 only content terms count
     r0 = indexed.get("/search", params=[*params, ("balance", "0")], headers=HX)
@@ -534,3 +534,46 @@ def test_search_by_a_dropped_picture_and_by_pictures_for_and_against(
     assert bad.status_code == 400 and "cannot search by notes.txt" in bad.text
     assert indexed.post("/picture", data={"x": "1"}).status_code == 400
     assert "is not indexed" in indexed.get("/search", params={"q": "like: #99999"}, headers=HX).text
+
+
+def test_a_folder_can_be_removed_and_a_stopped_one_resumed(
+    indexed: TestClient, svc: StyleSeek, lib: Path, tmp_path: Path
+) -> None:
+    import threading
+
+    from indexing.progress import Progress
+    from tests.imagegen import make_collection
+
+    other = tmp_path / "other"
+    make_collection(other, 12, size=(120, 90))  # other pictures than those of lib (no shared thumbnails)
+    # a run cancelled after its first pictures leaves the folder partly indexed; the panel says so, offers Resume
+    cancel, progress = threading.Event(), Progress()
+    progress.listen(lambda s: cancel.set() if s.indexed else None)
+    report = svc.index_folders([other], progress, cancel)
+    assert report.cancelled and 0 < report.indexed < 12
+    folders = {f["path"]: f for f in svc.folders()}
+    assert folders[str(lib)]["state"] == "complete" and folders[str(other)]["state"] == "partial"
+    html = indexed.get("/folders").text
+    assert f"Resume {other}" in html and f"Update {lib}" in html
+    svc.index_folders([other])
+    assert {f["path"]: f["state"] for f in svc.folders()}[str(other)] == "complete"
+    # the failed files of a folder, listed with why
+    lib_id = folders[str(lib)]["id"]
+    errors = indexed.get("/folder_errors", params={"id": lib_id}).text
+    assert "zero.jpg" in errors and "empty file" in errors
+    # remove: its pictures leave the catalog, the index, the caches; the files stay
+    row = svc.catalog.get_by_path(str(lib / "img001.jpg"))
+    thumb = svc.thumbs.path(row.hash)
+    assert (
+        thumb.exists()
+        and indexed.get("/search", params={"q": "a sunset", "k": "48"}, headers=HX).text.count('class="result-card')
+        == 22
+    )
+    r = indexed.post("/folder_remove", data={"id": str(lib_id)}, headers=HX)
+    assert r.status_code == 200 and r.headers["HX-Trigger"] == "folders-changed"
+    assert str(lib) not in r.text and str(other) in r.text
+    assert svc.catalog.get(row.id) is None and svc.vector_index("content").reconstruct(row.id) is None
+    assert not thumb.exists() and (lib / "img001.jpg").exists()
+    hits = indexed.get("/search", params={"q": "a sunset", "k": "48"}, headers=HX).text
+    assert hits.count('class="result-card') == 12 and str(lib) not in hits
+    assert indexed.post("/folder_remove", data={"id": str(lib_id)}, headers=HX).status_code == 404

@@ -6,6 +6,7 @@ import json
 from pathlib import PurePath
 
 from fasthtml.common import *  # noqa: F403 - fasthtml first, then monsterui
+from fasthtml.components import Button as PlainButton
 from monsterui.all import *  # noqa: F403
 
 from indexing.progress import ProgressSnapshot, duration_text
@@ -42,6 +43,8 @@ def ProgressView(s: ProgressSnapshot | None) -> FT:
     pct = round(100 * s.fraction)
     stats = progress_stats(s)
     state_label = {
+        "loading": "Loading the models…",
+        "cancelling": "Cancelling…",
         "scanning": "Scanning…",
         "indexing": "Indexing…",
         "finishing": "Finishing…",
@@ -77,7 +80,7 @@ def ProgressView(s: ProgressSnapshot | None) -> FT:
                 hx_swap="outerHTML",
                 id="index-cancel",
             )
-            if s.running
+            if s.running and s.state != "cancelling"
             else "",
         ),
         Progress(value=str(s.done), max=str(max(s.total, 1)), id="index-bar", aria_label=f"{pct}%"),
@@ -90,33 +93,91 @@ def ProgressView(s: ProgressSnapshot | None) -> FT:
     )
 
 
-def FolderList(folders: list[dict]) -> FT:
-    items = [
-        Li(
-            DivFullySpaced(
-                Span(f["path"], cls="truncate text-sm", title=f["path"]),
-                Span(
-                    f"{f['indexed']:,}" + (f" · {f['failed']} failed" if f["failed"] else ""),
-                    cls="text-xs text-muted-foreground shrink-0 tabular-nums",
-                ),
-                IconButton(
-                    "refresh-cw",
-                    f"Update {f['path']}",
-                    "shrink-0",
-                    title=f"Update {f['path']}: index new and changed files, drop deleted ones",
-                    hx_post="/index_start",
-                    hx_vals=json.dumps({"path": f["path"]}),
-                    hx_target="#index-progress",
-                    hx_swap="outerHTML",
-                ),
-                cls="gap-2",
-            )
+FOLDER_STATES = {
+    "complete": ("", "text-muted-foreground"),
+    "partial": ("partly indexed", "text-amber-700"),
+    "indexing": ("indexing…", "text-sky-700"),
+    "new": ("not indexed yet", "text-muted-foreground"),
+}
+
+
+def FolderRow(f: dict) -> FT:
+    """A folder: its counts and state, Update (Resume when its last run stopped partway), its skipped files,
+    and Remove."""
+    label, colour = FOLDER_STATES.get(f["state"], ("", ""))
+    resume = f["state"] in ("partial", "new")
+    failed = (
+        PlainButton(
+            f"{f['failed']} failed",
+            type="button",
+            cls="underline text-xs text-red-700 folder-errors",
+            hx_get=f"/folder_errors?id={f['id']}",
+            hx_target=f"#folder-errors-{f['id']}",
+            hx_swap="innerHTML",
         )
-        for f in folders
-    ]
+        if f["failed"]
+        else ""
+    )
+    return Li(
+        DivFullySpaced(
+            Span(  # the folder's own name first: long paths share their beginnings
+                Span(PurePath(f["path"]).name or f["path"], cls="font-medium"),
+                " ",
+                Span(str(PurePath(f["path"]).parent), cls="text-muted-foreground"),
+                cls="truncate text-sm min-w-0",
+                title=f["path"],
+            ),
+            IconButton(
+                "play" if resume else "refresh-cw",
+                f"{'Resume' if resume else 'Update'} {f['path']}",
+                "shrink-0 folder-update",
+                title=("Resume: index what the last run did not reach" if resume else
+                       "Update: index new and changed files, drop deleted ones"),
+                hx_post="/index_start",
+                hx_vals=json.dumps({"path": f["path"]}),
+                hx_target="#index-progress",
+                hx_swap="outerHTML",
+            ),
+            IconButton(
+                "trash-2",
+                f"Remove {f['path']}",
+                "shrink-0 folder-remove",
+                title="Remove from StyleSeek (the files stay where they are)",
+                hx_post="/folder_remove",
+                hx_vals=json.dumps({"id": f["id"]}),
+                hx_target="#folders",
+                hx_swap="outerHTML",
+                hx_confirm=f"Remove {f['path']} from StyleSeek? Its {f['indexed']:,} pictures leave the search; "
+                "the files themselves are not touched.",
+            ),
+            cls="gap-2",
+        ),
+        Div(
+            Span(f"{f['indexed']:,} pictures", cls="tabular-nums"),
+            Span(label, cls=colour) if label else "",
+            failed,
+            cls="flex flex-wrap gap-2 text-xs text-muted-foreground",
+        ),
+        Div(id=f"folder-errors-{f['id']}"),
+        cls="folder",
+        data_state=f["state"],
+        data_path=f["path"],
+    )  # fmt: skip
+
+
+def FolderErrors(errors: list[tuple[str, str]]) -> FT:
+    return Ul(
+        *[Li(Span(PurePath(p).name, cls="font-medium"), f": {e}", title=p, cls="text-xs") for p, e in errors],
+        cls="mt-1 space-y-1 max-h-48 overflow-y-auto",
+    )
+
+
+def FolderList(folders: list[dict]) -> FT:
     return Div(
         H4("Indexed folders", cls="text-sm font-medium mt-4 mb-1"),
-        Ul(*items, cls="space-y-1") if items else P("None yet.", cls="text-sm text-muted-foreground"),
+        Ul(*[FolderRow(f) for f in folders], cls="space-y-2")
+        if folders
+        else P("None yet.", cls="text-sm text-muted-foreground"),
         id="folders",
         hx_get="/folders",
         hx_trigger="folders-changed from:body",
