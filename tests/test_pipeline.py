@@ -246,7 +246,6 @@ def test_a_run_says_it_loads_models_and_that_it_is_cancelling(tmp_path: Path) ->
     import threading
 
     from indexing.jobs import Jobs
-    from indexing.progress import Progress
     from indexing.work import RunReport
 
     seen: list[str] = []
