@@ -124,11 +124,14 @@ def picture_terms(app: Any, values: list[str], weight: float) -> list:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from search.dates import intersect, strip_date
     from search.query import parse_query, parse_term_option, validate
 
-    terms = (parse_query(args.query) if args.query and args.query.strip() else []) + [
-        parse_term_option(t) for t in args.term or []
-    ]
+    query, typed = strip_date(args.query or "")  # "beach july 2023": a date filter beside the terms
+    if typed is not None:
+        args.date_from, args.date_to = intersect((args.date_from, args.date_to), (typed.taken_from, typed.taken_to))
+        print(f"“{typed.text}” → taken {typed.label}", file=sys.stderr)
+    terms = (parse_query(query) if query.strip() else []) + [parse_term_option(t) for t in args.term or []]
     app = _app(_settings(args))
     terms += picture_terms(app, args.like or [], 1.0) + picture_terms(app, args.unlike or [], -1.0)
     from search.engine import Filters

@@ -21,6 +21,7 @@ from indexing.vectors import VectorIndex, set_search_threads
 from models.base import Encoder
 from search.engine import PICTURE_BALANCE, Hit, Searcher, unavailable
 from search.errors import QueryError
+from search.options import Filters
 from search.query import Term, parse_query
 from search.records import hit_record, image_record
 from search.suggest import Suggestions, Tags
@@ -286,9 +287,12 @@ class StyleSeek:
     def result_tags(self, ids: list[int], limit: int = 12) -> Tags:
         return self.suggester.result_tags(ids, limit)
 
-    def timeline(self, after: str = "", limit: int = 60) -> tuple[list[dict], str]:
-        """The library newest first: a page of records after the cursor, and the cursor of the next page
-        ('' at the end). A cursor is 'taken_sort:id' of the last picture shown."""
+    def timeline(
+        self, after: str = "", limit: int = 60, taken: tuple[str, str] | None = None
+    ) -> tuple[list[dict], str]:
+        """The library newest first (those taken in the span `taken` only, if given): a page of records after
+        the cursor, and the cursor of the next page ('' at the end). A cursor is 'taken_sort:id' of the last
+        picture shown."""
         cursor = None
         if after:
             try:
@@ -296,7 +300,9 @@ class StyleSeek:
                 cursor = (float(sort), int(iid))
             except ValueError:
                 raise QueryError(f"after must look like 1690000000.0:1234, got {after!r}") from None
-        rows = self.catalog.timeline(cursor, limit)
+        if taken:
+            Filters(taken_from=taken[0] or None, taken_to=taken[1] or None)  # the one check of the dates
+        rows = self.catalog.timeline(cursor, limit, taken)
         nxt = f"{rows[-1].taken_sort!r}:{rows[-1].id}" if len(rows) == limit else ""
         return [image_record(r, self.thumbs) for r in rows], nxt
 

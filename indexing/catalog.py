@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -121,6 +122,25 @@ class FolderStats:
     failed: int
     last_indexed_at: float | None
     last_run: str | None  # complete | running (stopped partway unless a run is on) | None (never run)
+
+
+def _span_seconds(frm: str, to: str) -> tuple[float, float]:
+    """A span of date prefixes ('2023', '2023-07', '2023-07-14') as UTC seconds, its first moment to its last."""
+
+    def start(p: str) -> datetime:
+        y, m, d = (p.split("-") + ["1", "1"])[:3]
+        return datetime(int(y), int(m), int(d), tzinfo=timezone.utc)
+
+    def end(p: str) -> datetime:
+        n = p.count("-")
+        first = start(p)
+        if n == 2:
+            return first + timedelta(days=1)
+        if n == 1:
+            return (first + timedelta(days=32)).replace(day=1)
+        return first.replace(year=first.year + 1)
+
+    return (start(frm).timestamp() if frm else -1e14, end(to).timestamp() if to else 1e14)
 
 
 class SpaceMismatchError(RuntimeError):
@@ -248,12 +268,23 @@ class Catalog:
                 out[r[0]] = ImageRow(*r)
         return out
 
-    def timeline(self, after: tuple[float, int] | None, limit: int) -> list[ImageRow]:
+    def timeline(
+        self, after: tuple[float, int] | None, limit: int, taken: tuple[str, str] | None = None
+    ) -> list[ImageRow]:
         """Indexed pictures newest first (undated last), `limit` of them after the cursor (taken_sort, id): a
-        keyset page, as quick at the millionth picture as at the first (index images_timeline)."""
-        where = "status='indexed'" + (" AND (taken_sort, id) < (?, ?)" if after else "")
+        keyset page, as quick at the millionth picture as at the first (index images_timeline). `taken`: only
+        those taken in the span ('2023-07', '2023-08': prefixes of the local time, both ends included), read
+        by a range of the same index (widened by the 14 h a local clock can be off UTC) and then exactly."""
+        where, args = "status='indexed'", []
+        if taken:
+            lo, hi = _span_seconds(*taken)
+            where += " AND taken_sort BETWEEN ? AND ? AND taken_at >= ? AND substr(taken_at, 1, ?) <= ?"
+            args += [lo - 14 * 3600, hi + 14 * 3600, taken[0], len(taken[1]), taken[1]]
+        if after:
+            where += " AND (taken_sort, id) < (?, ?)"
+            args += list(after)
         q = f"SELECT {IMAGE_COLUMNS} FROM images WHERE {where} ORDER BY taken_sort DESC, id DESC LIMIT ?"
-        return [ImageRow(*r) for r in self.conn.execute(q, (*(after or ()), limit))]
+        return [ImageRow(*r) for r in self.conn.execute(q, (*args, limit))]
 
     def known_under(self, folder_id: int) -> dict[str, Known]:
         """path -> what the planner compares, for every row of a folder."""

@@ -12,12 +12,13 @@ from starlette.requests import Request
 from geo.geocoder import GEOCODER, UnknownPlace, understood
 from models import ModelError
 from routes.common import clear_error, is_htmx, services, viewer
+from search.dates import strip_date
 from search.grouping import group_by_place
 from search.query import Term, apply_balance, format_query, is_hard, with_place
 from services import StyleSeek
 from ui.form import SearchState
 from ui.page import MainPage
-from ui.results import PictureNote, PlaceNote, Results
+from ui.results import DateChip, PictureNote, PlaceNote, Results
 from ui.search_form import PlaceLabel, TermRow
 from ui.timeline import Timeline, TimelinePage
 from ui.widgets import ErrorFragment
@@ -47,12 +48,20 @@ def search_hits(svc: StyleSeek, st: SearchState, terms: list[Term]) -> list:
     )
 
 
+def date_chip(st: SearchState) -> FT | str:
+    """The typed date as a removable chip (its × links to the same search without the date phrase)."""
+    span = st.typed_date
+    if span is None:
+        return ""
+    return DateChip(span.label, "/?" + urlencode(replace(st, q=strip_date(st.q)[0]).to_params()))
+
+
 def run_search(svc: StyleSeek, st: SearchState) -> FT:
     q_terms = st.query_terms()
     terms = q_terms + st.rows
-    if not terms:  # home: the library as a timeline
-        records, after = svc.timeline()
-        return Timeline(records, after, svc.counts()["indexed"])
+    if not terms:  # home: the library as a timeline (of the span the query line or the Taken fields name)
+        records, after = svc.timeline(taken=st.taken)
+        return Timeline(records, after, svc.counts()["indexed"], st.taken, date_chip(st))
     hits = search_hits(svc, st, terms)
     label = format_query(terms)
     records = svc.records(hits)
@@ -62,7 +71,8 @@ def run_search(svc: StyleSeek, st: SearchState) -> FT:
         f"{len(hits)} results for “{label}”",
         empty=why_empty(svc, st, terms, label) if not hits and svc.counts()["indexed"] else "",
         query=format_query(apply_balance(terms, st.balance)),
-        notes=[place_note(st, q_terms, i, t) for i, t in enumerate(terms) if t.target == "location"]
+        notes=[date_chip(st)]
+        + [place_note(st, q_terms, i, t) for i, t in enumerate(terms) if t.target == "location"]
         + (
             [PictureNote([(t.text, t.weight) for t in pictures])]
             if (pictures := [t for t in terms if t.target == "image"])
@@ -76,6 +86,8 @@ def run_search(svc: StyleSeek, st: SearchState) -> FT:
 def relaxations(st: SearchState) -> list[tuple[str, SearchState]]:
     """What could have removed every result, each with the same search without it (most specific first)."""
     out = []
+    if st.typed_date is not None:
+        out.append((f"the date “{st.typed_date.text}” ({st.typed_date.label})", replace(st, q=strip_date(st.q)[0])))
     if st.taken_from or st.taken_to:
         span = " to ".join(x for x in (st.taken_from or "…", st.taken_to or "…"))
         out.append((f"the date filter ({span})", replace(st, taken_from="", taken_to="")))
@@ -153,10 +165,11 @@ def search(req: Request):  # noqa: ANN201
 
 
 @router.get("/timeline")
-def timeline(req: Request, after: str = "", day: str = ""):  # noqa: ANN201
+def timeline(req: Request, after: str = "", day: str = "", taken_from: str = "", taken_to: str = ""):  # noqa: ANN201
     """The next page of the home timeline (asked for by the last page's sentinel as it scrolls into view)."""
-    records, nxt = services(req).timeline(after[:64])
-    return TimelinePage(records, nxt, last_day=day[:10])
+    taken = (taken_from[:10], taken_to[:10]) if taken_from or taken_to else None
+    records, nxt = services(req).timeline(after[:64], taken=taken)
+    return TimelinePage(records, nxt, last_day=day[:10], taken=taken)
 
 
 @router.get("/place_label")

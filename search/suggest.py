@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from geo.geocoder import GEOCODER, UnknownPlace, as_location_text, trailing_place
+from search.dates import DateSpan
 from search.query import TEXT_TARGETS, Term, split_terms
 
 VOCABULARY = Path(__file__).parent / "data" / "vocabulary.json"
@@ -57,9 +58,14 @@ class Suggestions:
     terms: list[Term]
     engine: str  # "rules", or "llm: <model title>"
     notes: list[str] = field(default_factory=list)
+    date: DateSpan | None = None  # the description's date phrase: a filter, kept in the search box, not a term
 
     def to_dict(self) -> dict:
-        return {"engine": self.engine, "terms": [t.to_dict() for t in self.terms], "notes": self.notes}
+        date = None
+        if self.date is not None:
+            d = self.date
+            date = {"text": d.text, "taken_from": d.taken_from, "taken_to": d.taken_to, "label": d.label}
+        return {"engine": self.engine, "terms": [t.to_dict() for t in self.terms], "notes": self.notes, "date": date}
 
 
 @dataclass

@@ -14,6 +14,7 @@ import numpy as np
 
 from indexing.vectors import VectorIndex
 from models.base import Encoder
+from search.dates import strip_date
 from search.errors import QueryError
 from search.suggest import Suggestions, Tags, clean_terms, count_tags, llm_suggestions, rule_suggestions, tag_vocabulary
 from settings import Settings
@@ -38,8 +39,6 @@ class Suggester:
         """Weighted terms for a description: from the local LLM where one is installed (engine 'auto' or
         'llm'), else, or when it fails or times out, from the rule-based suggester, with a note saying why.
         `more_like`: ids of current results, whose zero-shot tags both engines take into account."""
-        from models.errors import ModelError
-        from models.llm import LlmTimeout, locate_llm, missing_message
 
         description = " ".join((description or "").split())
         if not description:
@@ -48,6 +47,17 @@ class Suggester:
             raise QueryError("the description is too long (500 characters at most)")
         if engine not in ("auto", "llm", "rules"):
             raise QueryError(f"engine must be auto, llm or rules, got {engine!r}")
+        description, date = strip_date(description)  # "beach july 2023": the date is a filter, not a term
+        sug = self._suggest(description, more_like, engine)
+        if date is not None:
+            sug.date = date
+            sug.notes.insert(0, f"“{date.text}” is a date: it stays in the search box as a filter ({date.label})")
+        return sug
+
+    def _suggest(self, description: str, more_like: list[int] | None, engine: str) -> Suggestions:
+        from models.errors import ModelError
+        from models.llm import LlmTimeout, locate_llm, missing_message
+
         tags = self.result_tags(more_like) if more_like else None
         notes: list[str] = []
         status = locate_llm(self.settings)

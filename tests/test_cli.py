@@ -236,3 +236,14 @@ def test_models_status_lists_the_llm(env: Path, capsys: pytest.CaptureFixture[st
     monkeypatch.setenv("STYLESEEK_ALLOW_DOWNLOAD", "false")
     rc, _, err = run(capsys, "models", "download", "--llm")
     assert rc == 1 and "downloads are turned off" in err
+
+
+def test_a_date_in_the_query_filters(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "index", str(env), "-q")[0] == 0
+    rc, out, err = run(capsys, "search", "a cat july 2021", "--json")
+    hits = json.loads(out)
+    assert rc == 0 and "taken July 2021" in err
+    assert hits and all(h["taken_at"].startswith("2021-07") for h in hits)
+    assert hits[0]["contributions"]["terms"][0]["text"] == "a cat"  # the date is no term
+    rc, out, _ = run(capsys, "search", "a cat 2020", "--json")
+    assert rc == 0 and json.loads(out) == []

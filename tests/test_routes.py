@@ -577,3 +577,35 @@ def test_a_folder_can_be_removed_and_a_stopped_one_resumed(
     hits = indexed.get("/search", params={"q": "a sunset", "k": "48"}, headers=HX).text
     assert hits.count('class="result-card') == 12 and str(lib) not in hits
     assert indexed.post("/folder_remove", data={"id": str(lib_id)}, headers=HX).status_code == 404
+
+
+def test_a_date_in_the_search_box_is_a_filter_with_a_chip(svc: StyleSeek, client: TestClient, tmp_path: Path) -> None:
+    from tests.imagegen import pattern, save_jpeg
+
+    lib = tmp_path / "years"
+    for i, when in enumerate(
+        ["2023:07:02 10:00:00", "2023:07:30 23:30:00", "2023:08:01 09:00:00", "2021:12:25 12:00:00"]
+    ):
+        save_jpeg(lib / f"p{i}.jpg", pattern(64, 48, i), taken=when)
+    svc.index_folders([lib])
+    name = {svc.catalog.get_by_path(str(lib / f"p{i}.jpg")).id: f"p{i}" for i in range(4)}
+
+    def shown(r) -> list[str]:  # noqa: ANN001
+        return sorted(name[int(c["data-id"])] for c in BeautifulSoup(r.text, "html.parser").select(".result-card"))
+
+    r = client.get("/search", params={"q": "beach july 2023", "k": "12"}, headers=HX)
+    assert shown(r) == ["p0", "p1"]
+    chip = BeautifulSoup(r.text, "html.parser").select_one(".date-chip")
+    assert chip["data-label"] == "July 2023"
+    back = chip.select_one("a")["href"]
+    assert "q=beach&" in back and shown(client.get(back)) == ["p0", "p1", "p2", "p3"]
+    # a date alone: the timeline of that span; the Taken fields and the typed date both hold
+    assert shown(client.get("/search", params={"q": "christmas 2021"}, headers=HX)) == ["p3"]
+    r = client.get("/search", params={"q": "summer 2023", "taken_from": "2023-07-15"}, headers=HX)
+    assert shown(r) == ["p1", "p2"]
+    # nothing in the span: said, with the way back
+    r = client.get("/search", params={"q": "beach christmas 2022"}, headers=HX)
+    assert "the date “christmas 2022” (Christmas 2022) removed all 4" in r.text
+    # content words stay content
+    r = client.get("/search", params={"q": "may flowers", "k": "12"}, headers=HX)
+    assert shown(r) == ["p0", "p1", "p2", "p3"] and "date-chip" not in r.text

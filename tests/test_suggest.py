@@ -216,6 +216,11 @@ def test_engine_choice_and_fallbacks(settings: Settings, shared_encoder, tiny_gg
     desc = "impressionist paintings of people at the beach"
     off = svc(llm="off").suggest(desc)
     assert off.engine == "rules" and off.notes == [] and off.terms[0].text == "people at the beach"
+    # a date in the description is a filter that stays in the search box, never a term
+    dated = svc(llm="off").suggest(desc + " last summer")
+    assert [t.text for t in dated.terms] == [t.text for t in off.terms]
+    assert dated.date is not None and dated.date.text == "last summer" and "is a date" in dated.notes[0]
+    assert dated.to_dict()["date"]["text"] == "last summer" and off.to_dict()["date"] is None
     missing = svc(llm="auto").suggest(desc)  # nothing in the models dir, the hub is offline
     assert missing.engine == "rules" and "styleseek models download --llm" in missing.notes[0]
     assert not locate_llm(settings.model_copy(update={"llm": "auto"})).present

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from search.dates import DateSpan, intersect, strip_date
 from search.errors import QueryError
 from search.options import Filters, check_balance, check_k, check_min_match, check_sort
 from search.query import Term, make_term, parse_query
@@ -105,17 +106,32 @@ class SearchState:
 
     @property
     def filters(self) -> Filters:
+        taken = self.taken or ("", "")
         return Filters(
             unplaced="drop" if self.drop_unplaced else "keep",
-            taken_from=self.taken_from or None,
-            taken_to=self.taken_to or None,
+            taken_from=taken[0] or None,
+            taken_to=taken[1] or None,
             camera=self.camera or None,
             with_gps=self.with_gps,
         )
 
     def query_terms(self) -> list[Term]:
-        """The one-line query's terms (parsed once a request); the builder's rows follow them."""
-        return parse_query(self.q) if self.q.strip() else []
+        """The one-line query's terms, without its date phrase (the builder's rows follow them)."""
+        rest, _ = strip_date(self.q)
+        return parse_query(rest) if rest.strip() else []
+
+    @property
+    def typed_date(self) -> DateSpan | None:
+        """The date phrase of the query line ('beach july 2023'), if any."""
+        return strip_date(self.q)[1]
+
+    @property
+    def taken(self) -> tuple[str, str] | None:
+        """The span the pictures must have been taken in: the Taken fields and the typed date, both."""
+        span = self.typed_date
+        if span is None:
+            return (self.taken_from, self.taken_to) if self.taken_from or self.taken_to else None
+        return intersect((self.taken_from or None, self.taken_to or None), (span.taken_from, span.taken_to))
 
     @property
     def customised(self) -> bool:

@@ -129,6 +129,21 @@ def ResultCard(rec: dict, query: str = "") -> FT:
     return Div(pick, CardButton(rec, query), cls="card-wrap relative")
 
 
+def DateChip(label: str, href: str) -> FT:
+    """The date the query line named, as a chip; × is the same search without it."""
+    return Div(
+        Span("Taken", cls="text-xs text-muted-foreground"),
+        Span(
+            UkIcon("calendar", height=12),
+            Span(label),
+            A("×", href=href, cls="ml-1 px-1 rounded hover:bg-muted date-chip-remove", aria_label=f"Remove {label}"),
+            cls="date-chip inline-flex items-center gap-1 rounded-full border px-2 text-xs",
+            data_label=label,
+        ),
+        cls="flex items-center gap-2",
+    )
+
+
 def PictureNote(terms: list[tuple[str, float]]) -> FT:
     """The example pictures of the query, each small, for or against."""
     return Div(

@@ -87,4 +87,5 @@ def SuggestionPanel(sug: Any, description: str = "", style_ok: bool = True) -> F
         ),
         id="suggestions",
         cls="mt-3 p-3 rounded-lg border border-slate-200 bg-slate-50",
+        data_keep=sug.date.text if sug.date is not None else "",  # what stays in the search box: the date
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import PurePath
+from typing import Any
 from urllib.parse import quote
 
 from fasthtml.common import *  # noqa: F403 - fasthtml first, then monsterui
@@ -59,7 +60,9 @@ def day_heading(key: str) -> str:
     return f"{d:%A}, {d.day} {d:%B %Y}"
 
 
-def TimelinePage(records: list[dict], after: str, last_day: str | None = None) -> tuple:
+def TimelinePage(
+    records: list[dict], after: str, last_day: str | None = None, taken: tuple[str, str] | None = None
+) -> tuple:
     """One page of the timeline: its days or months (one continued from the page before gets no second
     heading) and, unless it is the last page, a sentinel that asks for the next one when it scrolls into view."""
     keys = heading_keys(records)
@@ -82,7 +85,8 @@ def TimelinePage(records: list[dict], after: str, last_day: str | None = None) -
     more = (
         Div(
             Loading(cls=(LoadingT.dots, LoadingT.sm)),
-            hx_get=f"/timeline?after={quote(after)}&day={quote(days[-1][0] if days else '')}",
+            hx_get=f"/timeline?after={quote(after)}&day={quote(days[-1][0] if days else '')}"
+            + (f"&taken_from={quote(taken[0])}&taken_to={quote(taken[1])}" if taken else ""),
             hx_trigger="revealed",
             hx_swap="outerHTML",
             cls="more-pictures flex justify-center py-4",
@@ -93,20 +97,24 @@ def TimelinePage(records: list[dict], after: str, last_day: str | None = None) -
     return (*parts, more)
 
 
-def Timeline(records: list[dict], after: str, indexed: int) -> FT:
-    """The home view in the results slot: the newest pictures first, more as the page scrolls."""
+def Timeline(records: list[dict], after: str, indexed: int, taken: tuple[str, str] | None = None, chip: Any = "") -> FT:
+    """The home view in the results slot: the newest pictures first, more as the page scrolls; with a date
+    (typed in the search box, or the Taken fields) the pictures of that span only, under its chip."""
     if not records:
         return Div(
+            chip,
             P(
+                "No pictures were taken then." if taken else
                 "Index a folder, then search it by describing what is in the pictures.",
                 cls="text-muted-foreground py-8 text-center",
-            ),  # fmt: skip
+            ),
             id="results",
             cls="mt-4 space-y-2",
-        )
+        )  # fmt: skip
     return Div(
-        H3(f"Your pictures · {indexed:,}", cls="text-base font-medium"),
-        *TimelinePage(records, after),
+        H3("Your pictures" + ("" if taken else f" · {indexed:,}"), cls="text-base font-medium"),
+        chip,
+        *TimelinePage(records, after, taken=taken),
         id="results",
         cls="mt-4 space-y-6 photo-timeline",
     )

@@ -28,7 +28,8 @@ window.styleseek = {
       r.querySelector(".accept-term")?.remove();
       terms.appendChild(r);
     });
-    document.getElementById("q").value = "";
+    // the description becomes the rows; only its date phrase, a filter, stays in the search box
+    document.getElementById("q").value = document.getElementById("suggestions")?.dataset.keep || "";
     form.requestSubmit();
   },
   useTerm(button) {
