@@ -13,6 +13,7 @@ from geo.geocoder import GEOCODER, UnknownPlace, understood
 from models import ModelError
 from routes.common import clear_error, is_htmx, services, viewer
 from search.dates import strip_date
+from search.errors import QueryError
 from search.grouping import group_by_place
 from search.query import Term, apply_balance, format_query, is_hard, with_place
 from services import StyleSeek
@@ -22,6 +23,7 @@ from ui.results import DateChip, PictureNote, PlaceNote, Results
 from ui.search_form import PlaceLabel, TermRow
 from ui.timeline import Timeline, TimelinePage
 from ui.widgets import ErrorFragment
+from ui.worldmap import ResultsMap, parse_box
 
 router = APIRouter()
 
@@ -80,6 +82,7 @@ def run_search(svc: StyleSeek, st: SearchState) -> FT:
         ),
         groups=group_by_place(records) if st.group_by_place else None,
         show_map=st.show_map,
+        map_url="/map?" + urlencode(st.to_params()),
     )
 
 
@@ -170,6 +173,24 @@ def timeline(req: Request, after: str = "", day: str = "", taken_from: str = "",
     taken = (taken_from[:10], taken_to[:10]) if taken_from or taken_to else None
     records, nxt = services(req).timeline(after[:64], taken=taken)
     return TimelinePage(records, nxt, last_day=day[:10], taken=taken)
+
+
+@router.get("/map")
+def results_map(req: Request, bbox: str = ""):  # noqa: ANN201
+    """The map of a search's results, at another zoom (a cluster clicked, Zoom out, Fit all)."""
+    svc, st = services(req), SearchState.from_params(req.query_params)
+    try:
+        box = parse_box(bbox[:200])
+    except ValueError as e:
+        raise QueryError(str(e)) from None
+    terms = st.query_terms() + st.rows
+    records = svc.records(search_hits(svc, st, terms))
+    return ResultsMap(
+        records,
+        format_query(apply_balance(terms, st.balance)) if terms else "",
+        box,
+        "/map?" + urlencode(st.to_params()),
+    )
 
 
 @router.get("/place_label")

@@ -86,7 +86,7 @@ def test_index_search_preview_and_find_similar(
     page.wait_for_selector('#index-state[data-state="done"]', timeout=60_000)
     stats = page.inner_text("#index-stats")
     assert "18 new" in stats and "4 failed" in stats
-    page.locator("#folders").get_by_text(str(lib)).wait_for()  # the folder list refreshed itself
+    page.locator(f"#folders li[data-path='{lib}']").wait_for()  # the folder list refreshed itself
     page.wait_for_selector("#count-indexed:has-text('18 images indexed')")  # and so did the counts
     page.screenshot(path=str(output_dir / "1-indexed.png"), full_page=True)
 
@@ -162,12 +162,21 @@ def test_index_search_preview_and_find_similar(
     assert shown and all(s.startswith("Open ") and ".jpg" in s for s in shown) and len(shown) == 5, shown
     page.screenshot(path=str(output_dir / "4b-in-switzerland.png"), full_page=True)
 
-    # the map of the current results: one marker per picture with GPS; a marker opens the preview
+    # the map of the current results, zoomed to them: the five were taken at one spot, so at the closest zoom
+    # they are spread around it; zoomed out they are a cluster with a count, and a click on it zooms back in
     page.check("#show-map")
-    page.wait_for_selector("#results #map-svg .map-marker")
+    page.wait_for_selector("#results #map-svg .map-spread")
     assert page.locator("#results .map-marker").count() == 5
-    page.screenshot(path=str(output_dir / "4c-map.png"), full_page=True)
-    page.locator("#results .map-marker").first.click(force=True)
+    page.click("#results .map-out")
+    page.wait_for_selector("#results #map-svg .map-cluster")
+    assert page.locator("#results .map-cluster").get_attribute("data-count") == "5"
+    assert page.locator("#results .map-marker").count() == 0
+    page.screenshot(path=str(output_dir / "4c-map-cluster.png"), full_page=True)
+    page.locator("#results .map-cluster").click()
+    page.wait_for_selector("#results #map-svg .map-spread")
+    assert page.locator("#results .map-marker").count() == 5
+    page.screenshot(path=str(output_dir / "4d-map-spread.png"), full_page=True)
+    page.locator("#results .map-marker").first.click()
     page.locator("#preview-modal").wait_for(state="visible")
     assert "Zurich, CH" in page.inner_text("#preview-modal")
     page.keyboard.press("Escape")

@@ -609,3 +609,34 @@ def test_a_date_in_the_search_box_is_a_filter_with_a_chip(svc: StyleSeek, client
     # content words stay content
     r = client.get("/search", params={"q": "may flowers", "k": "12"}, headers=HX)
     assert shown(r) == ["p0", "p1", "p2", "p3"] and "date-chip" not in r.text
+
+
+def test_the_map_zooms_to_the_results_and_clusters_split_as_it_zooms(
+    svc: StyleSeek, client: TestClient, tmp_path: Path
+) -> None:
+    from tests.imagegen import pattern, save_jpeg
+
+    spots = [(48.8584, 2.2945), (48.8606, 2.3376), (48.8530, 2.3499), (45.7640, 4.8357), (45.7700, 4.8300)]
+    for i, (lat, lon) in enumerate(spots):  # three in Paris, within 4 km; two in Lyon
+        save_jpeg(tmp_path / "trip" / f"t{i}.jpg", pattern(64, 48, i), gps=(lat, lon, None))
+    save_jpeg(tmp_path / "trip" / "sydney.jpg", pattern(64, 48, 9), gps=(-33.8688, 151.2093, None))
+    svc.index_folders([tmp_path / "trip"])
+    r = client.get("/search", params={"q": "in: France", "map": "1"}, headers=HX)
+    soup = BeautifulSoup(r.text, "html.parser")
+    west, south, east, north = (float(v) for v in soup.select_one("#map-svg")["data-box"].split(","))
+    assert 1.5 < west < 2.3 and 4.9 < east < 5.8 and 45.2 < south < 45.8 and 48.9 < north < 49.5  # France's results
+    clusters = {int(c["data-count"]): c for c in soup.select(".map-cluster")}
+    assert sorted(clusters) == [2, 3] and not soup.select(".map-marker")
+    # a cluster zooms to its pictures, where they split into markers, each opening the viewer
+    paris = BeautifulSoup(client.get(clusters[3]["hx-get"], headers=HX).text, "html.parser")
+    assert len(paris.select(".map-marker")) == 3 and not paris.select(".map-cluster")
+    assert all(m["hx-get"].startswith("/preview?id=") for m in paris.select(".map-marker"))
+    # zoom out and fit all go back; a bad box is a 400
+    wide = BeautifulSoup(client.get(paris.select_one(".map-out")["hx-get"], headers=HX).text, "html.parser")
+    assert float(wide.select_one("#map-svg")["data-box"].split(",")[2]) - 2.2 > 0.1
+    assert client.get("/map", params={"q": "in: France", "bbox": "10,0,5,1"}, headers=HX).status_code == 400
+    # the whole world: Sydney far away, its own marker
+    world = BeautifulSoup(client.get("/search", params={"q": "a photo", "map": "1"}, headers=HX).text, "html.parser")
+    assert (
+        len(world.select(".map-marker")) == 1 and sum(int(c["data-count"]) for c in world.select(".map-cluster")) == 5
+    )

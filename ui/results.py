@@ -192,6 +192,7 @@ def Results(
     notes: list[Any] | None = None,
     groups: list[tuple[str, list[dict]]] | None = None,
     show_map: bool = False,
+    map_url: str = "",
 ) -> FT:
     body: Any
     if hits and groups:
@@ -230,7 +231,7 @@ def Results(
     return Div(
         DivFullySpaced(H3(title, cls="text-base font-medium") if title else "", legend, cls="mb-1"),
         *(notes or []),
-        ResultsMap(hits, query) if show_map and hits else "",
+        ResultsMap(hits, query, map_url=map_url) if show_map and hits else "",
         body,
         id="results",
         cls="mt-4 space-y-2",
