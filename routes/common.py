@@ -27,7 +27,9 @@ def services(req: Request) -> StyleSeek:
 
 
 def is_htmx(req: Request) -> bool:
-    return req.headers.get("HX-Request") == "true"
+    """A partial is wanted: an htmx request, except the one htmx sends to restore a page its history cache
+    lost (Back), which replaces the whole body and so needs the whole page."""
+    return req.headers.get("HX-Request") == "true" and req.headers.get("HX-History-Restore-Request") != "true"
 
 
 def image_id(value: str) -> int:
@@ -61,9 +63,17 @@ def viewer(svc: StyleSeek, value: str, q: str = "", balance: float = 0.5, dialog
     return make(svc.record(row), breakdown, svc.style_available()[0], balance, svc.settings.time_display)
 
 
-def clear_error() -> FT:
+# errors land beside the control that caused them: the Library's under the Library, the rest under the search bar
+LIBRARY_PATHS = ("/index_", "/folder")
+
+
+def error_slot(path: str) -> str:
+    return "library-error" if path.startswith(LIBRARY_PATHS) else "error-slot"
+
+
+def clear_error(slot: str = "error-slot") -> FT:
     """Sent beside a good answer: clears an earlier error from the slot."""
-    return Div(id="error-slot", hx_swap_oob="true")
+    return Div(id=slot, hx_swap_oob="true", role="alert")
 
 
 def error_response(req: Request, status: int, message: str) -> Response:
@@ -71,7 +81,7 @@ def error_response(req: Request, status: int, message: str) -> Response:
         return HTMLResponse(
             to_xml(ErrorFragment(message)),
             status_code=status,
-            headers={"HX-Retarget": "#error-slot", "HX-Reswap": "innerHTML"},
+            headers={"HX-Retarget": f"#{error_slot(req.url.path)}", "HX-Reswap": "innerHTML"},
         )
     page = Html(
         Head(*Headers(), Title("StyleSeek: error")),

@@ -29,7 +29,7 @@ def index_start(req: Request, path: str = ""):  # noqa: ANN201
         job = services(req).start_indexing([folder])
     except RuntimeError as e:
         raise UserError(409, str(e)) from e
-    return ProgressView(job.progress.snapshot()), clear_error()
+    return ProgressView(job.progress.snapshot()), clear_error("library-error")
 
 
 @router.get("/index_progress")

@@ -149,7 +149,13 @@ def test_index_search_preview_and_find_similar(
     modal.wait_for(state="hidden")
     ids = page.locator("#results .result-card").evaluate_all("els => els.map(e => e.dataset.id)")
     assert first_id not in ids and len(ids) == 17
+    page.wait_for_function("document.getElementById('q').value === ''")  # similar to a picture: no text query
     page.screenshot(path=str(output_dir / "4-similar.png"), full_page=True)
+    # Back: the results before, and the query that made them back in the box
+    page.go_back()
+    page.wait_for_selector("#results h3:has-text('a red square')")
+    page.wait_for_function("document.getElementById('q').value === 'a red square in the corner'")
+    assert "similar" not in page.url and "view=" not in page.url
 
     # a place in the query: only the pictures taken there (the JPEGs with Zurich GPS), and what was understood
     page.locator("#terms .remove-term").first.click()  # drop the style term from the builder

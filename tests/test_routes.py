@@ -87,7 +87,23 @@ def test_bad_parameters_get_4xx_with_a_message(indexed: TestClient, url: str, st
         assert r.status_code == status, (url, r.text[:300])
         assert message in r.text
         assert "Traceback" not in r.text
-    assert indexed.get(url, headers=HX).headers.get("HX-Retarget") == "#error-slot"
+    assert indexed.get(url, headers=HX).headers.get("HX-Retarget") == "#error-slot"  # under the search bar
+
+
+def test_back_after_htmx_lost_its_history_gets_the_whole_page(indexed: TestClient) -> None:
+    restore = {**HX, "HX-History-Restore-Request": "true"}
+    r = indexed.get("/search", params={"q": "a sunset"}, headers=restore)
+    assert "<html" in r.text and 'id="search-form"' in r.text and 'value="a sunset"' in r.text
+
+
+def test_errors_land_beside_the_controls_that_caused_them(indexed: TestClient) -> None:
+    page = indexed.get("/").text
+    assert page.index('id="search-form"') < page.index('id="error-slot"') < page.index('id="results"')
+    assert page.index('id="index-form"') < page.index('id="library-error"') < page.index('id="folders"')
+    r = indexed.post("/index_start", data={"path": "/no/such/folder"}, headers=HX)
+    assert r.status_code == 400 and r.headers["HX-Retarget"] == "#library-error" and "Not a folder" in r.text
+    r = indexed.post("/folder_remove", data={"id": "999"}, headers=HX)
+    assert r.status_code == 404 and r.headers["HX-Retarget"] == "#library-error"
 
 
 def test_images_are_served_by_id_only(indexed: TestClient, svc: StyleSeek, lib: Path) -> None:

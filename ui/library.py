@@ -201,6 +201,7 @@ def IndexPanel(folders: list[dict], progress: ProgressSnapshot | None) -> FT:
             hx_swap="outerHTML",
             id="index-form",
         ),
+        Div(id="library-error", role="alert"),  # the Library's errors, beside its controls
         ProgressView(progress),
         FolderList(folders),
         header=DivFullySpaced(

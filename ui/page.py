@@ -66,6 +66,7 @@ def MainPage(
         Div(
             Div(
                 SearchForm(st, style_ok, style_note),
+                Div(id="error-slot", role="alert"),  # a search's error, right under the controls that caused it
                 SuggestProgress(),
                 SuggestionPanel(None),
                 results,

@@ -63,7 +63,7 @@ def Headers() -> list:
 def Page(*content: Any, modal: Any = None) -> FT:
     return (
         Title("StyleSeek"),
-        Div(Div(id="error-slot"), *content, cls="max-w-screen-2xl mx-auto px-4 py-6"),
+        Div(*content, cls="max-w-screen-2xl mx-auto px-4 py-6"),
         Div(modal or "", id="modal-slot"),
     )
 

@@ -119,6 +119,7 @@ window.styleseek = {
   },
   showPicks() {
     const n = styleseek.picks().length;
+    if (!document.getElementById("selection-bar")) return;
     document.getElementById("selection-bar").hidden = n === 0;
     document.getElementById("selection-count").textContent = `${n} selected`;
     document.body.classList.toggle("picking", n > 0);
@@ -159,9 +160,27 @@ window.styleseek = {
   },
 };
 
+// the search form shows what the address says: after Back or Forward (htmx restores the results, not what the
+// fields held) and after Find similar (a list of pictures like one, not of the text still in the box)
+styleseek.syncForm = () => {
+  const form = document.getElementById("search-form");
+  if (!form) return;
+  const params = new URL(location.href).searchParams;
+  form.querySelector("#q").value = params.get("q") || "";
+  if (location.pathname === "/similar") return; // its parameters are not the form's
+  for (const el of form.querySelectorAll("input[name], select[name]")) {
+    if (el.id === "q" || el.closest(".term-row") || el.type === "file") continue;
+    if (el.type === "checkbox") el.checked = params.getAll(el.name).some((v) => [el.value, "on", "true"].includes(v));
+    else if (params.has(el.name)) el.value = params.get(el.name);
+  }
+};
+document.addEventListener("htmx:historyRestore", styleseek.syncForm);
+document.addEventListener("htmx:afterSettle", (e) => {
+  if (e.detail.requestConfig?.path?.startsWith("/similar")) styleseek.syncForm();
+});
 // a new list of results: nothing is selected in it
 document.addEventListener("htmx:afterSwap", (e) => {
-  if (e.detail.target.id === "results" || e.detail.elt.id === "results") styleseek.showPicks();
+  if (e.detail.target?.id === "results" || e.detail.elt?.id === "results") styleseek.showPicks();
 });
 // drop a picture anywhere on the page; paste one (when the focus is not in a text field with text to paste)
 const hasFiles = (e) => [...(e.dataTransfer?.types || [])].includes("Files");
@@ -187,6 +206,7 @@ document.addEventListener("paste", (e) => {
 });
 
 document.addEventListener("htmx:load", (e) => {
+  if (!e.detail.elt) return;
   const dialog = e.detail.elt.id === "preview-dialog" ? e.detail.elt : e.detail.elt.querySelector?.("#preview-dialog");
   if (!dialog) return;
   styleseek.viewerShown(dialog);
