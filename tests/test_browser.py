@@ -421,6 +421,18 @@ def test_phone_layout_has_no_sideways_scroll_and_a_library_drawer(
     page.wait_for_timeout(400)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.screenshot(path=str(output_dir / "14-phone-viewer.png"))
+    # a tablet (768 px): no sideways scroll either, the Library still a drawer, the selection bar fits
+    page.keyboard.press("Escape")
+    page.set_viewport_size({"width": 768, "height": 1024})
+    page.goto(server + "/?q=red")
+    page.wait_for_selector("#results .result-card")
+    assert page.locator("#library").is_hidden() and page.locator(".library-toggle").is_visible()
+    page.locator("#results .pick").first.check(force=True)
+    page.evaluate("styleseek.showPicks()")
+    bar = page.locator("#selection-bar").bounding_box()
+    assert bar["x"] >= 0 and bar["x"] + bar["width"] <= 768
+    assert page.evaluate("document.documentElement.scrollWidth") <= 768
+    page.screenshot(path=str(output_dir / "14b-tablet-768.png"))
 
 
 def test_home_timeline_scrolls_into_older_pictures(
