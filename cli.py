@@ -6,7 +6,6 @@ import argparse
 import json
 import logging
 import os
-import re
 import sys
 import threading
 from pathlib import Path
@@ -109,20 +108,6 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
-def picture_terms(app: Any, values: list[str], weight: float) -> list:
-    """--like/--unlike: an indexed picture by id (12 or #12), or any picture file (embedded now, not stored)."""
-    from search.query import make_term
-
-    out = []
-    for v in values:
-        v = v.strip()
-        if re.fullmatch(r"#?\d+", v):
-            out.append(make_term("#" + v.lstrip("#"), "image", weight))
-        else:
-            out.append(make_term(app.remember_picture(Path(v).expanduser()), "image", weight))
-    return out
-
-
 def cmd_search(args: argparse.Namespace) -> int:
     from search.dates import intersect, strip_date
     from search.query import parse_query, parse_term_option, validate
@@ -133,7 +118,9 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(f"“{typed.text}” → taken {typed.label}", file=sys.stderr)
     terms = (parse_query(query) if query.strip() else []) + [parse_term_option(t) for t in args.term or []]
     app = _app(_settings(args))
-    terms += picture_terms(app, args.like or [], 1.0) + picture_terms(app, args.unlike or [], -1.0)
+    terms += [app.picture_term(v, 1.0) for v in args.like or []] + [
+        app.picture_term(v, -1.0) for v in args.unlike or []
+    ]
     from search.engine import Filters
 
     filters = Filters(

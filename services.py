@@ -22,7 +22,7 @@ from models.base import Encoder
 from search.engine import PICTURE_BALANCE, Hit, Searcher, unavailable
 from search.errors import QueryError
 from search.options import Filters
-from search.query import Term, parse_query
+from search.query import Term, make_term, parse_query
 from search.records import hit_record, image_record
 from search.suggest import Suggestions, Tags
 from search.suggester import Suggester
@@ -264,6 +264,14 @@ class StyleSeek:
             while len(self.pictures) > MAX_PICTURES:
                 self.pictures.popitem(last=False)
         return f"@{digest}"
+
+    def picture_term(self, value: str, weight: float) -> Term:
+        """The CLI's --like/--unlike: an indexed picture by id ('12', '#12'), or any picture file (an indexed one
+        by its id, any other embedded now and not stored)."""
+        value = value.strip()
+        if value.lstrip("#").isdigit():
+            return make_term("#" + value.lstrip("#"), "image", weight)
+        return make_term(self.remember_picture(Path(value).expanduser()), "image", weight)
 
     def similar_to_file(self, path: Path, k: int = 50, balance: float = 0.0) -> list[Hit]:
         """Find similar for any file: by its id when indexed, else by embedding it now."""

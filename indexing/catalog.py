@@ -13,13 +13,13 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
 
 from basics import chunked
 from indexing.exif import camera_label
+from indexing.metadata import span_seconds
 from indexing.schema import META_VERSION, METADATA_COLUMNS, MIGRATIONS  # noqa: F401 - META_VERSION: the catalog's interface
 
 IMAGE_COLUMNS = (
@@ -122,25 +122,6 @@ class FolderStats:
     failed: int
     last_indexed_at: float | None
     last_run: str | None  # complete | running (stopped partway unless a run is on) | None (never run)
-
-
-def _span_seconds(frm: str, to: str) -> tuple[float, float]:
-    """A span of date prefixes ('2023', '2023-07', '2023-07-14') as UTC seconds, its first moment to its last."""
-
-    def start(p: str) -> datetime:
-        y, m, d = (p.split("-") + ["1", "1"])[:3]
-        return datetime(int(y), int(m), int(d), tzinfo=timezone.utc)
-
-    def end(p: str) -> datetime:
-        n = p.count("-")
-        first = start(p)
-        if n == 2:
-            return first + timedelta(days=1)
-        if n == 1:
-            return (first + timedelta(days=32)).replace(day=1)
-        return first.replace(year=first.year + 1)
-
-    return (start(frm).timestamp() if frm else -1e14, end(to).timestamp() if to else 1e14)
 
 
 class SpaceMismatchError(RuntimeError):
@@ -277,7 +258,7 @@ class Catalog:
         by a range of the same index (widened by the 14 h a local clock can be off UTC) and then exactly."""
         where, args = "status='indexed'", []
         if taken:
-            lo, hi = _span_seconds(*taken)
+            lo, hi = span_seconds(*taken)
             where += " AND taken_sort BETWEEN ? AND ? AND taken_at >= ? AND substr(taken_at, 1, ?) <= ?"
             args += [lo - 14 * 3600, hi + 14 * 3600, taken[0], len(taken[1]), taken[1]]
         if after:
@@ -343,6 +324,10 @@ class Catalog:
     def delete_images(t: sqlite3.Connection, ids: list[int]) -> None:
         for chunk in chunked(ids):
             t.execute(f"DELETE FROM images WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+
+    def remove_images(self, ids: list[int]) -> None:
+        with self.transaction() as t:
+            Catalog.delete_images(t, ids)
 
     def lacking_place(self, version: int) -> list[tuple[int, float, float]]:
         """(id, lat, lon) of images with GPS placed by an older method than `version`, or not at all."""

@@ -146,3 +146,22 @@ def merge(exif: ExifInfo, embedded_xmp: bytes | None = None, sidecars: tuple[str
     md.description = pick("description", None)  # type: ignore[assignment]
     md.keywords = pick("keywords", None) or []  # type: ignore[assignment]
     return md
+
+
+def span_seconds(frm: str, to: str) -> tuple[float, float]:
+    """A span of date prefixes ('2023', '2023-07', '2023-07-14') as UTC seconds, its first moment to its last."""
+
+    def start(p: str) -> datetime:
+        y, m, d = (p.split("-") + ["1", "1"])[:3]
+        return datetime(int(y), int(m), int(d), tzinfo=timezone.utc)
+
+    def end(p: str) -> datetime:
+        n = p.count("-")
+        first = start(p)
+        if n == 2:
+            return first + timedelta(days=1)
+        if n == 1:
+            return (first + timedelta(days=32)).replace(day=1)
+        return first.replace(year=first.year + 1)
+
+    return (start(frm).timestamp() if frm else -1e14, end(to).timestamp() if to else 1e14)

@@ -26,7 +26,7 @@ from indexing.progress import Progress
 from indexing.scan import FileEntry, iter_image_files
 from indexing.thumbs import ThumbCache
 from indexing.vectors import VectorIndex
-from indexing.work import Job, Outcome, RunReport, bounded_map, metadata_row, place_columns, read_and_hash
+from indexing.work import Job, Outcome, RunReport, bounded_map, forget, metadata_row, place_columns, read_and_hash
 from models.base import Encoder
 from settings import Settings
 
@@ -406,27 +406,13 @@ class Indexer:
             progress.add(done=len(batch) + len(others), filled=filled, **counts)
 
     def remove_folder(self, folder_id: int) -> int:
-        """The folder leaves the library: its pictures leave the catalog, the vector indices and the caches; the
-        files themselves are not touched. Returns how many pictures left."""
+        """The folder leaves the library (the files are not touched); returns how many pictures left with it."""
         ids = self.catalog.folder_image_ids(folder_id)
-        rows = self.catalog.get_many(ids)
-        self.catalog.delete_folder(folder_id)  # SQLite first: a crash after it leaves FAISS to be reconciled
-        for index in self.indices.values():
-            index.remove(ids)
+        forget(self.catalog, self.indices.values(), self.thumbs, ids, lambda: self.catalog.delete_folder(folder_id))
         self._save()
-        for h in {r.hash for r in rows.values() if r.hash}:
-            if not self.catalog.hash_in_use(h):
-                self.thumbs.remove(h)
         return len(ids)
 
     def _remove(self, ids: list[int], progress: Progress, report: RunReport) -> None:
-        rows = self.catalog.get_many(ids)
-        with self.catalog.transaction() as t:
-            Catalog.delete_images(t, ids)
-        for index in self.indices.values():
-            index.remove(ids)
-        for r in rows.values():
-            if r.hash and not self.catalog.hash_in_use(r.hash):
-                self.thumbs.remove(r.hash)
+        forget(self.catalog, self.indices.values(), self.thumbs, ids, lambda: self.catalog.remove_images(ids))
         report.removed += len(ids)
         progress.add(removed=len(ids))

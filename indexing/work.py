@@ -1,5 +1,6 @@
 """One run's units of work: a file's job and its outcome, the run's report, and what each file costs on its
-own (read and hash in one pass, its catalog columns), with a bounded map that keeps memory flat."""
+own (read and hash in one pass, its catalog columns), with a bounded map that keeps memory flat; and what a
+picture's leaving the library means (forget)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from geo.gazetteer import PLACE_VERSION, Place
-from indexing.catalog import META_VERSION
+from indexing.catalog import META_VERSION, Catalog
 from indexing.imageio import Decoded
 from indexing.metadata import merge
 from indexing.scan import FileEntry
+from indexing.thumbs import ThumbCache
+from indexing.vectors import VectorIndex
 
 
 @dataclass
@@ -130,3 +133,18 @@ def bounded_map(
     finally:
         for f in pending:
             f.cancel()
+
+
+def forget(
+    catalog: Catalog, indices: Iterable[VectorIndex], thumbs: ThumbCache, ids: list[int], delete: Callable[[], None]
+) -> None:
+    """Pictures leave the library: `delete` takes their rows out of SQLite first (the truth: a crash after it
+    leaves FAISS to be reconciled by ids), then the vector indices drop them and the caches drop the thumbnails
+    and renditions of contents no other picture has."""
+    rows = catalog.get_many(ids)
+    delete()
+    for index in indices:
+        index.remove(ids)
+    for h in {r.hash for r in rows.values() if r.hash}:
+        if not catalog.hash_in_use(h):
+            thumbs.remove(h)

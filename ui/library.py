@@ -106,18 +106,6 @@ def FolderRow(f: dict) -> FT:
     and Remove."""
     label, colour = FOLDER_STATES.get(f["state"], ("", ""))
     resume = f["state"] in ("partial", "new")
-    failed = (
-        PlainButton(
-            f"{f['failed']} failed",
-            type="button",
-            cls="underline text-xs text-red-700 folder-errors",
-            hx_get=f"/folder_errors?id={f['id']}",
-            hx_target=f"#folder-errors-{f['id']}",
-            hx_swap="innerHTML",
-        )
-        if f["failed"]
-        else ""
-    )
     return Li(
         DivFullySpaced(
             Span(  # the folder's own name first: long paths share their beginnings
@@ -155,7 +143,7 @@ def FolderRow(f: dict) -> FT:
         Div(
             Span(f"{f['indexed']:,} pictures", cls="tabular-nums"),
             Span(label, cls=colour) if label else "",
-            failed,
+            FailedButton(f) if f["failed"] else "",
             cls="flex flex-wrap gap-2 text-xs text-muted-foreground",
         ),
         Div(id=f"folder-errors-{f['id']}"),
@@ -163,6 +151,18 @@ def FolderRow(f: dict) -> FT:
         data_state=f["state"],
         data_path=f["path"],
     )  # fmt: skip
+
+
+def FailedButton(f: dict) -> FT:
+    """'4 failed': lists the folder's files that could not be indexed, and why, beneath it."""
+    return PlainButton(
+        f"{f['failed']} failed",
+        type="button",
+        cls="underline text-xs text-red-700 folder-errors",
+        hx_get=f"/folder_errors?id={f['id']}",
+        hx_target=f"#folder-errors-{f['id']}",
+        hx_swap="innerHTML",
+    )
 
 
 def FolderErrors(errors: list[tuple[str, str]]) -> FT:
