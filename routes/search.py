@@ -15,9 +15,9 @@ from routes.common import clear_error, is_htmx, services, viewer
 from search.dates import strip_date
 from search.errors import QueryError
 from search.grouping import group_by_place
-from search.query import Term, apply_balance, format_query, is_hard, with_place
+from search.query import Term, apply_balance, format_query, is_hard, make_term, with_place
 from services import StyleSeek
-from ui.form import SearchState
+from ui.form import SearchState, parse_float
 from ui.page import MainPage
 from ui.results import DateChip, PictureNote, PlaceNote, Results
 from ui.search_form import PlaceLabel, TermRow
@@ -206,5 +206,7 @@ def place_label(text: str = "", target: str = ""):  # noqa: ANN201
 
 
 @router.get("/term_row")
-def term_row(req: Request):  # noqa: ANN201
-    return TermRow(None, services(req).style_available()[0])
+def term_row(req: Request, text: str = "", target: str = "content", weight: str = "1"):  # noqa: ANN201
+    """A new builder row: empty (Add term), or a given term (a selected picture: text=#12, target=image)."""
+    term = make_term(text, target, parse_float(weight, "weight")) if text.strip() else None
+    return TermRow(term, services(req).style_available()[0])

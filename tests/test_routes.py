@@ -550,6 +550,13 @@ def test_search_by_a_dropped_picture_and_by_pictures_for_and_against(
     assert bad.status_code == 400 and "cannot search by notes.txt" in bad.text
     assert indexed.post("/picture", data={"x": "1"}).status_code == 400
     assert "is not indexed" in indexed.get("/search", params={"q": "like: #99999"}, headers=HX).text
+    # a selected result as a builder row, and as a row in a search
+    row = indexed.get("/term_row", params={"text": f"#{picks[0]}", "target": "image", "weight": "-1"}, headers=HX)
+    assert f'src="/thumb/{picks[0]}"' in row.text and 'value="image" selected' in row.text and "negative" in row.text
+    params = [("q", ""), ("text", f"#{picks[0]}"), ("target", "image"), ("weight", "1")]
+    r = indexed.get("/search", params=params, headers=HX)
+    assert r.status_code == 200 and f'data-ref="#{picks[0]}"' in r.text
+    assert indexed.get("/term_row", params={"text": "cat", "target": "image"}, headers=HX).status_code == 400
 
 
 def test_a_folder_can_be_removed_and_a_stopped_one_resumed(

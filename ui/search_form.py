@@ -17,8 +17,15 @@ SHOW_WEIGHT = "styleseek.showWeight(this)"  # the value beside a weight slider f
 
 
 def TermRow(term: Term | None = None, style_ok: bool = True) -> FT:
+    """A builder row: text, model (or a picture: '#id', its thumbnail beside), weight slider, remove."""
     t = term or Term("", "content", 1.0)
+    thumb = (
+        Img(src=f"/thumb/{t.text[1:]}", alt=t.text, cls="row-thumb")
+        if t.target == "image" and t.text.startswith("#")
+        else ""
+    )
     return Div(
+        thumb,
         Input(
             name="text",
             value=t.text,
@@ -30,6 +37,7 @@ def TermRow(term: Term | None = None, style_ok: bool = True) -> FT:
             Option("content", value="content", selected=t.target == "content"),
             Option("style", value="style", selected=t.target == "style", disabled=not style_ok),
             Option("location", value="location", selected=t.target == "location"),
+            Option("picture", value="image", selected=t.target == "image"),
             name="target",
             cls="uk-select w-28",
             aria_label="Model",

@@ -128,14 +128,17 @@ window.styleseek = {
     styleseek.picks().forEach((b) => (b.checked = false));
     styleseek.showPicks();
   },
-  // the selected results join the query line as example pictures, for (1) or against (-1), and it searches
-  likeSelected(sign) {
-    const verb = sign > 0 ? "like" : "unlike";
-    const add = styleseek.picks().map((b) => `${verb}: #${b.dataset.id}`).join(", ");
-    if (!add) return;
-    const q = document.getElementById("q");
-    q.value = q.value.trim() ? `${q.value.trim()}, ${add}` : add;
+  // the selected results become picture rows of the term builder, for (1) or against (-1), each with its
+  // weight slider, and the search runs
+  async likeSelected(sign) {
+    const ids = styleseek.picks().map((b) => b.dataset.id);
+    if (!ids.length) return;
     styleseek.clearPicks();
+    document.getElementById("term-builder").open = true;
+    for (const id of ids) {
+      const url = `/term_row?text=%23${id}&target=image&weight=${sign}`;
+      await htmx.ajax("GET", url, { target: "#terms", swap: "beforeend" });
+    }
     document.getElementById("search-form").requestSubmit();
   },
   // a picture dropped, pasted or picked: embedded on the server (kept in memory only), then searched by
