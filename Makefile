@@ -41,11 +41,11 @@ browser:
 	  else echo "the browser test needs Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
 
 # The tools that make the real-device test files (tests/realfiles.py): exiftool, libheif, ImageMagick, LibRaw,
-# dcraw, libvips. Tests that need a missing one are skipped with the reason.
-TOOLS_PKGS := libimage-exiftool-perl libheif-examples imagemagick libraw-bin dcraw libvips-tools
+# dcraw, libvips, libjpeg-turbo's cjpeg. Tests that need a missing one are skipped with the reason.
+TOOLS_PKGS := libimage-exiftool-perl libheif-examples imagemagick libraw-bin dcraw libvips-tools libjpeg-turbo-progs
 tools:
 	@if command -v exiftool >/dev/null && command -v heif-convert >/dev/null && [ -x /usr/bin/convert ] \
-	  && command -v dcraw >/dev/null && command -v vips >/dev/null; then :; \
+	  && command -v dcraw >/dev/null && command -v vips >/dev/null && command -v cjpeg >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TOOLS_PKGS) >/dev/null; \
 	else echo "the real-file tests need: sudo apt-get install $(TOOLS_PKGS) (they are skipped without them)" >&2; fi
 

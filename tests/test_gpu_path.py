@@ -1,0 +1,80 @@
+"""The GPU indexing path's decisions and tensor work, on the CPU (CI has no GPU): which JPEGs go to the GPU
+decoder, read from headers of files made by ImageMagick and cjpeg, and the batched resizes against the CPU
+path's own preprocessing on the same pixels."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from indexing.gpu import cpu_reason, jpeg_header, model_inputs, thumbnails
+from models.clip_io import clip_preprocess
+from models.specs import OPENAI_MEAN, OPENAI_STD
+from tests.realfiles import GHOSTSCRIPT_ICC, run, scene
+
+
+@pytest.fixture(scope="module")
+def upright(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return scene(tmp_path_factory.mktemp("gpu") / "scene.png", 320, 240)
+
+
+def made(upright: Path, tmp: Path, name: str, *options: str) -> bytes:
+    out = tmp / name
+    run("convert", upright, *options, out)
+    return out.read_bytes()
+
+
+def test_which_jpegs_the_gpu_decoder_takes(upright: Path, tmp_path: Path) -> None:
+    baseline = made(upright, tmp_path, "base.jpg", "-quality", "90")
+    h = jpeg_header(baseline)
+    assert (h.width, h.height, h.components, h.precision, h.progressive, h.icc) == (320, 240, 3, 8, False, False)
+    assert cpu_reason(baseline) is None
+    progressive = made(upright, tmp_path, "prog.jpg", "-interlace", "JPEG")
+    assert jpeg_header(progressive).progressive and cpu_reason(progressive) is None  # nvImageCodec decodes these
+    assert cpu_reason(made(upright, tmp_path, "gray.jpg", "-colorspace", "Gray")) is None
+    assert "CMYK" in cpu_reason(made(upright, tmp_path, "cmyk.jpg", "-colorspace", "CMYK"))
+    icc = made(upright, tmp_path, "p3.jpg", "-profile", str(GHOSTSCRIPT_ICC / "a98.icc"))
+    assert jpeg_header(icc).icc and "ICC" in cpu_reason(icc)
+    assert cpu_reason((upright).read_bytes()) == "not a JPEG"
+    assert cpu_reason(b"\xff\xd8\xff\xe0\x00") == "not a JPEG"  # cut short before its frame header
+    # a 200-MP scan's header (the frame's size fields of a real JPEG set to 20000 x 10000): decoded on the CPU
+    i = baseline.index(b"\xff\xc0")
+    big = baseline[: i + 5] + struct.pack(">HH", 10000, 20000) + baseline[i + 9 :]
+    assert "200 MP" in cpu_reason(big)
+
+
+def test_arithmetic_coded_jpegs_go_to_the_cpu(upright: Path, tmp_path: Path) -> None:
+    ppm = tmp_path / "scene.ppm"
+    run("convert", upright, ppm)
+    import shutil
+    import subprocess
+
+    if not shutil.which("cjpeg"):
+        pytest.skip("cjpeg is not installed: apt-get install libjpeg-turbo-progs")
+    out = subprocess.run(["cjpeg", "-arithmetic", str(ppm)], capture_output=True, check=True).stdout
+    assert jpeg_header(out).arithmetic and cpu_reason(out) == "arithmetic-coded JPEG"
+
+
+def test_batched_model_inputs_match_the_cpu_preprocessing(upright: Path) -> None:
+    """The GPU path's resize and crop (run here on CPU tensors) against open_clip's transform on the same
+    decoded pixels: what differs is only bicubic in torch vs Pillow."""
+    import torch
+
+    pictures = [Image.open(upright).convert("RGB"), Image.open(upright).convert("RGB").rotate(90, expand=True)]
+    pictures.append(pictures[0].resize((300, 225)))
+    tensors = [torch.from_numpy(np.asarray(p).copy()) for p in pictures]
+    got = model_inputs(tensors, 224, OPENAI_MEAN, OPENAI_STD).numpy()
+    cpu = clip_preprocess(224, OPENAI_MEAN, OPENAI_STD)
+    for g, p in zip(got, pictures, strict=True):
+        want = cpu(p)
+        assert g.shape == want.shape == (3, 224, 224)
+        cos = float((g.ravel() @ want.ravel()) / np.linalg.norm(g) / np.linalg.norm(want))
+        assert cos > 0.999 and float(np.abs(g - want).mean()) < 0.03
+    thumbs = thumbnails(tensors, 160)
+    assert [tuple(t.shape) for t in thumbs] == [(120, 160, 3), (160, 120, 3), (120, 160, 3)]
+    ref = np.asarray(pictures[0].resize((160, 120), Image.Resampling.BILINEAR), np.float32)
+    assert float(np.abs(thumbs[0].numpy().astype(np.float32) - ref).mean()) < 4
