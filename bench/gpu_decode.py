@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.run import make_photo  # noqa: E402
-from indexing.gpu import GpuDecoder, model_inputs, thumbnails  # noqa: E402
+from indexing.gpu import GpuDecoder, model_inputs, prepare_batch  # noqa: E402
 from models.backend import Tower  # noqa: E402
 from models.specs import OPENAI_MEAN, OPENAI_STD  # noqa: E402
 from models.tiny import write_full_random_models  # noqa: E402
@@ -93,19 +93,16 @@ def main() -> None:
 
     def decode_and_resize() -> None:
         for i in range(0, n, bs):
-            ims = dec.decode(blobs[i : i + bs])
-            for s in encs:
-                model_inputs(ims, sizes[s], *NORMS[s])
-            thumbnails(ims, 400)
+            prepare_batch(dec.decode(blobs[i : i + bs]), {s: (sizes[s], *NORMS[s]) for s in encs}, 400)
 
     def end_to_end(spaces: tuple[str, ...]):  # noqa: ANN202
         def run() -> None:
             with torch.inference_mode():
                 for i in range(0, n, bs):
                     ims = dec.decode(blobs[i : i + bs])
+                    inputs, _ = prepare_batch(ims, {s: (sizes[s], *NORMS[s]) for s in spaces}, 400)
                     for s in spaces:
-                        modules[s](model_inputs(ims, sizes[s], *NORMS[s]).half()).float().cpu()
-                    thumbnails(ims, 400)
+                        modules[s](inputs[s].half()).float().cpu()
 
         return run
 

@@ -116,41 +116,66 @@ def _groups(images: Sequence[Any]) -> dict[tuple[int, int], list[int]]:
     return out
 
 
-def model_inputs(images: Sequence[Any], size: int, mean: Sequence[float], std: Sequence[float]) -> Any:
-    """open_clip's eval transform on the GPU, batched per picture size: the shortest side resized to `size`
-    (bicubic with antialiasing, the long side by torchvision's rule int(size * long / short)), a centre crop,
-    [0, 1], normalised. (N, 3, size, size) float32 on the images' device."""
+def _reduced(images: Sequence[Any], idx: list[int], need: int) -> Any:
+    """The same-sized images idx as one (n, 3, h, w) float batch, first averaged down by a whole factor while
+    the short side stays at least twice `need` (box filtering, as a JPEG's DCT scaling does on the CPU): the
+    antialiased resizes after it then work on a few hundred pixels, not 12 million."""
     import torch
     import torch.nn.functional as F
 
-    out = torch.empty((len(images), 3, size, size), dtype=torch.float32, device=images[0].device)
-    m = torch.tensor(mean, device=out.device).view(1, 3, 1, 1)
-    s = torch.tensor(std, device=out.device).view(1, 3, 1, 1)
+    batch = torch.stack([images[i] for i in idx]).permute(0, 3, 1, 2)
+    batch = batch.half() if batch.is_cuda else batch.float()
+    k = min(batch.shape[2], batch.shape[3]) // (2 * need)
+    return F.avg_pool2d(batch, k, ceil_mode=True) if k > 1 else batch
+
+
+def prepare_batch(
+    images: Sequence[Any], inputs: dict[str, tuple[int, Sequence[float], Sequence[float]]], thumb_side: int = 0
+) -> tuple[dict[str, Any], list[Any]]:
+    """Everything the index makes of a decoded batch, in batched tensor ops per picture size: each encoder's
+    input (name -> (size, mean, std): open_clip's eval transform, the shortest side resized to `size` with
+    antialiased bicubic, the long side by torchvision's rule int(size * long / short), a centre crop, [0, 1],
+    normalised; (N, 3, size, size) float32 on the images' device), and the thumbnails (long side at most
+    `thumb_side`, antialiased bilinear; uint8 (h, w, 3) tensors on the CPU, ready for WebP encoding in threads)."""
+    import torch
+    import torch.nn.functional as F
+
+    dev = images[0].device
+    out = {
+        n: torch.empty((len(images), 3, sz, sz), dtype=torch.float32, device=dev) for n, (sz, _, _) in inputs.items()
+    }
+    thumbs: list[Any] = [None] * len(images)
+    need = max([sz for sz, _, _ in inputs.values()] + [thumb_side * 3 // 4])
     for (h, w), idx in _groups(images).items():
-        batch = torch.stack([images[i] for i in idx]).permute(0, 3, 1, 2).float()
-        nh, nw = (int(size * h / w), size) if w <= h else (size, int(size * w / h))
-        if (nh, nw) != (h, w):
-            batch = F.interpolate(batch, size=(nh, nw), mode="bicubic", antialias=True, align_corners=False)
-        top, left = int(round((nh - size) / 2.0)), int(round((nw - size) / 2.0))
-        batch = batch[:, :, top : top + size, left : left + size].clamp_(0, 255) / 255.0
-        out[idx] = (batch - m) / s
-    return out
+        batch = _reduced(images, idx, need)
+        rh, rw = batch.shape[2], batch.shape[3]
+        for name, (size, mean, std) in inputs.items():
+            nh, nw = (int(size * h / w), size) if w <= h else (size, int(size * w / h))
+            x = batch
+            if (nh, nw) != (rh, rw):
+                x = F.interpolate(batch, size=(nh, nw), mode="bicubic", antialias=True, align_corners=False)
+            top, left = int(round((nh - size) / 2.0)), int(round((nw - size) / 2.0))
+            x = x[:, :, top : top + size, left : left + size].float().clamp_(0, 255) / 255.0
+            m = torch.tensor(mean, device=dev).view(1, 3, 1, 1)
+            s = torch.tensor(std, device=dev).view(1, 3, 1, 1)
+            out[name][idx] = (x - m) / s
+        if thumb_side:
+            scale = min(1.0, thumb_side / max(h, w))
+            th, tw = max(1, round(h * scale)), max(1, round(w * scale))
+            x = batch
+            if (th, tw) != (rh, rw):
+                x = F.interpolate(batch.float(), size=(th, tw), mode="bilinear", antialias=True, align_corners=False)
+            small = x.float().round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu()
+            for j, i in enumerate(idx):
+                thumbs[i] = small[j]
+    return out, thumbs
+
+
+def model_inputs(images: Sequence[Any], size: int, mean: Sequence[float], std: Sequence[float]) -> Any:
+    """One encoder's inputs of a decoded batch (see prepare_batch)."""
+    return prepare_batch(images, {"x": (size, mean, std)})[0]["x"]
 
 
 def thumbnails(images: Sequence[Any], long_side: int) -> list[Any]:
-    """Each picture with its long side at most `long_side` (bilinear with antialiasing, as good as Pillow's
-    reducing for a thumbnail), as uint8 (h, w, 3) tensors on the CPU, ready for WebP encoding in threads."""
-    import torch
-    import torch.nn.functional as F
-
-    out: list[Any] = [None] * len(images)
-    for (h, w), idx in _groups(images).items():
-        scale = min(1.0, long_side / max(h, w))
-        nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
-        batch = torch.stack([images[i] for i in idx]).permute(0, 3, 1, 2).float()
-        if scale < 1.0:
-            batch = F.interpolate(batch, size=(nh, nw), mode="bilinear", antialias=True, align_corners=False)
-        small = batch.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu()
-        for j, i in enumerate(idx):
-            out[i] = small[j]
-    return out
+    """The thumbnails of a decoded batch (see prepare_batch)."""
+    return prepare_batch(images, {}, long_side)[1]

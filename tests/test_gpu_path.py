@@ -66,6 +66,7 @@ def test_batched_model_inputs_match_the_cpu_preprocessing(upright: Path) -> None
 
     pictures = [Image.open(upright).convert("RGB"), Image.open(upright).convert("RGB").rotate(90, expand=True)]
     pictures.append(pictures[0].resize((300, 225)))
+    pictures.append(pictures[0].resize((2000, 1500), Image.Resampling.BICUBIC))  # box-reduced first, by 3
     tensors = [torch.from_numpy(np.asarray(p).copy()) for p in pictures]
     got = model_inputs(tensors, 224, OPENAI_MEAN, OPENAI_STD).numpy()
     cpu = clip_preprocess(224, OPENAI_MEAN, OPENAI_STD)
@@ -75,6 +76,6 @@ def test_batched_model_inputs_match_the_cpu_preprocessing(upright: Path) -> None
         cos = float((g.ravel() @ want.ravel()) / np.linalg.norm(g) / np.linalg.norm(want))
         assert cos > 0.999 and float(np.abs(g - want).mean()) < 0.03
     thumbs = thumbnails(tensors, 160)
-    assert [tuple(t.shape) for t in thumbs] == [(120, 160, 3), (160, 120, 3), (120, 160, 3)]
+    assert [tuple(t.shape) for t in thumbs] == [(120, 160, 3), (160, 120, 3), (120, 160, 3), (120, 160, 3)]
     ref = np.asarray(pictures[0].resize((160, 120), Image.Resampling.BILINEAR), np.float32)
     assert float(np.abs(thumbs[0].numpy().astype(np.float32) - ref).mean()) < 4
