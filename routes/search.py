@@ -11,7 +11,7 @@ from starlette.requests import Request
 
 from geo.geocoder import GEOCODER, UnknownPlace, understood
 from models import ModelError
-from routes.common import clear_error, is_htmx, services, viewer
+from routes.common import UserError, clear_error, is_htmx, services, viewer
 from search.dates import strip_date
 from search.errors import QueryError
 from search.grouping import group_by_place
@@ -32,7 +32,12 @@ def full_page(svc: StyleSeek, st: SearchState, results: FT, req: Request | None 
     """The whole page; a link that names a picture (`view=ID`, as the viewer writes it) opens it at once."""
     ok, note = svc.style_available()
     view = req.query_params.get("view", "") if req is not None else ""
-    modal = viewer(svc, view, format_query(st.query_terms() + st.rows) if st.q or st.rows else "") if view else None
+    modal = None
+    if view:
+        try:
+            modal = viewer(svc, view, format_query(st.query_terms() + st.rows) if st.q or st.rows else "")
+        except UserError:
+            pass  # a link to a picture no longer in the library: the page, without it
     return MainPage(st, results, svc.counts(), svc.folders(), svc.progress(), svc.model_notice(), ok, note, modal)
 
 

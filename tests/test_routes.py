@@ -90,6 +90,16 @@ def test_bad_parameters_get_4xx_with_a_message(indexed: TestClient, url: str, st
     assert indexed.get(url, headers=HX).headers.get("HX-Retarget") == "#error-slot"  # under the search bar
 
 
+def test_a_link_naming_a_picture_opens_it_and_a_stale_one_still_shows_the_page(indexed: TestClient) -> None:
+    first = BeautifulSoup(indexed.get("/search", params={"q": "a sunset"}, headers=HX).text, "html.parser")
+    iid = first.select_one(".result-card")["data-id"]
+    page = indexed.get("/", params={"q": "a sunset", "view": iid})
+    assert page.status_code == 200 and 'id="preview-dialog"' in page.text and f'data-id="{iid}"' in page.text
+    assert "Why it matched" in page.text  # the query's breakdown, as from the card
+    stale = indexed.get("/", params={"q": "a sunset", "view": "99999"})
+    assert stale.status_code == 200 and "preview-dialog" not in stale.text and "result-card" in stale.text
+
+
 def test_back_after_htmx_lost_its_history_gets_the_whole_page(indexed: TestClient) -> None:
     restore = {**HX, "HX-History-Restore-Request": "true"}
     r = indexed.get("/search", params={"q": "a sunset"}, headers=restore)
