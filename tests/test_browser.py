@@ -461,6 +461,9 @@ def test_home_timeline_scrolls_into_older_pictures(
     page.wait_for_selector("#results .day-heading")
     assert page.locator("#results .result-card").count() == 60
     assert page.locator("#results .day-heading").first.inner_text() == "Saturday, 31 August 2024"
+    # tiles fill their column (six across the results' width here), whatever the thumbnail's own size
+    tile, grid = (page.locator(sel).first.bounding_box() for sel in ("#results .photo-tile", "#results .grid"))
+    assert tile["width"] > grid["width"] / 6 - 10 and tile["height"] == pytest.approx(tile["width"], abs=1)
     page.screenshot(path=str(output_dir / "15-home-timeline.png"))
     for n in (120, 130):  # scrolling to the end asks for the next page, twice
         page.locator(".more-pictures").scroll_into_view_if_needed()

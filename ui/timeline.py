@@ -37,7 +37,7 @@ def TileButton(rec: dict, name: str) -> FT:
     return PlainButton(
         Img(src=f"/thumb/{rec['id']}", alt=name, loading="lazy", cls="w-full h-full object-cover"),
         type="button",
-        cls="result-card photo-tile block aspect-square overflow-hidden bg-muted focus:outline-none "
+        cls="result-card photo-tile block w-full aspect-square overflow-hidden bg-muted focus:outline-none "
         "focus:ring-2 focus:ring-primary",
         title=name,
         hx_get=f"/preview?id={rec['id']}",
