@@ -143,7 +143,7 @@ def test_index_search_preview_and_find_similar(
     modal = page.locator("#preview-modal")
     modal.wait_for(state="visible")
     page.wait_for_function(
-        "document.querySelector('#preview-img').complete && document.querySelector('#preview-img').naturalWidth > 0"
+        "document.querySelector('#preview-img')?.complete && document.querySelector('#preview-img').naturalWidth > 0"
     )
     assert "File" in modal.inner_text() and "Why it matched" in modal.inner_text()
     assert page.locator("#breakdown tbody tr").count() == 2
@@ -155,12 +155,12 @@ def test_index_search_preview_and_find_similar(
     modal.wait_for(state="hidden")
     ids = page.locator("#results .result-card").evaluate_all("els => els.map(e => e.dataset.id)")
     assert first_id not in ids and len(ids) == 17
-    page.wait_for_function("document.getElementById('q').value === ''")  # similar to a picture: no text query
+    page.wait_for_function("document.getElementById('q')?.value === ''")  # similar to a picture: no text query
     page.screenshot(path=str(output_dir / "4-similar.png"), full_page=True)
     # Back: the results before, and the query that made them back in the box
     page.go_back()
     page.wait_for_selector("#results h3:has-text('a red square')")
-    page.wait_for_function("document.getElementById('q').value === 'a red square in the corner'")
+    page.wait_for_function("document.getElementById('q')?.value === 'a red square in the corner'")
     assert "similar" not in page.url and "view=" not in page.url
 
     # a place in the query: only the pictures taken there (the JPEGs with Zurich GPS), and what was understood
@@ -202,7 +202,7 @@ def test_index_search_preview_and_find_similar(
     page.wait_for_selector("#results .place-alternative")
     assert "Paris (Île-de-France, FR), 15 km" in page.inner_text("#results .place-note")
     page.click("#results .place-alternative[data-place='Paris (Texas, US)']")
-    page.wait_for_function("document.querySelector('#q').value === 'in: Paris (Texas, US)'")
+    page.wait_for_function("document.querySelector('#q')?.value === 'in: Paris (Texas, US)'")
     assert "Paris (Texas, US), 15 km" in page.inner_text("#results .place-note")
     assert page.locator("#results .result-card").count() == 0  # no picture here was taken in Texas
     page.screenshot(path=str(output_dir / "4d-other-paris.png"), full_page=True)
@@ -367,7 +367,7 @@ def test_a_phone_and_a_camera_folder_in_the_browser(
     modal = page.locator("#preview-modal")
     modal.wait_for(state="visible")
     page.wait_for_function(
-        "document.querySelector('#preview-img').complete && document.querySelector('#preview-img').naturalWidth"
+        "document.querySelector('#preview-img')?.complete && document.querySelector('#preview-img').naturalWidth"
     )
     full = page.locator("#preview-img").evaluate(corners)
     assert full["h"] > full["w"] and full["tl"][0] > 200 and full["tr"][1] > 200, full
@@ -511,15 +511,15 @@ def test_viewer_steps_with_arrows_buttons_and_swipe_and_gives_focus_back(
     # the box has the picture's shape before the full image arrives; then the rendition replaces the thumbnail
     box = page.locator(".viewer-picture").bounding_box()
     assert box["width"] / box["height"] == pytest.approx(4 / 3, rel=0.02)
-    page.wait_for_function("document.querySelector('#preview-img').src.includes('/full/')")
+    page.wait_for_function("document.querySelector('#preview-img')?.src.includes('/full/')")
     page.wait_for_url(f"**/?view={ids[1]}")  # the address names the open picture
     page.keyboard.press("ArrowRight")
-    page.wait_for_function(f"document.querySelector('#preview-dialog').dataset.id === '{ids[2]}'")
+    page.wait_for_function(f"document.querySelector('#preview-dialog')?.dataset.id === '{ids[2]}'")
     page.wait_for_url(f"**/?view={ids[2]}")  # stepping rewrites the address, it adds no history entry
     page.click(".viewer-prev")
-    page.wait_for_function(f"document.querySelector('#preview-dialog').dataset.id === '{ids[1]}'")
+    page.wait_for_function(f"document.querySelector('#preview-dialog')?.dataset.id === '{ids[1]}'")
     page.keyboard.press("ArrowLeft")
-    page.wait_for_function(f"document.querySelector('#preview-dialog').dataset.id === '{ids[0]}'")
+    page.wait_for_function(f"document.querySelector('#preview-dialog')?.dataset.id === '{ids[0]}'")
     assert page.locator(".viewer-prev").is_hidden()  # the first picture has no previous one
     page.wait_for_timeout(400)
     page.screenshot(path=str(output_dir / "17-viewer-first.png"))
@@ -532,7 +532,7 @@ def test_viewer_steps_with_arrows_buttons_and_swipe_and_gives_focus_back(
         el.dispatchEvent(new TouchEvent('touchend', {touches: [], changedTouches: t(150), bubbles: true}));
     }"""
     )
-    page.wait_for_function(f"document.querySelector('#preview-dialog').dataset.id === '{ids[1]}'")
+    page.wait_for_function(f"document.querySelector('#preview-dialog')?.dataset.id === '{ids[1]}'")
     # Escape closes it; focus goes back to the picture's card, and the address forgets the picture
     page.keyboard.press("Escape")
     page.locator("#preview-modal").wait_for(state="detached")
