@@ -102,12 +102,13 @@ class StyleSeek:
     def index(self) -> VectorIndex:
         return self.vector_index("content")
 
-    def indexer(self) -> Indexer:
+    def indexer(self, gpu: Any = None) -> Indexer:
+        """gpu: a batched JPEG decoder to use (None: the run picks nvImageCodec's where CUDA has it)."""
         for space, enc in self.encoders.items():
             if self.vector_index(space).dim != enc.dim:
                 self.catalog.check_space(space, enc.dim, enc.fingerprint)  # raises with advice
         indices = {s: self.vector_index(s) for s in self.encoders}
-        return Indexer(self.settings, self.catalog, self.encoders, indices, self.thumbs)
+        return Indexer(self.settings, self.catalog, self.encoders, indices, self.thumbs, gpu)
 
     def searcher(self) -> Searcher:
         return Searcher(self.catalog, self.vector_index, self.encoders, self.pictures)

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
         "auto", description="Index the content space for every file before the style spaces (auto: on the CPU)."
     )
     batch_size: int = Field(16, ge=1, le=1024)
+    gpu_decode: Literal["auto", "off"] = Field(
+        "auto", description="Decode JPEGs on the GPU with nvImageCodec when indexing on CUDA (the gpu extra)."
+    )
     decode_workers: int = Field(0, ge=0, le=64, description="Image decoding threads; 0 picks from the CPU count.")
     max_image_pixels: int = Field(
         2_000_000_000, ge=1, description="Larger images are refused (a 1000-MP museum scan is indexed)."

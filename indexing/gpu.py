@@ -14,9 +14,13 @@ What goes to the CPU path instead, and why (the CPU path is what the GPU path mu
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
+
+from indexing.thumbs import ThumbCache
+from indexing.work import Outcome
 
 GPU_MAX_PIXELS = 100_000_000
 
@@ -83,6 +87,17 @@ def cpu_reason(data: bytes, max_pixels: int = GPU_MAX_PIXELS) -> str | None:
     if h.width * h.height > max_pixels:
         return f"{h.width * h.height / 1e6:.0f} MP: decoded reduced on the CPU"
     return None
+
+
+def gpu_decoder(settings: Any, device: str) -> GpuDecoder | None:
+    """The GPU decoder when indexing runs on CUDA, nvImageCodec is installed and STYLESEEK_GPU_DECODE is not
+    off; None otherwise (the CPU path)."""
+    if device != "cuda" or getattr(settings, "gpu_decode", "auto") == "off":
+        return None
+    try:
+        return GpuDecoder(device)
+    except ImportError:
+        return None
 
 
 class GpuDecoder:
@@ -179,3 +194,42 @@ def model_inputs(images: Sequence[Any], size: int, mean: Sequence[float], std: S
 def thumbnails(images: Sequence[Any], long_side: int) -> list[Any]:
     """The thumbnails of a decoded batch (see prepare_batch)."""
     return prepare_batch(images, {}, long_side)[1]
+
+
+def gpu_outcomes(
+    decoder: GpuDecoder,
+    pending: list[Outcome],
+    encoders: dict[str, Any],
+    thumbs: ThumbCache,
+    settings: Any,
+    pool: ThreadPoolExecutor,
+    cpu: Callable[[Outcome], Outcome],
+) -> list[Outcome]:
+    """The Indexer's GPU step: JPEGs read, hashed and probed on the CPU threads, decoded here in one batch,
+    every encoder's input and the thumbnails made in batched tensor ops; a file the decoder refuses goes
+    through the CPU path (`cpu`). The thumbnails are encoded as WebP in the pool's threads."""
+    from PIL import Image
+
+    from indexing.imageio import thumbnail_bytes
+
+    images = decoder.decode([o.data for o in pending])
+    out = [cpu(o) for o, im in zip(pending, images, strict=True) if im is None]
+    done = [(o, im) for o, im in zip(pending, images, strict=True) if im is not None]
+    if not done:
+        return out
+    spaces = sorted({s for o, _ in done for s in o.job.spaces})
+    wanted = {s: (encoders[s].input_size, *encoders[s].input_norm()) for s in spaces}
+    inputs, small = prepare_batch([im for _, im in done], wanted, settings.thumbnail_size)
+    arrays = {s: t.cpu().numpy() for s, t in inputs.items()}
+
+    def thumb(i: int) -> None:
+        o = done[i][0]
+        if o.job.redo or not thumbs.read(o.hash):
+            thumbs.write(o.hash, thumbnail_bytes(Image.fromarray(small[i].numpy()), settings.thumbnail_size))
+
+    list(pool.map(thumb, range(len(done))))
+    for i, (o, _) in enumerate(done):
+        kind = "fill" if o.job.fill_id is not None else "ready"
+        prepared = {s: arrays[s][i] for s in o.job.spaces}
+        out.append(Outcome(o.job, kind, hash=o.hash, prepared=prepared, row=o.row if kind == "ready" else {}))
+    return out

@@ -19,14 +19,26 @@ from typing import Any
 
 import numpy as np
 
-from geo.gazetteer import GAZETTEER, PLACE_VERSION
+from geo.gazetteer import GAZETTEER
 from indexing.catalog import META_VERSION, Catalog
+from indexing.gpu import cpu_reason, gpu_outcomes
 from indexing.imageio import ImageError, decode, probe, thumbnail_bytes
 from indexing.progress import Progress
-from indexing.scan import FileEntry, iter_image_files
+from indexing.scan import iter_image_files
 from indexing.thumbs import ThumbCache
 from indexing.vectors import VectorIndex
-from indexing.work import Job, Outcome, RunReport, bounded_map, forget, metadata_row, place_columns, read_and_hash
+from indexing.work import (
+    Job,
+    Outcome,
+    RunReport,
+    backfill_places,
+    bounded_map,
+    calibrate_int8,
+    forget,
+    metadata_row,
+    place_columns,
+    read_and_hash,
+)
 from models.base import Encoder
 from settings import Settings
 
@@ -41,7 +53,9 @@ class Indexer:
         encoders: dict[str, Encoder],
         indices: dict[str, VectorIndex],
         thumbs: ThumbCache,
+        gpu: Any = None,
     ) -> None:
+        """gpu: a batched JPEG decoder (indexing.gpu.GpuDecoder), or None to pick one when the run starts."""
         assert "content" in encoders and set(encoders) == set(indices)
         self.settings = settings
         self.catalog = catalog
@@ -52,12 +66,13 @@ class Indexer:
         self._moved_lock = threading.Lock()
         self._filling = False  # the second pass of content-first: only adding the spaces that files lack
         self._new_ids: set[int] = set()  # indexed in this run: their style vectors are no "gain"
+        self._gpu = gpu
 
     def _workers(self) -> int:
         return self.settings.decode_workers or max(1, min(8, os.cpu_count() or 1))
 
     # worker side ------------------------------------------------------------------------------------
-    def _process(self, job: Job, moved_pool: dict[str, list[int]], min_side: int) -> Outcome:
+    def _process(self, job: Job, moved_pool: dict[str, list[int]], min_side: int, gpu: bool = False) -> Outcome:
         e = job.entry
         try:
             data, h, size = read_and_hash(e.path)
@@ -79,6 +94,12 @@ class Indexer:
                 moved_id = ids.pop() if ids else None
             if moved_id is not None:
                 return Outcome(job, "moved", hash=h, moved_id=moved_id)
+        if gpu and data is not None and cpu_reason(data, self.settings.max_image_pixels) is None:
+            try:  # the metadata from the header now, the pixels from the GPU decoder with the batch
+                meta = probe(data, name=e.path, max_pixels=self.settings.max_image_pixels)
+                return Outcome(job, "gpu", hash=h, row=metadata_row(meta, e), data=data)
+            except ImageError:
+                pass  # the CPU path says what is wrong with it
         try:
             dec = decode(
                 source,
@@ -117,14 +138,18 @@ class Indexer:
             enc.load()
             self.catalog.check_space(space, enc.dim, enc.fingerprint)
         min_side = max(enc.input_size for enc in self.encoders.values())
-        self._backfill_places()
+        if self._gpu is None:
+            from indexing.gpu import gpu_decoder
+
+            self._gpu = gpu_decoder(self.settings, self.encoders["content"].device)
+        backfill_places(self.catalog)
         last_save = time.monotonic()
         # content first: every file becomes searchable by content in a first pass, the slower style spaces are
         # filled in a second (the GPU runs them all at once: there the decoding, not the models, is the wall)
         passes = [("content",), self.spaces] if self._content_first() else [self.spaces]
         try:
             with ThreadPoolExecutor(self._workers(), thread_name_prefix="decode") as pool:
-                self._calibrate(folders, pool, progress, min_side)
+                calibrate_int8(self.encoders, folders, pool, progress, min_side, self.settings)
                 for n, spaces in enumerate(passes):
                     self._filling = n > 0
                     if self._filling and not cancel.is_set():
@@ -161,38 +186,6 @@ class Indexer:
         if mode != "auto":
             return mode == "on"
         return len(self.spaces) > 1 and all(enc.device == "cpu" for enc in self.encoders.values())
-
-    def _calibrate(self, folders: list[str], pool: ThreadPoolExecutor, progress: Progress, min_side: int) -> None:
-        """int8 without its quantised towers yet: calibrate them on the collection's own first pictures."""
-        need = {s: enc for s, enc in self.encoders.items() if enc.needs_calibration}
-        if not need:
-            return
-        n = self.settings.calibration_images
-        entries = list(itertools.islice((e for f in folders for e in iter_image_files(Path(f))), n))
-        progress.update(message=f"calibrating int8 on {len(entries)} of your pictures")
-
-        def prep(e: FileEntry) -> dict[str, Any] | None:
-            try:
-                img = decode(e.path, name=e.path, min_side=min_side, max_pixels=self.settings.max_image_pixels).image
-                return {s: enc.prepare(img) for s, enc in need.items()}
-            except ImageError:
-                return None
-
-        samples = [x for x in pool.map(prep, entries) if x]
-        if samples:
-            for s, enc in need.items():
-                enc.calibrate([x[s] for x in samples])
-                log.info("%s: int8 calibrated on %d pictures", s, len(samples))
-
-    def _backfill_places(self) -> None:
-        """Images with GPS placed by an older method, or not at all: looked up again without reading files."""
-        todo = self.catalog.lacking_place(PLACE_VERSION)
-        if not todo:
-            return
-        places = GAZETTEER.nearest([(lat, lon) for _, lat, lon in todo])
-        with self.catalog.transaction() as t:
-            for (iid, _, _), p in zip(todo, places, strict=True):
-                Catalog.set_place(t, iid, place_columns(p))
 
     def _save(self) -> None:
         for index in self.indices.values():
@@ -302,9 +295,17 @@ class Indexer:
         others: list[Outcome] = []
         bsz = self.settings.batch_size
         ahead = bsz * 2 + self._workers()
-        outcomes = bounded_map(pool, lambda j: self._process(j, moved_pool, min_side), jobs, ahead, cancel)
-        for out in outcomes:
-            (batch if out.prepared else others).append(out)
+        gpu = self._gpu is not None
+        pending: list[Outcome] = []  # JPEGs read and probed, waiting for the GPU decoder's batch
+        outcomes = bounded_map(pool, lambda j: self._process(j, moved_pool, min_side, gpu), jobs, ahead, cancel)
+        for out in itertools.chain(outcomes, [None]):  # None: the end, where the last GPU batch goes
+            if out is not None:
+                (pending if out.kind == "gpu" else batch if out.prepared else others).append(out)
+            if pending and (len(pending) >= bsz or out is None):
+                cpu = lambda o: self._process(o.job, moved_pool, min_side)  # noqa: E731 - what the GPU refuses
+                for done in gpu_outcomes(self._gpu, pending, self.encoders, self.thumbs, self.settings, pool, cpu):
+                    (batch if done.prepared else others).append(done)
+                pending = []
             if len(batch) >= bsz or len(others) >= 4 * bsz:
                 self._commit(folder_id, batch, others, progress, report)
                 batch, others = [], []

@@ -5,13 +5,16 @@ picture's leaving the library means (forget)."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import logging
 import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from geo.gazetteer import PLACE_VERSION, Place
@@ -21,6 +24,8 @@ from indexing.metadata import merge
 from indexing.scan import FileEntry
 from indexing.thumbs import ThumbCache
 from indexing.vectors import VectorIndex
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -36,12 +41,13 @@ class Job:
 @dataclass
 class Outcome:
     job: Job
-    kind: str  # ready | fill | failed | moved | touched
+    kind: str  # ready | fill | failed | moved | touched | gpu (read, hashed, probed: to be decoded on the GPU)
     hash: str | None = None
     error: str | None = None
     prepared: dict[str, Any] = field(default_factory=dict)  # space -> model input
     row: dict = field(default_factory=dict)
     moved_id: int | None = None
+    data: bytes | None = None  # a file's bytes while they wait for the GPU decoder
 
 
 @dataclass
@@ -148,3 +154,50 @@ def forget(
     for h in {r.hash for r in rows.values() if r.hash}:
         if not catalog.hash_in_use(h):
             thumbs.remove(h)
+
+
+def calibrate_int8(
+    encoders: dict[str, Any],
+    folders: list[str],
+    pool: ThreadPoolExecutor,
+    progress: Any,
+    min_side: int,
+    settings: Any,
+) -> None:
+    """int8 without its quantised towers yet: calibrate them on the collection's own first pictures
+    (STYLESEEK_CALIBRATION_IMAGES of them)."""
+    from indexing.imageio import ImageError, decode
+    from indexing.scan import iter_image_files
+
+    need = {s: enc for s, enc in encoders.items() if enc.needs_calibration}
+    if not need:
+        return
+    n, max_pixels = settings.calibration_images, settings.max_image_pixels
+    entries = list(itertools.islice((e for f in folders for e in iter_image_files(Path(f))), n))
+    progress.update(message=f"calibrating int8 on {len(entries)} of your pictures")
+
+    def prep(e: FileEntry) -> dict[str, Any] | None:
+        try:
+            img = decode(e.path, name=e.path, min_side=min_side, max_pixels=max_pixels).image
+            return {s: enc.prepare(img) for s, enc in need.items()}
+        except ImageError:
+            return None
+
+    samples = [x for x in pool.map(prep, entries) if x]
+    if samples:
+        for s, enc in need.items():
+            enc.calibrate([x[s] for x in samples])
+            log.info("%s: int8 calibrated on %d pictures", s, len(samples))
+
+
+def backfill_places(catalog: Catalog) -> None:
+    """Images with GPS placed by an older method, or not at all: looked up again without reading files."""
+    from geo.gazetteer import GAZETTEER
+
+    todo = catalog.lacking_place(PLACE_VERSION)
+    if not todo:
+        return
+    places = GAZETTEER.nearest([(lat, lon) for _, lat, lon in todo])
+    with catalog.transaction() as t:
+        for (iid, _, _), p in zip(todo, places, strict=True):
+            Catalog.set_place(t, iid, place_columns(p))

@@ -228,6 +228,12 @@ class Encoder(ABC):
         if image:
             self._tower(Tower.IMAGE)
 
+    def input_norm(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """(mean, std) of the image input, for preprocessing done elsewhere (the GPU path): OpenAI CLIP's."""
+        from models.specs import OPENAI_MEAN, OPENAI_STD
+
+        return OPENAI_MEAN, OPENAI_STD
+
     def prepare(self, image: Image.Image) -> np.ndarray:
         """CPU preprocessing of one RGB image; thread-safe, runs in the decode workers."""
         if self._preprocess is None:

@@ -41,6 +41,10 @@ class ContentEncoder(Encoder):
 
         return OpenClipText(model)
 
+    def input_norm(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        pre = self._config().get("preprocess_cfg", {})
+        return tuple(pre.get("mean", OPENAI_MEAN)), tuple(pre.get("std", OPENAI_STD))
+
     def _make_preprocess(self) -> Callable[[Image.Image], np.ndarray]:
         pre = self._config().get("preprocess_cfg", {})
         return clip_preprocess(self.input_size, tuple(pre.get("mean", OPENAI_MEAN)), tuple(pre.get("std", OPENAI_STD)))

@@ -45,6 +45,9 @@ class TextureEncoder(Encoder):
 
         return VaeStatistics(model)
 
+    def input_norm(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        return (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)  # the VAE's [-1, 1] input, as the transform below makes it
+
     def _make_preprocess(self) -> Callable[[Image.Image], np.ndarray]:
         import torch
         from torchvision.transforms import v2 as T

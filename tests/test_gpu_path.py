@@ -79,3 +79,67 @@ def test_batched_model_inputs_match_the_cpu_preprocessing(upright: Path) -> None
     assert [tuple(t.shape) for t in thumbs] == [(120, 160, 3), (160, 120, 3), (120, 160, 3), (120, 160, 3)]
     ref = np.asarray(pictures[0].resize((160, 120), Image.Resampling.BILINEAR), np.float32)
     assert float(np.abs(thumbs[0].numpy().astype(np.float32) - ref).mean()) < 4
+
+
+class PillowStandIn:
+    """GpuDecoder's interface on the CPU, so that the Indexer's GPU branch runs in CI: Pillow decodes (EXIF
+    orientation applied, as nvImageCodec does), CPU tensors come out, and every third file is refused, as the GPU
+    decoder may refuse one."""
+
+    def __init__(self) -> None:
+        self.seen = 0
+        self.batches: list[int] = []
+
+    def decode(self, blobs: list[bytes]) -> list:
+        import io
+
+        import torch
+        from PIL import ImageOps
+
+        out = []
+        for b in blobs:
+            self.seen += 1
+            im = ImageOps.exif_transpose(Image.open(io.BytesIO(b))).convert("RGB")
+            out.append(None if self.seen % 3 == 0 else torch.from_numpy(np.asarray(im).copy()))
+        self.batches.append(len(blobs))
+        return out
+
+
+def test_the_indexer_gpu_branch_matches_the_cpu_path(
+    settings, shared_encoder, shared_style_encoders, tmp_path: Path
+) -> None:  # noqa: ANN001, E501
+    from services import StyleSeek
+    from settings import Settings
+    from tests.imagegen import make_collection
+    from tests.realfiles import exif, stored
+
+    lib = tmp_path / "mixed"
+    make_collection(lib, 12, size=(160, 120))  # JPEG, PNG, WebP in nested folders
+    up = scene(tmp_path / "up.png", 200, 150)
+    exif(stored(up, 6, lib / "portrait.jpg"), "-Orientation#=6")  # a phone's portrait: turned by EXIF
+    run("convert", up, "-colorspace", "CMYK", lib / "cmyk.jpg")  # the CPU path's: no GPU for CMYK
+    cpu = StyleSeek(settings, content_encoder=shared_encoder, style_encoders=shared_style_encoders)
+    cpu.index_folders([lib])
+    gpu = StyleSeek(
+        Settings(
+            **{**settings.model_dump(), "data_dir": tmp_path / "gpu-data", "batch_size": 4, "content_first": "off"}
+        ),
+        content_encoder=shared_encoder,
+        style_encoders=shared_style_encoders,
+    )
+    stand_in = PillowStandIn()
+    report = gpu.indexer(gpu=stand_in).run([lib])
+    assert (report.indexed, report.failed) == (14, 0)
+    jpegs = [p for p in lib.rglob("*.jpg") if p.name != "cmyk.jpg"]
+    assert stand_in.seen == len(jpegs) and max(stand_in.batches) <= 4  # only the JPEGs it may take, in batches
+    for path in sorted(lib.rglob("*.*")):
+        a, b = cpu.image_by_path(path), gpu.image_by_path(path)
+        assert (b.width, b.height, b.orientation_applied, b.taken_at, b.gps) == (
+            a.width, a.height, a.orientation_applied, a.taken_at, a.gps
+        ), path  # fmt: skip
+        assert gpu.thumbs.read(b.hash) is not None
+        for space in ("content", "style", "texture"):
+            va, vb = cpu.vector_index(space).reconstruct(a.id), gpu.vector_index(space).reconstruct(b.id)
+            assert float(va @ vb) > 0.99, (path.name, space)
+    portrait = gpu.image_by_path(lib / "portrait.jpg")
+    assert (portrait.width, portrait.height) == (200, 150)  # upright, as the scene was drawn
