@@ -520,7 +520,8 @@ def test_viewer_steps_with_arrows_buttons_and_swipe_and_gives_focus_back(
     page.wait_for_function(f"document.querySelector('#preview-dialog')?.dataset.id === '{ids[1]}'")
     page.keyboard.press("ArrowLeft")
     page.wait_for_function(f"document.querySelector('#preview-dialog')?.dataset.id === '{ids[0]}'")
-    assert page.locator(".viewer-prev").is_hidden()  # the first picture has no previous one
+    page.wait_for_function("document.querySelector('.viewer-prev')?.disabled")  # the first has no previous one
+    assert page.locator(".viewer-prev").is_hidden()
     page.wait_for_timeout(400)
     page.screenshot(path=str(output_dir / "17-viewer-first.png"))
     # a swipe to the left on the picture (a phone's gesture) goes to the next one
