@@ -19,7 +19,7 @@ from indexing.progress import Progress, ProgressFile, ProgressSnapshot
 from indexing.thumbs import ThumbCache
 from indexing.vectors import VectorIndex, set_search_threads
 from models.base import Encoder
-from search.engine import PICTURE_BALANCE, Hit, Searcher, unavailable
+from search.engine import Hit, Searcher, unavailable
 from search.errors import QueryError
 from search.options import Filters
 from search.query import Term, make_term, parse_query
@@ -255,8 +255,7 @@ class StyleSeek:
             if digest in self.pictures:
                 self.pictures.move_to_end(digest)
                 return f"@{digest}"
-        searcher = self.searcher()
-        spaces = searcher.balance_weights(PICTURE_BALANCE if searcher.has_style else 0.0)
+        spaces = self.searcher().picture_split()
         sizes = [self.encoders[s].input_size for s in spaces]
         dec = decode(source, min_side=max(sizes), name=name or None, **self._decode_limits())
         vecs = {s: self.encoders[s].encode_images([dec.image])[0] for s in spaces}

@@ -156,7 +156,7 @@ class Searcher:
             return found[0]
         image_id = int(ref[1:])
         out = {}
-        for space in self.balance_weights(PICTURE_BALANCE if self.has_style else 0.0):
+        for space in self.picture_split():
             vec = self.index_for(space).reconstruct(image_id)
             if vec is not None:
                 out[space] = vec
@@ -164,17 +164,17 @@ class Searcher:
             raise QueryError(f"picture {ref} is not indexed: pick one from the results (its id is on its card)")
         return out
 
-    @property
-    def has_style(self) -> bool:
-        return any(s in self.encoders for s in ("style", "texture"))
+    def picture_split(self) -> dict[str, float]:
+        """The spaces a picture term is searched in, and each one's share: half content, half the style side
+        (content alone where no style model is installed)."""
+        has_style = any(s in self.encoders for s in ("style", "texture"))
+        return self.balance_weights(PICTURE_BALANCE if has_style else 0.0)
 
     def picture_parts(self, term: Term) -> list[Part]:
         """A picture term in each space it has a vector in: content half, the style side the other half (as
         Find similar's balanced mode), the shares renormalised so that the term weighs what it says."""
         vecs = self.picture_vectors(term.text)
-        shares = {
-            s: w for s, w in self.balance_weights(PICTURE_BALANCE if self.has_style else 0.0).items() if s in vecs
-        }
+        shares = {s: w for s, w in self.picture_split().items() if s in vecs}
         total = sum(shares.values())
         verb = "unlike" if term.weight < 0 else "like"
         return [Part(f"{verb} {term.text}", s, term.weight * w / total, vecs[s], term) for s, w in shares.items()]

@@ -9,11 +9,10 @@ from urllib.parse import quote
 
 from fasthtml.common import *  # noqa: F403 - fasthtml first, then monsterui
 from fasthtml.components import Button as PlainButton
-from fasthtml.components import Input as PlainInput
 from monsterui.all import *  # noqa: F403
 
 from geo.gazetteer import place_label
-from ui.widgets import MODEL_COLOURS, MODEL_NAMES
+from ui.widgets import MODEL_COLOURS, MODEL_NAMES, Selectable
 from ui.worldmap import ResultsMap
 
 
@@ -116,17 +115,8 @@ def CardButton(rec: dict, query: str) -> FT:
 
 
 def ResultCard(rec: dict, query: str = "") -> FT:
-    """A result: the card, and a box to select it (several, shift-click for a range) as an example picture
-    for or against ('More like these', 'Less like these')."""
-    name = PurePath(rec["path"]).name
-    pick = PlainInput(
-        type="checkbox",
-        cls="pick uk-checkbox",
-        data_id=str(rec["id"]),
-        aria_label=f"Select {name}",
-        onclick="styleseek.pick(event, this)",
-    )
-    return Div(pick, CardButton(rec, query), cls="card-wrap relative")
+    """A result: the card, selectable as an example picture ('More like these', 'Less like these')."""
+    return Selectable(rec, CardButton(rec, query))
 
 
 def DateChip(label: str, href: str) -> FT:

@@ -10,8 +10,9 @@ from urllib.parse import quote
 
 from fasthtml.common import *  # noqa: F403 - fasthtml first, then monsterui
 from fasthtml.components import Button as PlainButton
-from fasthtml.components import Input as PlainInput
 from monsterui.all import *  # noqa: F403
+
+from ui.widgets import Selectable
 
 DENSE = 4  # pictures a day, on average over a month of the page, for that month to get day headings
 
@@ -22,15 +23,7 @@ TILES = "grid grid-cols-3 sm:grid-cols-4 md:grid-cols-5 lg:grid-cols-6 gap-1"
 def Tile(rec: dict) -> FT:
     """A picture on the timeline: the thumbnail alone, edge to edge as in a phone's gallery; it opens the viewer,
     and its box selects it as an example picture, as a result card's does."""
-    name = PurePath(rec["path"]).name
-    pick = PlainInput(
-        type="checkbox",
-        cls="pick uk-checkbox",
-        data_id=str(rec["id"]),
-        aria_label=f"Select {name}",
-        onclick="styleseek.pick(event, this)",
-    )
-    return Div(pick, TileButton(rec, name), cls="card-wrap relative")
+    return Selectable(rec, TileButton(rec, PurePath(rec["path"]).name))
 
 
 def TileButton(rec: dict, name: str) -> FT:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import PurePath
 from typing import Any
 
 from fasthtml.common import *  # noqa: F403 - fasthtml first, then monsterui (the other order loses styles)
@@ -86,6 +87,20 @@ def IconButton(icon: str, label: str, cls: str = "", **kw: Any) -> FT:
     return PlainButton(
         UkIcon(icon, height=14), type="button", aria_label=label, cls=f"p-1 rounded hover:bg-muted {cls}", **kw
     )
+
+
+def Selectable(rec: dict, card: Any) -> FT:
+    """A picture's card with the box that selects it as an example picture, for or against (several;
+    shift-click for a range: styleseek.pick); result cards and timeline tiles alike."""
+    name = PurePath(rec["path"]).name
+    pick = PlainInput(
+        type="checkbox",
+        cls="pick uk-checkbox",
+        data_id=str(rec["id"]),
+        aria_label=f"Select {name}",
+        onclick="styleseek.pick(event, this)",
+    )
+    return Div(pick, card, cls="card-wrap relative")
 
 
 def Checkbox(name: str, value: str, checked: bool, text: str, input_id: str | None = None, **kw: Any) -> FT:
