@@ -8,7 +8,11 @@ alone, and all three). Then the parity the issue asks for: per image, the cosine
 embedding of the GPU-made input and of the CPU path's input (Pillow draft decode and open_clip's transform),
 and whether the top 10 neighbours of each picture agree.
 
-    python bench/gpu_decode.py [--images 512] [--batch 64] [--out results.json]
+Then where a run's time goes (the GPU stage's busy seconds per stage), the two ways of encoding thumbnails
+(Pillow WebP on the CPU threads from the GPU-resized 400 px image, against nvImageCodec's GPU JPEG encoder),
+and a mixed folder (70% JPEG, 20% HEIC, 10% PNG) through both paths.
+
+    python bench/gpu_decode.py [--images 512] [--batch 64] [--mixed 512] [--out results.json]
 """
 
 from __future__ import annotations
@@ -48,16 +52,134 @@ def rate(n: int, fn) -> float:  # noqa: ANN001
     return n / (time.perf_counter() - t)
 
 
+STAGE_SECONDS: list[dict] = []
+
+
+def _record_stage_seconds() -> None:
+    """The GPU stage's busy seconds per stage, kept when each run's stage finishes."""
+    from indexing.gpu_stage import GpuStage
+
+    finish = GpuStage.finish
+
+    def recorded(self: GpuStage) -> list:
+        got = finish(self)
+        STAGE_SECONDS.append({k: round(v, 2) for k, v in self.seconds.items()})
+        return got
+
+    GpuStage.finish = recorded  # type: ignore[method-assign]
+
+
+def indexer_rate(
+    tmp: Path, name: str, folder: Path, n: int, bs: int, path: str, keys: dict | None, workers: int = 0
+) -> tuple[float, dict]:
+    """img/s of a fresh Indexer run over `folder`, the towers loaded and warmed before the clock starts."""
+    from services import StyleSeek
+
+    mode = "off" if path == "cpu" else "auto"
+    settings = Settings(data_dir=tmp / f"data-{name}", models_dir=tmp / "models", device="cuda", batch_size=bs,
+                        decode_workers=workers or os.cpu_count(), gpu_decode=mode)  # fmt: skip
+    pipe = StyleSeek(settings, style_encoders=keys) if keys is not None else StyleSeek(settings)
+    for e in pipe.encoders.values():
+        e.warm(text=False, image=True)
+    STAGE_SECONDS.clear()
+    t = time.perf_counter()
+    report = pipe.index_folders([folder])
+    took = time.perf_counter() - t
+    assert report.indexed == n and report.failed == 0, report
+    seconds = {k: round(sum(d.get(k, 0) for d in STAGE_SECONDS), 2) for d in STAGE_SECONDS for k in d}
+    return n / took, {**seconds, "wall": round(took, 2)} if seconds else {}
+
+
+def _mixed_one(args: tuple[int, str, str]) -> str:
+    i, kind, path = args
+    from PIL import Image
+
+    jpeg = make_photo((i, path + ".tmp.jpg"))
+    im = Image.open(jpeg)
+    if kind == "heic":
+        from pillow_heif import register_heif_opener
+
+        register_heif_opener()
+        im.save(path, "HEIF", quality=80, enc_params={"preset": "ultrafast"})  # x265's default: 13 s a file
+    else:
+        im.save(path, "PNG", compress_level=6)
+    os.unlink(jpeg)
+    return path
+
+
+def make_mixed(folder: Path, n: int) -> dict[str, list[Path]]:
+    """70% 12-MP JPEG, 20% HEIC (as phones write them), 10% PNG, from the same generator."""
+    folder.mkdir(parents=True)
+    kinds = ["jpeg"] * 7 + ["heic"] * 2 + ["png"]
+    todo = [(i, kinds[i % 10], str(folder / f"m{i:04d}.{dict(jpeg='jpg').get(kinds[i % 10], kinds[i % 10])}"))
+            for i in range(n)]  # fmt: skip
+    with ProcessPoolExecutor(os.cpu_count()) as pool:
+        list(pool.map(make_photo, [(i, p) for i, k, p in todo if k == "jpeg"]))
+        list(pool.map(_mixed_one, [t for t in todo if t[1] != "jpeg"]))
+    return {k: [Path(p) for _, kk, p in todo if kk == k] for k in ("jpeg", "heic", "png")}
+
+
+def code_stream_bytes(cs: object) -> int:
+    """The size of an nvImageCodec CodeStream (its attribute's name has moved between versions)."""
+    for attr in ("size", "nbytes"):
+        if isinstance(v := getattr(cs, attr, None), int):
+            return v
+    return len(bytes(cs))  # type: ignore[call-overload]
+
+
+def thumbnail_encoders(dec: GpuDecoder, blobs: list[bytes], bs: int) -> dict:
+    """Thumbnails of decoded batches: the 400 px image made on the GPU, then (a) Pillow WebP (the product's
+    format) in 16 threads on the host, against (b) nvImageCodec's GPU JPEG encoder on the batch."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import torch
+    from nvidia import nvimgcodec
+    from PIL import Image
+
+    from indexing.imageio import thumbnail_bytes
+
+    batches = [dec.decode(blobs[i : i + bs]) for i in range(0, len(blobs), bs)]
+    smalls = [prepare_batch(b, {}, 400)[1] for b in batches]
+    n = sum(len(s) for s in smalls)
+    with ThreadPoolExecutor(os.cpu_count()) as pool:
+        t = time.perf_counter()
+        sizes = [
+            len(b) for s in smalls for b in pool.map(lambda x: thumbnail_bytes(Image.fromarray(x.numpy()), 400), s)
+        ]
+        webp = n / (time.perf_counter() - t)
+    enc = nvimgcodec.Encoder()
+    params = nvimgcodec.EncodeParams(quality_type=nvimgcodec.QualityType.QUALITY, quality_value=80)
+    gpu_smalls = [[x.cuda().contiguous() for x in s] for s in smalls]
+
+    def gpu_jpeg(batch: list) -> list:
+        return enc.encode([nvimgcodec.as_image(x) for x in batch], "jpeg", params=params)
+
+    gpu_jpeg(gpu_smalls[0])  # warm-up
+    torch.cuda.synchronize()
+    t = time.perf_counter()
+    jsizes = [code_stream_bytes(b) for s in gpu_smalls for b in gpu_jpeg(s)]
+    jpeg = n / (time.perf_counter() - t)
+    return {
+        "pillow_webp_16_threads_img_s": round(webp, 1),
+        "webp_mean_kb": round(float(np.mean(sizes)) / 1e3, 1),
+        "nvimgcodec_gpu_jpeg_img_s": round(jpeg, 1),
+        "jpeg_q80_mean_kb": round(float(np.mean(jsizes)) / 1e3, 1),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--images", type=int, default=512)
     ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--mixed", type=int, default=512, help="pictures in the mixed folder (0: none)")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     import torch
 
     from indexing.imageio import decode
     from services import StyleSeek
+
+    _record_stage_seconds()
 
     tmp = Path(tempfile.mkdtemp(prefix="gpu-decode-"))
     photos = tmp / "photos"
@@ -113,20 +235,36 @@ def main() -> None:
     out["gpu_all_three_img_s"] = rate(n, end_to_end(("content", "style", "texture")))
     print(json.dumps(out, indent=2), flush=True)
 
-    # the Indexer on the same files, same run (fresh data folders): the CPU path (gpu_decode off, today's) and
-    # the GPU path (JPEGs read and probed on 16 threads, decoded and resized in batches on the GPU)
+    try:
+        out["thumbnails"] = thumbnail_encoders(dec, blobs[: 4 * bs], bs)
+    except Exception as e:  # noqa: BLE001 - one comparison failing must not lose the rest of the run
+        out["thumbnails"] = {"error": f"{type(e).__name__}: {e}"[:300]}
+    print(json.dumps(out["thumbnails"]), flush=True)
+
+    # the Indexer on the same files, same run (fresh data folders): the CPU path (gpu_decode off) and the GPU
+    # path (JPEGs read and probed on 16 threads; decoded, resized and embedded in the GPU stage's two threads)
     for path in ("cpu", "gpu"):
         for name, keys in (("content", {}), ("all_three", None)):
-            mode = "off" if path == "cpu" else "auto"
-            s2 = Settings(data_dir=tmp / f"data-{path}-{name}", models_dir=tmp / "models", device="cuda",
-                          batch_size=bs, decode_workers=os.cpu_count(), gpu_decode=mode)  # fmt: skip
-            pipe = StyleSeek(s2, style_encoders=keys) if keys is not None else StyleSeek(s2)
-            for e in pipe.encoders.values():  # the towers loaded and warmed before the clock starts
-                e.warm(text=False, image=True)
-            t = time.perf_counter()
-            pipe.index_folders([photos])
-            out[f"{path}_pipeline_{name}_img_s"] = n / (time.perf_counter() - t)
-            print(path, name, out[f"{path}_pipeline_{name}_img_s"], flush=True)
+            rate_, seconds = indexer_rate(tmp, f"{path}-{name}", photos, n, bs, path, keys)
+            out[f"{path}_pipeline_{name}_img_s"] = rate_
+            if seconds:
+                out[f"gpu_stage_seconds_{name}"] = seconds
+            print(path, name, rate_, seconds, flush=True)
+    for workers in (4, 8):  # fewer reader threads: less for the stage's threads to share the cores and the GIL with
+        rate_, seconds = indexer_rate(tmp, f"gpu-content-{workers}", photos, n, bs, "gpu", {}, workers)
+        out[f"gpu_pipeline_content_{workers}_readers_img_s"] = rate_
+        out[f"gpu_stage_seconds_content_{workers}_readers"] = seconds
+        print("gpu content", workers, "readers", rate_, seconds, flush=True)
+    if args.mixed:
+        mixed = make_mixed(tmp / "mixed", args.mixed)
+        out["mixed"] = {"files": {k: len(v) for k, v in mixed.items()}}
+        for path in ("cpu", "gpu"):
+            for name, keys in (("content", {}), ("all_three", None)):
+                rate_, seconds = indexer_rate(tmp, f"mixed-{path}-{name}", tmp / "mixed", args.mixed, bs, path, keys)
+                out["mixed"][f"{path}_{name}_img_s"] = rate_
+                if seconds:
+                    out["mixed"][f"gpu_stage_seconds_{name}"] = seconds
+                print("mixed", path, name, rate_, seconds, flush=True)
 
     # parity: per image and encoder, GPU-made input vs the CPU path's input, through the same tower
     m = min(n, 128)

@@ -21,7 +21,8 @@ import numpy as np
 
 from geo.gazetteer import GAZETTEER
 from indexing.catalog import META_VERSION, Catalog
-from indexing.gpu import cpu_reason, gpu_outcomes
+from indexing.gpu import GPU_MAX_PIXELS, cpu_reason
+from indexing.gpu_stage import GpuStage
 from indexing.imageio import ImageError, decode, probe, thumbnail_bytes
 from indexing.progress import Progress
 from indexing.scan import iter_image_files
@@ -34,6 +35,7 @@ from indexing.work import (
     backfill_places,
     bounded_map,
     calibrate_int8,
+    encode_outcomes,
     forget,
     metadata_row,
     place_columns,
@@ -94,7 +96,7 @@ class Indexer:
                 moved_id = ids.pop() if ids else None
             if moved_id is not None:
                 return Outcome(job, "moved", hash=h, moved_id=moved_id)
-        if gpu and data is not None and cpu_reason(data, self.settings.max_image_pixels) is None:
+        if gpu and data is not None and cpu_reason(data, min(GPU_MAX_PIXELS, self.settings.max_image_pixels)) is None:
             try:  # the metadata from the header now, the pixels from the GPU decoder with the batch
                 meta = probe(data, name=e.path, max_pixels=self.settings.max_image_pixels)
                 return Outcome(job, "gpu", hash=h, row=metadata_row(meta, e), data=data)
@@ -295,43 +297,41 @@ class Indexer:
         others: list[Outcome] = []
         bsz = self.settings.batch_size
         ahead = bsz * 2 + self._workers()
-        gpu = self._gpu is not None
-        pending: list[Outcome] = []  # JPEGs read and probed, waiting for the GPU decoder's batch
+        stage = None
+        if self._gpu is not None:  # JPEGs read and probed in the pool are decoded in batches by the GPU stage
+            cpu = lambda o: self._process(o.job, moved_pool, min_side)  # noqa: E731 - what the GPU refuses
+            stage = GpuStage(self._gpu, self.encoders, self.thumbs, self.settings, cpu, self._workers())
+        gpu = stage is not None
         outcomes = bounded_map(pool, lambda j: self._process(j, moved_pool, min_side, gpu), jobs, ahead, cancel)
-        for out in itertools.chain(outcomes, [None]):  # None: the end, where the last GPU batch goes
-            if out is not None:
-                (pending if out.kind == "gpu" else batch if out.prepared else others).append(out)
-            if pending and (len(pending) >= bsz or out is None):
-                cpu = lambda o: self._process(o.job, moved_pool, min_side)  # noqa: E731 - what the GPU refuses
-                for done in gpu_outcomes(self._gpu, pending, self.encoders, self.thumbs, self.settings, pool, cpu):
-                    (batch if done.prepared else others).append(done)
-                pending = []
-            if len(batch) >= bsz or len(others) >= 4 * bsz:
-                self._commit(folder_id, batch, others, progress, report)
-                batch, others = [], []
-                if time.monotonic() - last_save > self.settings.checkpoint_seconds:
-                    self._save()
-                    last_save = time.monotonic()
-            if cancel.is_set():
-                break
+        try:
+            for out in itertools.chain(outcomes, [None]):  # None: the end, where the GPU stage is drained
+                last = out is None or cancel.is_set()
+                if out is not None and out.kind == "gpu":
+                    stage.add(out)  # type: ignore[union-attr]
+                elif out is not None:
+                    (batch if out.prepared else others).append(out)
+                for o in stage.take(last) if stage else []:
+                    (batch if o.prepared or o.vectors else others).append(o)
+                if len(batch) >= bsz or len(others) >= 4 * bsz:
+                    self._commit(folder_id, batch, others, progress, report)
+                    batch, others = [], []
+                    if time.monotonic() - last_save > self.settings.checkpoint_seconds:
+                        self._save()
+                        last_save = time.monotonic()
+                if last:
+                    break
+        finally:
+            if stage is not None:
+                stage.close()
         self._commit(folder_id, batch, others, progress, report)
         return last_save
-
-    def _encode(self, batch: list[Outcome]) -> dict[str, tuple[list[int], np.ndarray]]:
-        """space -> (positions in batch, vectors): each model sees one batch of the images that need it."""
-        out = {}
-        for space, enc in self.encoders.items():
-            pos = [i for i, o in enumerate(batch) if space in o.prepared]
-            if pos:
-                out[space] = (pos, enc.encode_prepared([batch[i].prepared[space] for i in pos]))
-        return out
 
     def _commit(
         self, folder_id: int, batch: list[Outcome], others: list[Outcome], progress: Progress, report: RunReport
     ) -> None:
         if not batch and not others:
             return
-        encoded = self._encode(batch)
+        encoded = encode_outcomes(self.encoders, batch)
         described = [o for o in [*batch, *others] if o.kind in ("ready", "touched") and o.row]
         located = [o for o in described if o.row.get("gps_lat") is not None]
         for o in described:

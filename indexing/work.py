@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from geo.gazetteer import PLACE_VERSION, Place
 from indexing.catalog import META_VERSION, Catalog
 from indexing.imageio import Decoded
@@ -48,6 +50,7 @@ class Outcome:
     row: dict = field(default_factory=dict)
     moved_id: int | None = None
     data: bytes | None = None  # a file's bytes while they wait for the GPU decoder
+    vectors: dict[str, Any] = field(default_factory=dict)  # space -> embedding, where the GPU stage made it
 
 
 @dataclass
@@ -116,6 +119,20 @@ def metadata_row(dec: Decoded, entry: FileEntry) -> dict:
         "notes": "; ".join(dict.fromkeys(dec.notes + md.notes)) or None,
         "meta_version": META_VERSION,
     }
+
+
+def encode_outcomes(encoders: dict[str, Any], batch: list[Outcome]) -> dict[str, tuple[list[int], Any]]:
+    """space -> (positions in batch, vectors): each model sees one batch of the images that need it; what the
+    GPU stage embedded already is taken as it is."""
+    out = {}
+    for space, enc in encoders.items():
+        pos = [i for i, o in enumerate(batch) if space in o.prepared]
+        made = [i for i, o in enumerate(batch) if space in o.vectors]
+        vecs = [enc.encode_prepared([batch[i].prepared[space] for i in pos])] if pos else []
+        vecs += [np.stack([batch[i].vectors[space] for i in made])] if made else []
+        if vecs:
+            out[space] = (pos + made, np.concatenate(vecs))
+    return out
 
 
 def bounded_map(

@@ -197,7 +197,9 @@ class OvTower:
         self._request = compiled.create_infer_request()
         self._lock = threading.Lock()
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+    def __call__(self, x: Any) -> np.ndarray:
+        if not isinstance(x, np.ndarray):  # a tensor made by the GPU path
+            x = x.detach().float().cpu().numpy()
         with self._lock:
             return np.array(self._request.infer({0: x})[0], dtype=np.float32, copy=True)
 

@@ -246,7 +246,12 @@ class Encoder(ABC):
     def encode_prepared(self, batch: list[np.ndarray]) -> np.ndarray:
         if not batch:
             return np.zeros((0, self.dim), np.float32)
-        return l2_normalise(self._tower(Tower.IMAGE)(np.stack(batch).astype(np.float32, copy=False)))
+        return self.encode_batch(np.stack(batch).astype(np.float32, copy=False))
+
+    def encode_batch(self, x: Any) -> np.ndarray:
+        """A prepared batch (N, 3, S, S): a float32 array, or a tensor where the GPU path made the inputs, which
+        a PyTorch tower takes where it lies (no round trip through the host)."""
+        return l2_normalise(self._tower(Tower.IMAGE)(x))
 
     def encode_text(self, texts: list[str]) -> np.ndarray:
         if not self.has_text:
@@ -270,9 +275,9 @@ class TorchTower:
         self._device = torch.device(device)
         self.module = module.eval().to(self._device, self._dtype)
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+    def __call__(self, x: Any) -> np.ndarray:
         torch = self._torch
-        t = torch.from_numpy(x).to(self._device, non_blocking=True)
+        t = (x if isinstance(x, torch.Tensor) else torch.from_numpy(x)).to(self._device, non_blocking=True)
         if t.is_floating_point():
             t = t.to(self._dtype)
         with torch.inference_mode():

@@ -11,23 +11,27 @@ from starlette.responses import Response
 
 from indexing.catalog import ImageRow
 from indexing.imageio import ImageError
+from indexing.thumbs import media_type
 from routes.common import UserError, indexed_row, services
 
 router = APIRouter()
 
 
-def image_response(req: Request, value: str, render: Callable[[ImageRow], bytes], media: str, age: int) -> Response:
+def image_response(
+    req: Request, value: str, render: Callable[[ImageRow], bytes], media: str | None, age: int
+) -> Response:
+    """media None: told by the bytes (a thumbnail is WebP or JPEG)."""
     row = indexed_row(services(req), value)
     try:
         data = render(row)
     except (OSError, ImageError) as e:
         raise UserError(404, f"the file of image {row.id} is no longer readable: {e}") from e
-    return Response(data, media_type=media, headers={"Cache-Control": f"private, max-age={age}"})
+    return Response(data, media_type=media or media_type(data), headers={"Cache-Control": f"private, max-age={age}"})
 
 
 @router.get("/thumb/{image_id}")
 def thumb(req: Request, image_id: str) -> Response:
-    return image_response(req, image_id, services(req).thumbnail, "image/webp", 86400)
+    return image_response(req, image_id, services(req).thumbnail, None, 86400)
 
 
 @router.get("/full/{image_id}")

@@ -143,3 +143,106 @@ def test_the_indexer_gpu_branch_matches_the_cpu_path(
             assert float(va @ vb) > 0.99, (path.name, space)
     portrait = gpu.image_by_path(lib / "portrait.jpg")
     assert (portrait.width, portrait.height) == (200, 150)  # upright, as the scene was drawn
+
+
+class FailingStandIn(PillowStandIn):
+    """A decoder whose second batch fails as a whole (as GPU memory running out would): that batch goes through
+    the CPU path, the run goes on."""
+
+    def decode(self, blobs: list[bytes]) -> list:
+        if len(self.batches) == 1:
+            self.batches.append(-len(blobs))
+            raise RuntimeError("CUDA out of memory (simulated)")
+        return super().decode(blobs)
+
+
+def test_a_failed_gpu_batch_goes_through_the_cpu_path_and_batches_split_by_pixels(
+    settings, shared_encoder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # noqa: ANN001
+    import indexing.gpu_stage
+    from services import StyleSeek
+    from settings import Settings
+
+    lib = tmp_path / "jpegs"
+    lib.mkdir()
+    for i in range(9):
+        scene(lib / f"s{i}.png", 200 + 8 * i, 150)
+        run("convert", lib / f"s{i}.png", "-quality", "90", lib / f"s{i}.jpg")
+        (lib / f"s{i}.png").unlink()
+    # 200x150 .. 264x150 pixels: every three of them pass 90,000, so a batch closes at 3 pictures, not at 8
+    monkeypatch.setattr(indexing.gpu_stage, "GPU_BATCH_PIXELS", 90_000)
+    svc = StyleSeek(
+        Settings(**{**settings.model_dump(), "batch_size": 8, "content_first": "off"}), content_encoder=shared_encoder
+    )
+    stand_in = FailingStandIn()
+    report = svc.indexer(gpu=stand_in).run([lib])
+    assert (report.indexed, report.failed) == (9, 0)
+    assert stand_in.batches[0] == 3 and stand_in.batches[1] == -3  # the second batch failed whole
+    reference = shared_encoder.encode_images([Image.open(p).convert("RGB") for p in sorted(lib.glob("*.jpg"))])
+    for p, ref in zip(sorted(lib.glob("*.jpg")), reference, strict=True):
+        rec = svc.image_by_path(p)
+        assert rec is not None and svc.thumbs.read(rec.hash) is not None
+        assert float(svc.vector_index("content").reconstruct(rec.id) @ ref) > 0.99, p.name
+
+
+def test_towers_take_a_tensor_batch_as_they_take_arrays(shared_encoder) -> None:  # noqa: ANN001
+    """The GPU stage feeds the towers the tensors it made, where they lie: the same embeddings as arrays give."""
+    import torch
+
+    rng = np.random.default_rng(3)
+    size = shared_encoder.input_size
+    x = rng.standard_normal((3, 3, size, size)).astype(np.float32)
+    np.testing.assert_allclose(
+        shared_encoder.encode_batch(torch.from_numpy(x)), shared_encoder.encode_prepared(list(x)), atol=1e-5
+    )
+
+
+class JpegStandIn(PillowStandIn):
+    """The stand-in with the GPU decoder's JPEG encoder (Pillow here): thumbnails come back as JPEG bytes."""
+
+    def encode_jpeg(self, images: list) -> list:
+        import io
+
+        out = []
+        for t in images:
+            buf = io.BytesIO()
+            Image.fromarray(t.numpy()).save(buf, "JPEG", quality=85)
+            out.append(buf.getvalue())
+        return out
+
+
+def test_thumbnails_from_the_gpu_encoder_are_jpeg_and_served_as_such(
+    settings, shared_encoder, tmp_path: Path
+) -> None:  # noqa: ANN001
+    from starlette.testclient import TestClient
+
+    from app import create_app
+    from services import StyleSeek
+    from settings import Settings
+
+    lib = tmp_path / "jpegs"
+    lib.mkdir()
+    for i in range(4):
+        scene(lib / f"s{i}.png", 240, 180 + 4 * i)
+        run("convert", lib / f"s{i}.png", "-quality", "90", lib / f"s{i}.jpg")
+        (lib / f"s{i}.png").unlink()
+    scene(lib / "kept.png", 200, 150)  # the CPU path's: a WebP thumbnail
+    s = Settings(**{**settings.model_dump(), "content_first": "off"})
+    svc = StyleSeek(s, content_encoder=shared_encoder)
+    report = svc.indexer(gpu=JpegStandIn()).run([lib])
+    assert (report.indexed, report.failed) == (5, 0)
+    client = TestClient(create_app(s, services=svc), base_url="http://127.0.0.1")
+    for p in sorted(lib.iterdir()):
+        row = svc.image_by_path(p)
+        thumb = svc.thumbs.read(row.hash)
+        kind = "image/webp" if p.suffix == ".png" else "image/jpeg"
+        refused = p.suffix == ".jpg" and thumb is not None and thumb[:4] == b"RIFF"  # every third: the CPU path
+        assert svc.thumbs.path(row.hash).suffix == (".webp" if kind == "image/webp" or refused else ".jpg")
+        r = client.get(f"/thumb/{row.id}")
+        assert r.status_code == 200 and r.headers["content-type"] == ("image/webp" if refused else kind), p.name
+        with Image.open(__import__("io").BytesIO(r.content)) as im:
+            assert max(im.size) <= s.thumbnail_size and im.size[0] > im.size[1]
+    # a thumbnail redrawn by the other path replaces the first: one file per content
+    row = svc.image_by_path(lib / "s0.jpg")
+    svc.thumbs.write(row.hash, svc.thumbs.read(svc.image_by_path(lib / "kept.png").hash))
+    assert len(list(svc.thumbs.root.glob(f"*/{row.hash}.*"))) == 1

@@ -1,0 +1,241 @@
+"""The GPU path's stages (issue 13): the batched decode with every resize, and the towers, each in a thread of
+its own with a short queue between them, so that the hardware decoder, the models, the CPU threads (read, hash,
+probe, WebP thumbnails) and the main thread's commits all work at once. The towers take the inputs where they
+were made, in GPU memory; only the embeddings and the 400 px thumbnails come back to the host.
+
+    reader threads -> main: submit(batch) -> [decode thread] -> [tower thread] -> main: ready() -> commit
+
+A batch the decoder cannot take as a whole (an error, GPU memory) and every file it refuses go through the CPU
+path in the thumbnail threads, in the same run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from indexing.gpu import prepare_batch
+from indexing.thumbs import ThumbCache
+from indexing.work import Outcome
+
+log = logging.getLogger(__name__)
+
+DEPTH = 2  # batches waiting before each stage: enough to keep both busy, and GPU memory bounded
+# The stage threads make many short GPU calls, each giving the GIL up and waiting to get it back; behind the
+# reader threads' Python work that wait is up to the switch interval (5 ms) each time. A shorter interval while
+# the stage runs: measured on the H100, see BENCHMARKS.md.
+SWITCH_INTERVAL = 0.0002
+GPU_BATCH_PIXELS = 800_000_000  # a decode call's pixels (2.4 GB decoded): 64 12-MP photos, 8 100-MP scans
+
+
+class GpuStage:
+    def __init__(
+        self,
+        decoder: Any,
+        encoders: dict[str, Any],
+        thumbs: ThumbCache,
+        settings: Any,
+        cpu: Callable[[Outcome], Outcome],
+        workers: int,
+    ) -> None:
+        """decoder: GpuDecoder (or a stand-in with its interface); cpu: a file's CPU path, for what it refuses;
+        settings: the batch size and the thumbnails' size."""
+        self._decoder, self._encoders, self._thumbs = decoder, encoders, thumbs
+        self._thumb_side, self._batch_size, self._cpu = settings.thumbnail_size, settings.batch_size, cpu
+        self._pending: list[Outcome] = []
+        self._pixels = 0
+        self._gpu_jpeg = True  # thumbnails by the GPU's JPEG encoder where the decoder has one
+        self._in: queue.Queue = queue.Queue(DEPTH)
+        self._mid: queue.Queue = queue.Queue(DEPTH)
+        self._out: queue.Queue = queue.Queue()
+        self._pool = ThreadPoolExecutor(max(2, workers // 2), thread_name_prefix="gpu-thumbs")
+        self._interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._interval, SWITCH_INTERVAL))
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self.seconds: Counter = Counter()  # busy time per stage: where the time goes
+        self._seconds_lock = threading.Lock()
+        self._threads = [
+            threading.Thread(target=self._run, args=(self._decode_loop,), name="gpu-decode", daemon=True),
+            threading.Thread(target=self._run, args=(self._tower_loop,), name="gpu-towers", daemon=True),
+        ]
+        for t in self._threads:
+            t.start()
+
+    def _took(self, what: str, since: float) -> None:
+        with self._seconds_lock:
+            self.seconds[what] += time.perf_counter() - since
+
+    # main side ----------------------------------------------------------------------------------------------
+    def add(self, o: Outcome) -> None:
+        """A JPEG read, hashed and probed; batches go to the decoder by count or by pixels."""
+        self._pending.append(o)
+        self._pixels += (o.row.get("width") or 0) * (o.row.get("height") or 0)
+        if len(self._pending) >= self._batch_size or self._pixels >= GPU_BATCH_PIXELS:
+            self.submit(self._pending)
+            self._pending, self._pixels = [], 0
+
+    def take(self, last: bool) -> list[Outcome]:
+        """What is finished; with `last`, the batch being gathered is sent and everything waited for."""
+        if not last:
+            return self.ready()
+        if self._pending:
+            self.submit(self._pending)
+            self._pending, self._pixels = [], 0
+        return self.finish()
+
+    def submit(self, batch: list[Outcome]) -> None:
+        """Hand a batch of read, hashed and probed JPEGs over; waits while DEPTH batches are queued."""
+        t = time.perf_counter()
+        self._put(self._in, batch)
+        self._took("main waiting for the GPU", t)
+
+    def ready(self) -> list[Outcome]:
+        """The outcomes finished so far (embedded, thumbnailed, or through the CPU path)."""
+        self._raise()
+        out: list[Outcome] = []
+        with contextlib.suppress(queue.Empty):
+            while True:
+                out.extend(self._out.get_nowait())
+        return out
+
+    def finish(self) -> list[Outcome]:
+        """Everything submitted, once both stages are through; the threads end."""
+        self._put(self._in, None)
+        for t in self._threads:
+            t.join()
+        self._pool.shutdown()
+        log.info("GPU stage, seconds busy: %s", {k: round(v, 2) for k, v in self.seconds.items()})
+        return self.ready()
+
+    def close(self) -> None:
+        """Stop (after finish(), or at once on an error or an interrupt in the main thread: what is in flight is
+        dropped, and the next run does it again)."""
+        self._stop.set()
+        self._pool.shutdown(cancel_futures=True)
+        sys.setswitchinterval(self._interval)
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise RuntimeError(f"the GPU indexing stage failed: {self._error}") from self._error
+
+    def _put(self, q: queue.Queue, item: Any) -> None:
+        while not self._stop.is_set():
+            self._raise()
+            with contextlib.suppress(queue.Full):
+                q.put(item, timeout=0.1)
+                return
+
+    def _get(self, q: queue.Queue) -> Any:
+        while not self._stop.is_set():
+            with contextlib.suppress(queue.Empty):
+                return q.get(timeout=0.1)
+        return None
+
+    # the stages' threads ------------------------------------------------------------------------------------
+    def _run(self, loop: Callable[[], None]) -> None:
+        try:
+            loop()
+        except BaseException as e:  # noqa: BLE001 - handed to the main thread, which raises it
+            log.exception("GPU stage failed")
+            self._error = e
+            self._stop.set()
+
+    def _stream(self) -> Any:
+        """A CUDA stream of the thread's own, so that decoding and the towers overlap on the GPU."""
+        import torch
+
+        return torch.cuda.stream(torch.cuda.Stream()) if torch.cuda.is_available() else contextlib.nullcontext()
+
+    def _decode_loop(self) -> None:
+        with self._stream():
+            while (batch := self._get(self._in)) is not None:
+                t = time.perf_counter()
+                try:
+                    done, refused, inputs, small = self._decode(batch)
+                except Exception as err:  # noqa: BLE001 - e.g. GPU memory: the batch goes through the CPU path
+                    log.warning("GPU decoding failed on a batch of %d (%s): CPU path for these", len(batch), err)
+                    done, refused, inputs, small = [], batch, {}, []
+                for o in batch:
+                    o.data = None  # the bytes are done with (the CPU path reads a refused file again)
+                self._took("decode and resize (GPU)", t)
+                cpu = [self._pool.submit(self._cpu, o) for o in refused]
+                thumbs = [self._pool.submit(self._thumb, o, small[i]) for i, o in enumerate(done)]
+                self._put(self._mid, (done, inputs, thumbs, cpu))
+        self._put(self._mid, None)
+
+    def _decode(self, batch: list[Outcome]) -> tuple[list[Outcome], list[Outcome], dict[str, Any], list[Any]]:
+        """(decoded, refused, each space's inputs of the decoded, their thumbnails as host uint8 tensors)."""
+        import torch
+
+        t = time.perf_counter()
+        images = self._decoder.decode([o.data for o in batch])
+        self._took("of which the decoder", t)
+        done = [o for o, im in zip(batch, images, strict=True) if im is not None]
+        refused = [o for o, im in zip(batch, images, strict=True) if im is None]
+        if not done:
+            return [], refused, {}, []
+        spaces = sorted({s for o in done for s in o.job.spaces})
+        wanted = {s: (self._encoders[s].input_size, *self._encoders[s].input_norm()) for s in spaces}
+        gpu_jpeg = self._gpu_jpeg and hasattr(self._decoder, "encode_jpeg")
+        decoded = [im for im in images if im is not None]
+        inputs, small = prepare_batch(decoded, wanted, self._thumb_side, host_thumbs=not gpu_jpeg)
+        if gpu_jpeg:
+            try:
+                small = self._decoder.encode_jpeg(small)
+            except Exception as err:  # noqa: BLE001 - the thumbnails are then WebP from the CPU threads
+                log.warning("the GPU's JPEG encoder failed (%s): thumbnails as WebP on the CPU", err)
+                self._gpu_jpeg = False
+                small = [t.cpu() for t in small]
+        if torch.cuda.is_available():
+            torch.cuda.current_stream().synchronize()  # the inputs are whole before the tower thread reads them
+        return done, refused, inputs, small
+
+    def _tower_loop(self) -> None:
+        with self._stream():
+            while (item := self._get(self._mid)) is not None:
+                done, inputs, thumbs, cpu = item
+                t = time.perf_counter()
+                vectors: dict[str, tuple[list[int], np.ndarray]] = {}
+                for s, x in inputs.items():
+                    rows = [i for i, o in enumerate(done) if s in o.job.spaces]
+                    vectors[s] = (rows, self._encoders[s].encode_batch(x if len(rows) == len(done) else x[rows]))
+                del inputs
+                self._took("towers (GPU)", t)
+                t = time.perf_counter()
+                results = [f.result() for f in [*thumbs, *cpu]]
+                self._took("tower thread waiting for thumbnails / CPU path", t)
+                out = results[len(thumbs) :]
+                for i, o in enumerate(done):
+                    kind = "fill" if o.job.fill_id is not None else "ready"
+                    vecs = {s: v[rows.index(i)] for s, (rows, v) in vectors.items() if i in rows}
+                    out.append(Outcome(o.job, kind, hash=o.hash, vectors=vecs, row=o.row if kind == "ready" else {}))
+                self._out.put(out)
+
+    def _thumb(self, o: Outcome, small: Any) -> None:
+        """Write the thumbnail: JPEG bytes from the GPU's encoder, or WebP made here from the small picture."""
+        from PIL import Image
+
+        from indexing.imageio import thumbnail_bytes
+
+        t = time.perf_counter()
+        # None: the GPU's encoder refused this one; the first request draws it from the file, as for a lost one
+        if small is not None and (o.job.redo or not self._thumbs.read(o.hash)):
+            data = (
+                small if isinstance(small, bytes) else thumbnail_bytes(Image.fromarray(small.numpy()), self._thumb_side)
+            )
+            self._thumbs.write(o.hash, data)
+        self._took("thumbnails written (CPU threads)", t)
+
+
+__all__ = ["DEPTH", "GPU_BATCH_PIXELS", "GpuStage"]
