@@ -211,9 +211,7 @@ class JpegStandIn(PillowStandIn):
         return out
 
 
-def test_thumbnails_from_the_gpu_encoder_are_jpeg_and_served_as_such(
-    settings, shared_encoder, tmp_path: Path
-) -> None:  # noqa: ANN001
+def test_thumbnails_from_the_gpu_encoder_are_jpeg_and_served_as_such(settings, shared_encoder, tmp_path: Path) -> None:  # noqa: ANN001
     from starlette.testclient import TestClient
 
     from app import create_app
