@@ -93,7 +93,8 @@ class StyleSeek:
                 if space not in self._indices:
                     row = self.catalog.conn.execute("SELECT dim FROM spaces WHERE name=?", (space,)).fetchone()
                     dim = int(row[0]) if row else self.encoders[space].dim
-                    idx = VectorIndex(self.settings.index_dir / f"{space}.faiss", space, dim)
+                    path = self.settings.index_dir / f"{space}.faiss"
+                    idx = VectorIndex(path, space, dim, self.settings.ann_threshold, self.settings.ann_nprobe)
                     idx.load_and_reconcile(self.catalog)
                     self._indices[space] = idx
         return self._indices[space]

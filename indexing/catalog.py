@@ -6,122 +6,25 @@ row (and id), a moved file keeps its row. That keeps the FAISS files reconcilabl
 
 from __future__ import annotations
 
-import json
+import math
 import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from basics import chunked
-from indexing.exif import camera_label
 from indexing.metadata import span_seconds
+from indexing.rows import IMAGE_COLUMNS, FolderStats, ImageRow, Known  # noqa: F401 - the catalog's interface
 from indexing.schema import META_VERSION, METADATA_COLUMNS, MIGRATIONS  # noqa: F401 - META_VERSION: the catalog's interface
 
-IMAGE_COLUMNS = (
-    "id, folder_id, path, size, mtime, hash, status, error, format, width, height, orientation, taken_at, "
-    "camera_make, camera_model, gps_lat, gps_lon, gps_alt, notes, indexed_at, "
-    "place_city, place_region, place_country_code, place_distance_km, "
-    "orientation_applied, taken_offset, taken_utc, rating, title, description, keywords, sources, "
-    "companions, sidecars, extra_sig, place_detail, meta_version, taken_sort"
-)
 
-
-@dataclass
-class ImageRow:
-    id: int
-    folder_id: int
-    path: str
-    size: int
-    mtime: float
-    hash: str | None
-    status: str
-    error: str | None
-    format: str | None
-    width: int | None
-    height: int | None
-    orientation: int | None
-    taken_at: str | None
-    camera_make: str | None
-    camera_model: str | None
-    gps_lat: float | None
-    gps_lon: float | None
-    gps_alt: float | None
-    notes: str | None
-    indexed_at: float
-    place_city: str | None = None
-    place_region: str | None = None
-    place_country_code: str | None = None
-    place_distance_km: float | None = None
-    orientation_applied: int | None = None
-    taken_offset: str | None = None
-    taken_utc: float | None = None
-    rating: int | None = None
-    title: str | None = None
-    description: str | None = None
-    keywords: str | None = None  # JSON list
-    sources: str | None = None  # JSON object: field -> where its value came from
-    companions: str | None = None  # JSON list: the RAW of a RAW+JPEG pair
-    sidecars: str | None = None  # JSON list
-    extra_sig: str | None = None
-    place_detail: str | None = None
-    meta_version: int | None = None
-    taken_sort: float | None = None
-
-    @property
-    def place(self) -> dict | None:
-        if not self.place_country_code:
-            return None
-        return {
-            "city": self.place_city,
-            "region": self.place_region,
-            "country_code": self.place_country_code,
-            "detail": self.place_detail,
-        }
-
-    def json_list(self, name: str) -> list:
-        v = getattr(self, name)
-        return json.loads(v) if v else []
-
-    def json_dict(self, name: str) -> dict:
-        v = getattr(self, name)
-        return json.loads(v) if v else {}
-
-    @property
-    def camera(self) -> str | None:
-        return camera_label(self.camera_make, self.camera_model)
-
-    @property
-    def gps(self) -> dict | None:
-        if self.gps_lat is None or self.gps_lon is None:
-            return None
-        return {"lat": self.gps_lat, "lon": self.gps_lon, "alt": self.gps_alt}
-
-
-@dataclass(frozen=True)
-class Known:
-    id: int
-    size: int
-    mtime: float
-    hash: str | None
-    status: str
-    extra_sig: str | None = None
-    meta_version: int | None = None
-    format: str | None = None
-
-
-@dataclass
-class FolderStats:
-    id: int
-    path: str
-    indexed: int
-    failed: int
-    last_indexed_at: float | None
-    last_run: str | None  # complete | running (stopped partway unless a run is on) | None (never run)
+def _wrapped(lo: float, hi: float) -> tuple[float, float]:
+    """The part of a longitude range past the antimeridian, on the other side."""
+    return (lo + 360, 180.0) if lo < -180 else (-180.0, hi - 360)
 
 
 class SpaceMismatchError(RuntimeError):
@@ -163,9 +66,13 @@ class Catalog:
         version = c.execute("PRAGMA user_version").fetchone()[0]
         for i, sql in enumerate(MIGRATIONS[version:], start=version + 1):
             with self.transaction() as t:
-                for stmt in sql.split(";"):
-                    if stmt.strip():
-                        t.execute(stmt)
+                stmt = ""
+                for piece in sql.split(";"):  # a trigger's body holds ';' too: whole statements only
+                    stmt += piece + ";"
+                    if sqlite3.complete_statement(stmt):
+                        if stmt.strip(" \n;"):
+                            t.execute(stmt)
+                        stmt = ""
                 t.execute(f"PRAGMA user_version={i}")
 
     # spaces -------------------------------------------------------------------------------------
@@ -287,6 +194,11 @@ class Catalog:
     def count_vectors(self, space: str) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM vectors WHERE space=?", (space,)).fetchone()[0])
 
+    def space_generation(self, space: str) -> int:
+        """A counter that every vector written to or deleted from the space moves on (schema migration 6)."""
+        row = self.conn.execute("SELECT generation FROM spaces WHERE name=?", (space,)).fetchone()
+        return int(row[0]) if row else 0
+
     def vector_ids(self, space: str) -> np.ndarray:
         rows = self.conn.execute("SELECT image_id FROM vectors WHERE space=? ORDER BY image_id", (space,))
         return np.fromiter((r[0] for r in rows), dtype=np.int64)
@@ -355,9 +267,17 @@ class Catalog:
         return cc, region, lat, lon
 
     def ids_in_area(
-        self, kind: str, country_code: str, region: str | None, lat: float | None, radius_km: float | None, limit: int
+        self,
+        kind: str,
+        country_code: str,
+        region: str | None,
+        lat: float | None,
+        radius_km: float | None,
+        limit: int,
+        lon: float | None = None,
     ) -> list[int]:
-        """Indexed images in a country or region, or with GPS within ~4 radii of a point (the score decays)."""
+        """Indexed images in a country or region, or with GPS within ~4 radii of a point (the score decays):
+        a box around the point in the positions R*Tree, so a million rows cost what the box holds."""
         base = "SELECT id FROM images WHERE status='indexed' "
         if kind == "country":
             rows = self.conn.execute(base + "AND place_country_code=? LIMIT ?", (country_code, limit))
@@ -366,9 +286,20 @@ class Catalog:
                 base + "AND place_country_code=? AND place_region=? LIMIT ?", (country_code, region, limit)
             )
         else:
-            dlat = 4 * float(radius_km or 25) / 111.0  # a latitude band; the exact distance is computed later
-            rows = self.conn.execute(base + "AND gps_lat BETWEEN ? AND ? LIMIT ?", (lat - dlat, lat + dlat, limit))
-        return [r[0] for r in rows]
+            assert lat is not None
+            reach = 4 * float(radius_km or 25)  # the exact distance is computed later
+            dlat = reach / 111.0
+            dlon = reach / (111.0 * max(0.01, math.cos(math.radians(min(89.9, abs(lat) + dlat)))))
+            lo, hi = (lon - dlon, lon + dlon) if lon is not None and dlon < 180 else (-180.0, 180.0)
+            boxes = [(lo, hi)] if -180 <= lo and hi <= 180 else [(max(lo, -180), min(hi, 180)), _wrapped(lo, hi)]
+            rows = []
+            for a, b in boxes:  # two boxes where the circle crosses the antimeridian
+                rows += self.conn.execute(
+                    "SELECT p.id FROM positions p JOIN images i ON i.id = p.id WHERE i.status='indexed' "
+                    "AND p.max_lat >= ? AND p.min_lat <= ? AND p.max_lon >= ? AND p.min_lon <= ? LIMIT ?",
+                    (lat - dlat, lat + dlat, a, b, limit),
+                ).fetchall()
+        return [r[0] for r in rows][:limit]
 
     @staticmethod
     def set_place(t: sqlite3.Connection, image_id: int, place: dict) -> None:

@@ -87,6 +87,30 @@ MIGRATIONS: list[str] = [
     ALTER TABLE folders ADD COLUMN last_run TEXT;
     UPDATE folders SET last_run = 'complete' WHERE last_indexed_at IS NOT NULL;
     """,
+    # 6 (issue 14): a counter per space that every vector written or deleted moves on, so that a start checks the
+    # FAISS file against SQLite by one number, not by reading a million ids; and the filters' indices (camera,
+    # and an R*Tree of positions) so that a filter over a million rows reads only what it keeps
+    """
+    ALTER TABLE spaces ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+    CREATE TRIGGER vectors_added AFTER INSERT ON vectors
+        BEGIN UPDATE spaces SET generation = generation + 1 WHERE name = NEW.space; END;
+    CREATE TRIGGER vectors_deleted AFTER DELETE ON vectors
+        BEGIN UPDATE spaces SET generation = generation + 1 WHERE name = OLD.space; END;
+    CREATE TRIGGER vectors_replaced AFTER UPDATE ON vectors
+        BEGIN UPDATE spaces SET generation = generation + 1 WHERE name = NEW.space; END;
+    CREATE INDEX images_camera ON images(camera_model);
+    CREATE VIRTUAL TABLE positions USING rtree(id, min_lat, max_lat, min_lon, max_lon);
+    INSERT INTO positions SELECT id, gps_lat, gps_lat, gps_lon, gps_lon FROM images WHERE gps_lat IS NOT NULL;
+    CREATE TRIGGER positions_added AFTER INSERT ON images WHEN NEW.gps_lat IS NOT NULL
+        BEGIN INSERT INTO positions VALUES (NEW.id, NEW.gps_lat, NEW.gps_lat, NEW.gps_lon, NEW.gps_lon); END;
+    CREATE TRIGGER positions_moved AFTER UPDATE OF gps_lat, gps_lon ON images
+        BEGIN
+            DELETE FROM positions WHERE id = OLD.id;
+            INSERT INTO positions SELECT NEW.id, NEW.gps_lat, NEW.gps_lat, NEW.gps_lon, NEW.gps_lon
+                WHERE NEW.gps_lat IS NOT NULL;
+        END;
+    CREATE TRIGGER positions_deleted AFTER DELETE ON images BEGIN DELETE FROM positions WHERE id = OLD.id; END;
+    """,
 ]
 # 1: before real-device files were read right; 2: container orientation, XMP, offsets, RAW, colour (issue 9).
 # Older rows are refreshed on the next run: HEIF/AVIF re-embedded (their pixels were turned), others re-read.

@@ -290,7 +290,7 @@ class Searcher:
             if p.area is not None and (not vector_positive and p.weight > 0 or p.hard):
                 a = p.area
                 cap = 50_000 if not vector_positive else 20_000
-                cands.update(self.catalog.ids_in_area(a.kind, a.country_code, a.region, a.lat, a.radius_km, cap))
+                cands.update(self.catalog.ids_in_area(a.kind, a.country_code, a.region, a.lat, a.radius_km, cap, a.lon))
         cands -= {exclude} if isinstance(exclude, int) else (exclude or set())  # the example pictures themselves
         if not cands:
             return []

@@ -1,0 +1,77 @@
+"""Approximate search for large collections (issue 14). Above a threshold of vectors a space's FAISS index
+becomes an inverted file (IVF: the vectors grouped around k-means centroids trained on the collection's own
+vectors) holding 8-bit scalar-quantised codes, one byte a dimension; the 2,816-d texture descriptor is first
+projected to 256 dimensions by a PCA fitted on the same vectors. A search visits `nprobe` of the groups.
+
+The index only proposes candidates: VectorIndex re-reads every candidate's vector from SQLite (the truth), so
+the scores and each term's contribution that a search shows are exact. Sizes and recall: BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+import faiss
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+PCA_ABOVE = 1024  # descriptors wider than this are projected first (texture: 2,816 -> 256)
+PCA_DIM = 256
+TRAIN_PER_LIST = 40  # k-means training points per list (FAISS warns below 39)
+
+
+def nlist_for(n: int) -> int:
+    """Lists for n vectors: about 4·sqrt(n), a power of two (1M -> 4,096), so a list holds a few hundred."""
+    return int(min(16_384, max(64, 2 ** round(math.log2(4 * math.sqrt(max(n, 1)))))))
+
+
+def factory(dim: int, n: int) -> str:
+    pre = f"PCA{PCA_DIM}," if dim > PCA_ABOVE and n > PCA_DIM else ""
+    nlist = max(1, min(nlist_for(n), n // TRAIN_PER_LIST))  # a small collection (tests) gets fewer lists
+    return f"{pre}IVF{nlist},SQ8"
+
+
+def build(dim: int, ids: np.ndarray, vectors: np.ndarray, nprobe: int, seed: int = 1234) -> faiss.Index:
+    """An IVF-SQ8 index of these vectors (float32, unit length), trained on a sample of them."""
+    t0 = time.monotonic()
+    spec = factory(dim, len(ids))
+    index = faiss.index_factory(dim, spec, faiss.METRIC_INNER_PRODUCT)
+    nlist = faiss.extract_index_ivf(index).nlist
+    rng = np.random.default_rng(seed)
+    take = min(len(ids), TRAIN_PER_LIST * nlist)
+    sample = vectors[np.sort(rng.choice(len(ids), take, replace=False))] if take < len(ids) else vectors
+    index.train(np.ascontiguousarray(sample, dtype=np.float32))
+    for i in range(0, len(ids), 100_000):
+        index.add_with_ids(np.ascontiguousarray(vectors[i : i + 100_000], np.float32), ids[i : i + 100_000])
+    set_nprobe(index, nprobe)
+    log.info("built %s over %d vectors in %.1f s", spec, len(ids), time.monotonic() - t0)
+    return index
+
+
+def is_ann(index: faiss.Index) -> bool:
+    try:
+        faiss.extract_index_ivf(index)
+    except RuntimeError:
+        return False
+    return True
+
+
+def set_nprobe(index: faiss.Index, nprobe: int) -> None:
+    ivf = faiss.extract_index_ivf(index)
+    ivf.nprobe = max(1, min(int(nprobe), ivf.nlist))
+
+
+def ids_of(index: faiss.Index) -> np.ndarray:
+    """Every id an IVF index holds, sorted."""
+    ivf = faiss.extract_index_ivf(index)
+    inv = ivf.invlists
+    parts = [faiss.rev_swig_ptr(inv.get_ids(i), inv.list_size(i)).copy() for i in range(ivf.nlist) if inv.list_size(i)]
+    return np.sort(np.concatenate(parts).astype(np.int64)) if parts else np.zeros(0, np.int64)
+
+
+def bytes_per_vector(index: faiss.Index) -> int:
+    """Resident bytes a vector costs in this index: its code and its id."""
+    return int(faiss.extract_index_ivf(index).code_size) + 8

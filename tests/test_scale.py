@@ -1,0 +1,156 @@
+"""Large collections (issue 14): a space past the threshold searches approximately and scores exactly from
+SQLite; a start reads one counter, not a million ids, when the FAISS file is current; positions are found
+through the R*Tree, across the antimeridian too."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexing.catalog import Catalog
+from indexing.vectors import VectorIndex
+from services import StyleSeek
+from settings import Settings
+from tests.imagegen import make_collection
+
+
+def clustered(n: int, dim: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((40, dim)).astype(np.float32)
+    x = centres[rng.integers(0, 40, n)] + 0.35 * rng.standard_normal((n, dim)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def catalog_with(tmp: Path, vectors: np.ndarray, space: str = "content") -> tuple[Catalog, list[int]]:
+    cat = Catalog(tmp / "catalog.sqlite3")
+    cat.check_space(space, vectors.shape[1], "test")
+    folder = cat.add_folder(str(tmp / "pictures"))
+    with cat.transaction() as t:
+        ids = [
+            Catalog.insert_image(
+                t,
+                {
+                    "folder_id": folder,
+                    "path": f"/p/{i}.jpg",
+                    "size": 1,
+                    "mtime": 1.0,
+                    "hash": f"{i:032x}",
+                    "status": "indexed",
+                },
+            )  # fmt: skip
+            for i in range(len(vectors))
+        ]
+        for i, v in zip(ids, vectors, strict=True):
+            Catalog.add_vector(t, i, space, v)
+    return cat, ids
+
+
+def test_past_the_threshold_the_index_proposes_and_sqlite_scores(tmp_path: Path) -> None:
+    x = clustered(6000, 32)
+    cat, ids = catalog_with(tmp_path, x)
+    index = VectorIndex(tmp_path / "content.faiss", "content", 32, ann_threshold=2000, nprobe=16)
+    index.load_and_reconcile(cat)
+    assert index.approximate and index.ntotal == 6000
+    assert index.resident_bytes() == 6000 * (32 + 8)  # a byte a dimension and the id, against 4·32 + 8 exact
+    queries = clustered(20, 32, seed=7)
+    _, got = index.search(queries, 50)
+    exact = np.asarray(ids)[np.argsort(-(queries @ x.T), axis=1)[:, :50]]
+    recall = np.mean([len(set(a) & set(b)) / 50 for a, b in zip(got, exact, strict=True)])
+    assert recall >= 0.95, recall
+    vecs, have = index.reconstruct_many(np.array([ids[5], 10**9, ids[0]]))
+    assert have.tolist() == [True, False, True]
+    np.testing.assert_array_equal(vecs[0], x[5])  # the vector SQLite holds, not its 8-bit code
+    np.testing.assert_array_equal(index.reconstruct(ids[0]), x[0])
+
+
+def test_a_start_reads_one_counter_when_the_file_is_current(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    x = clustered(3000, 16)
+    cat, ids = catalog_with(tmp_path, x)
+    VectorIndex(tmp_path / "content.faiss", "content", 16, ann_threshold=1000).load_and_reconcile(cat)
+
+    def no_id_reading(space: str) -> np.ndarray:
+        raise AssertionError("a current file needs no id reconcile")
+
+    with monkeypatch.context() as m:
+        m.setattr(cat, "vector_ids", no_id_reading)
+        again = VectorIndex(tmp_path / "content.faiss", "content", 16, ann_threshold=1000)
+        assert again.load_and_reconcile(cat) == {"loaded": 3000, "added": 0, "removed": 0} and again.approximate
+    with cat.transaction() as t:  # another process indexed one more picture and dropped one
+        Catalog.add_vector(t, ids[0], "content", x[0])  # rewritten: the counter moves too
+        Catalog.delete_images(t, [ids[1]])
+    third = VectorIndex(tmp_path / "content.faiss", "content", 16, ann_threshold=1000)
+    assert third.load_and_reconcile(cat)["removed"] == 1 and third.ntotal == 2999
+
+
+def test_an_exact_index_becomes_approximate_when_it_grows_past_the_threshold(tmp_path: Path) -> None:
+    x = clustered(2500, 24)
+    cat, ids = catalog_with(tmp_path, x[:1500])
+    index = VectorIndex(tmp_path / "content.faiss", "content", 24, ann_threshold=2000)
+    index.load_and_reconcile(cat)
+    assert not index.approximate
+    folder = cat.add_folder(str(tmp_path / "pictures"))  # the same folder's id
+    with cat.transaction() as t:
+        more = [
+            Catalog.insert_image(
+                t,
+                {
+                    "folder_id": folder,
+                    "path": f"/q/{i}.jpg",
+                    "size": 1,
+                    "mtime": 1.0,
+                    "hash": f"{i:031x}q",
+                    "status": "indexed",
+                },
+            )  # fmt: skip
+            for i in range(1000)
+        ]
+        for i, v in zip(more, x[1500:], strict=True):
+            Catalog.add_vector(t, i, "content", v)
+    index.add(np.asarray(more, np.int64), x[1500:])  # as the pipeline does after its commit
+    index.save()
+    assert index.approximate
+    reopened = VectorIndex(tmp_path / "content.faiss", "content", 24, ann_threshold=2000)
+    reopened.load_and_reconcile(cat)
+    assert reopened.approximate and np.array_equal(reopened.ids(), np.sort(np.asarray(ids + more)))
+
+
+def test_search_through_an_approximate_index_gives_the_exact_hits_and_scores(
+    tmp_path: Path, settings: Settings, shared_encoder, shared_style_encoders
+) -> None:  # noqa: ANN001
+    make_collection(tmp_path / "lib", 16)
+    exact = StyleSeek(settings, content_encoder=shared_encoder, style_encoders=shared_style_encoders)
+    exact.index_folders([tmp_path / "lib"])
+    approx = StyleSeek(
+        Settings(**{**settings.model_dump(), "ann_threshold": 4}),
+        content_encoder=shared_encoder,
+        style_encoders=shared_style_encoders,
+    )  # the same catalog and files: its indices are rebuilt approximate on opening
+    assert all(approx.vector_index(s).approximate for s in ("content", "style", "texture"))
+    for query in ("a dog on a beach", "red corner"):
+        a = [(h.image.id, round(h.score, 5)) for h in exact.search(query, k=10)]
+        b = [(h.image.id, round(h.score, 5)) for h in approx.search(query, k=10)]
+        assert a == b, query
+    some = exact.catalog.get_by_path(str(tmp_path / "lib" / "img003.jpg")).id
+    assert [h.image.id for h in exact.similar(some, k=5)] == [h.image.id for h in approx.similar(some, k=5)]
+
+
+def test_positions_come_from_the_rtree_across_the_antimeridian(tmp_path: Path) -> None:
+    cat = Catalog(tmp_path / "catalog.sqlite3")
+    folder = cat.add_folder("/p")
+    spots = {"near": (45.1, 7.1), "same latitude, far east": (45.0, 97.0), "east of the line": (0.0, 179.95),
+             "west of the line": (0.0, -179.95), "unplaced": (None, None)}  # fmt: skip
+    ids = {}
+    with cat.transaction() as t:
+        for name, (lat, lon) in spots.items():
+            row = {"folder_id": folder, "path": f"/p/{name}.jpg", "size": 1, "mtime": 1.0, "hash": name,
+                   "status": "indexed", "gps_lat": lat, "gps_lon": lon}  # fmt: skip
+            ids[name] = Catalog.insert_image(t, row)
+    assert cat.ids_in_area("city", "IT", None, 45.0, 25, 100, lon=7.0) == [ids["near"]]
+    across = set(cat.ids_in_area("city", "FJ", None, 0.0, 10, 100, lon=179.99))
+    assert across == {ids["east of the line"], ids["west of the line"]}
+    with cat.transaction() as t:  # a corrected position moves in the tree too
+        t.execute("UPDATE images SET gps_lat=45.0, gps_lon=97.01 WHERE id=?", (ids["near"],))
+    moved = cat.ids_in_area("city", "CN", None, 45.0, 25, 100, lon=97.0)
+    assert sorted(moved) == sorted([ids["near"], ids["same latitude, far east"]])
