@@ -295,7 +295,8 @@ class Catalog:
             rows = []
             for a, b in boxes:  # two boxes where the circle crosses the antimeridian
                 rows += self.conn.execute(
-                    "SELECT p.id FROM positions p JOIN images i ON i.id = p.id WHERE i.status='indexed' "
+                    # CROSS JOIN: the R*Tree drives (SQLite would otherwise walk every indexed image)
+                    "SELECT p.id FROM positions p CROSS JOIN images i ON i.id = p.id WHERE i.status='indexed' "
                     "AND p.max_lat >= ? AND p.min_lat <= ? AND p.max_lon >= ? AND p.min_lon <= ? LIMIT ?",
                     (lat - dlat, lat + dlat, a, b, limit),
                 ).fetchall()

@@ -112,13 +112,20 @@ class VectorIndex:
     def _reconcile(self, catalog: Catalog, stats: dict[str, int]) -> None:
         have = self.ids()
         want = catalog.vector_ids(self.space)
+        if self.ann_threshold and len(have) == 0 and len(want) > self.ann_threshold:
+            # no file (first open, or lost): train on a sample straight from SQLite, never holding every float
+            sample = np.random.default_rng(1234).choice(want, ann.training_size(self.dim, len(want)), replace=False)
+            self._index = ann.trained(
+                self.dim, len(want), catalog.load_vectors(self.space, sample, self.dim)[1], self.nprobe
+            )
         extra = np.setdiff1d(have, want, assume_unique=True)
         missing = np.setdiff1d(want, have, assume_unique=True)
         if len(extra):
             self._index.remove_ids(faiss.IDSelectorBatch(extra))
             stats["removed"] = len(extra)
-        for i in range(0, len(missing), 50_000):
-            ids, vecs = catalog.load_vectors(self.space, missing[i : i + 50_000], self.dim)
+        step = max(1_000, (64 << 20) // (4 * self.dim))  # 64 MB of floats a read: texture 5,958 rows
+        for i in range(0, len(missing), step):
+            ids, vecs = catalog.load_vectors(self.space, missing[i : i + step], self.dim)
             self._index.add_with_ids(vecs, ids)
             stats["added"] += len(ids)
         self.dirty = bool(len(extra) or len(missing)) or not self._stamp_path.exists()

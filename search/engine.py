@@ -4,9 +4,9 @@ For query parts p (weight w_p, space s_p, unit vector q_p) and a candidate image
 
     score(x) = Σ_p w_p · cos(q_p, x_{s_p}) / Σ_{p: w_p > 0} w_p
 
-Candidates are the union of each positive part's top hits; every candidate is then scored exactly against
-every part, with its vectors reconstructed from the flat indices. An image that lacks a space (not yet
-indexed with that model) gets 0 from the parts of that space. Ties break by image id.
+Candidates: each positive part's top hits and, where a space has several parts, the top of Σ w_p·q_p over them
+(linear in the space's vector: it finds what single terms miss). Every candidate is then scored exactly against
+every part, from its stored vectors; a missing space scores 0 from its parts. Ties break by image id.
 """
 
 from __future__ import annotations
@@ -280,9 +280,12 @@ class Searcher:
         depth = max(4 * k, 100)
         cands: set[int] = set()
         vector_positive = [p for p in positive if p.area is None]
-        for space in {p.space for p in vector_positive}:  # the positive parts of one space in one FAISS call
-            qs = np.stack([p.vector for p in vector_positive if p.space == space])
-            _, ids = self.index_for(space).search(qs, depth + 1)
+        for space in {p.space for p in vector_positive}:  # one FAISS call a space
+            qs = [p.vector for p in vector_positive if p.space == space]
+            mixed = [p for p in parts if p.area is None and p.space == space]
+            if len(mixed) > 1:  # the space's whole share of the score, Σ w·q (5-term recall: BENCHMARKS.md)
+                qs.append(np.sum([p.weight * p.vector.astype(np.float32) for p in mixed], axis=0))
+            _, ids = self.index_for(space).search(np.stack(qs), depth + 1)
             cands.update(int(i) for i in ids.ravel() if i >= 0)
         for p in parts:
             # location terms alone list the images taken there; an "only in" area brings its own images too,
@@ -304,10 +307,8 @@ class Searcher:
         final = scores + boost
         near = self._distance_to_first_point(parts, places, len(ids))  # nearest first among equal scores
         order = sorted(range(len(ids)), key=lambda i: (-round(float(final[i]), 6), near[i], int(ids[i])))
-        if min_score is not None:
-            order = [i for i in order if final[i] >= min_score]
         keep = self._filter_mask(parts, sims, present, ids, filters)
-        order = [i for i in order if keep[i]]
+        order = [i for i in order if keep[i] and (min_score is None or final[i] >= min_score)]
         best = float(final[order[0]]) if order else 0.0
         if min_match is not None and best > 0:
             order = [i for i in order if final[i] >= best * min_match / 100 - 1e-9]

@@ -235,3 +235,27 @@ def test_explain_matches_the_search_breakdown(world: Searcher) -> None:
     for hit in world.search(q, k=5):
         e = world.explain(q, hit.image.id)
         assert e.score == pytest.approx(hit.score, abs=1e-6) and e.parts == hit.parts
+
+
+def test_an_image_between_two_terms_is_found_though_neither_term_lists_it(tmp_path: Path) -> None:
+    """150 images near each of two axes fill both terms' candidate lists (depth 100); the one image on the
+    diagonal scores 0.707 fused, above all of them (at most 0.695), and only the space's Σ w·q search finds it."""
+    cat = Catalog(tmp_path / "db.sqlite3")
+    rng = np.random.default_rng(0)
+    angles = np.concatenate([rng.uniform(0, 0.6, 150), rng.uniform(np.pi / 2 - 0.6, np.pi / 2, 150), [np.pi / 4]])
+    vecs = np.stack([np.cos(angles), np.sin(angles)], axis=1).astype(np.float32)
+    n = len(vecs)
+    with cat.transaction() as t:
+        t.execute("INSERT INTO folders(id, path, added_at) VALUES (1, '/x', 0)")
+        t.executemany(
+            "INSERT INTO images(id, folder_id, path, size, mtime, status, taken_sort, indexed_at) "
+            "VALUES (?, 1, ?, 0, 0, 'indexed', ?, 0)",
+            [(i, f"/x/{i}.jpg", UNDATED) for i in range(1, n + 1)],
+        )
+    index = VectorIndex(tmp_path / "c.faiss", "content", 2)
+    index.add(np.arange(1, n + 1), vecs)
+    searcher = Searcher(cat, {"content": index}.__getitem__, {"content": Table(2, {"x": [1, 0], "y": [0, 1]})})  # type: ignore[arg-type]
+    hits = searcher.search([Term("x"), Term("y")], k=10)
+    assert hits[0].image.id == n
+    assert hits[0].score == pytest.approx(np.sqrt(0.5), abs=1e-5)
+    assert all(h.score < hits[0].score - 0.01 for h in hits[1:])
