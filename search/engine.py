@@ -4,9 +4,8 @@ For query parts p (weight w_p, space s_p, unit vector q_p) and a candidate image
 
     score(x) = Σ_p w_p · cos(q_p, x_{s_p}) / Σ_{p: w_p > 0} w_p
 
-Candidates: each positive part's top hits and, where a space has several parts, the top of Σ w_p·q_p over them
-(linear in the space's vector: it finds what single terms miss). Every candidate is then scored exactly against
-every part, from its stored vectors; a missing space scores 0 from its parts. Ties break by image id.
+Candidates come from search/candidates.py (each space's whole share searched until no unseen image can enter the
+top k); every candidate is scored exactly, from stored vectors; a missing space scores 0. Ties break by id.
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ from indexing.catalog import Catalog, ImageRow
 from indexing.schema import UNDATED
 from indexing.vectors import VectorIndex
 from models.base import Encoder
+from search.candidates import GROWTH, MAX_ROUNDS, Lists
 from search.options import (  # noqa: F401 - MAX_K, SORTS and Filters are part of the engine's interface
     MAX_K,
     SORTS,
@@ -277,29 +277,30 @@ class Searcher:
         norm = sum(p.weight for p in positive)
         if norm <= 0:
             raise QueryError("a query needs at least one term with a positive weight")
-        depth = max(4 * k, 100)
-        cands: set[int] = set()
         vector_positive = [p for p in positive if p.area is None]
-        for space in {p.space for p in vector_positive}:  # one FAISS call a space
-            qs = [p.vector for p in vector_positive if p.space == space]
-            mixed = [p for p in parts if p.area is None and p.space == space]
-            if len(mixed) > 1:  # the space's whole share of the score, Σ w·q (5-term recall: BENCHMARKS.md)
-                qs.append(np.sum([p.weight * p.vector.astype(np.float32) for p in mixed], axis=0))
-            _, ids = self.index_for(space).search(np.stack(qs), depth + 1)
-            cands.update(int(i) for i in ids.ravel() if i >= 0)
+        lists = Lists(parts if vector_positive else [], self.index_for, norm)
+        from_areas: set[int] = set()
         for p in parts:
             # location terms alone list the images taken there; an "only in" area brings its own images too,
             # so that a strict filter still fills the page (up to a bound, the rest come from the vectors)
             if p.area is not None and (not vector_positive and p.weight > 0 or p.hard):
-                a = p.area
-                cap = 50_000 if not vector_positive else 20_000
-                cands.update(self.catalog.ids_in_area(a.kind, a.country_code, a.region, a.lat, a.radius_km, cap, a.lon))
-        cands -= {exclude} if isinstance(exclude, int) else (exclude or set())  # the example pictures themselves
-        if not cands:
-            return []
-        ids = np.array(sorted(cands), dtype=np.int64)
-        sims, present, contrib, vectors, places = self._score(parts, ids, norm)
-        scores = contrib.sum(axis=0)
+                a, cap = p.area, 50_000 if not vector_positive else 20_000
+                found = self.catalog.ids_in_area(a.kind, a.country_code, a.region, a.lat, a.radius_km, cap, a.lon)
+                from_areas.update(found)
+        depth = max(4 * k, 100)
+        for _ in range(MAX_ROUNDS):  # deeper until no unseen image can enter the top k (search/candidates.py)
+            cands = lists.top(depth + 1) | from_areas
+            cands -= {exclude} if isinstance(exclude, int) else (exclude or set())  # the example pictures
+            if not cands:
+                return []
+            ids = np.array(sorted(cands), dtype=np.int64)
+            sims, present, contrib, vectors, places = self._score(parts, ids, norm)
+            scores = contrib.sum(axis=0)
+            keep = self._filter_mask(parts, sims, present, ids, filters)
+            kept = np.sort(scores[keep & (scores >= (-np.inf if min_score is None else min_score))])[::-1]
+            if lists.done(float(kept[k - 1]) if len(kept) >= k else None):
+                break
+            depth *= GROWTH
         boost = np.zeros_like(scores)
         if coherence > 0 and "style" in self.encoders:
             style = vectors.get("style") or self.index_for("style").reconstruct_many(ids)
@@ -307,7 +308,6 @@ class Searcher:
         final = scores + boost
         near = self._distance_to_first_point(parts, places, len(ids))  # nearest first among equal scores
         order = sorted(range(len(ids)), key=lambda i: (-round(float(final[i]), 6), near[i], int(ids[i])))
-        keep = self._filter_mask(parts, sims, present, ids, filters)
         order = [i for i in order if keep[i] and (min_score is None or final[i] >= min_score)]
         best = float(final[order[0]]) if order else 0.0
         if min_match is not None and best > 0:

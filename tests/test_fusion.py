@@ -237,14 +237,11 @@ def test_explain_matches_the_search_breakdown(world: Searcher) -> None:
         assert e.score == pytest.approx(hit.score, abs=1e-6) and e.parts == hit.parts
 
 
-def test_an_image_between_two_terms_is_found_though_neither_term_lists_it(tmp_path: Path) -> None:
-    """150 images near each of two axes fill both terms' candidate lists (depth 100); the one image on the
-    diagonal scores 0.707 fused, above all of them (at most 0.695), and only the space's Σ w·q search finds it."""
+
+def collection(tmp_path: Path, spaces: dict[str, np.ndarray], table: dict[str, list[float]]) -> Searcher:
+    """Images 1..n with the given vectors per space; every text term of `table` in every space."""
     cat = Catalog(tmp_path / "db.sqlite3")
-    rng = np.random.default_rng(0)
-    angles = np.concatenate([rng.uniform(0, 0.6, 150), rng.uniform(np.pi / 2 - 0.6, np.pi / 2, 150), [np.pi / 4]])
-    vecs = np.stack([np.cos(angles), np.sin(angles)], axis=1).astype(np.float32)
-    n = len(vecs)
+    n = len(next(iter(spaces.values())))
     with cat.transaction() as t:
         t.execute("INSERT INTO folders(id, path, added_at) VALUES (1, '/x', 0)")
         t.executemany(
@@ -252,10 +249,39 @@ def test_an_image_between_two_terms_is_found_though_neither_term_lists_it(tmp_pa
             "VALUES (?, 1, ?, 0, 0, 'indexed', ?, 0)",
             [(i, f"/x/{i}.jpg", UNDATED) for i in range(1, n + 1)],
         )
-    index = VectorIndex(tmp_path / "c.faiss", "content", 2)
-    index.add(np.arange(1, n + 1), vecs)
-    searcher = Searcher(cat, {"content": index}.__getitem__, {"content": Table(2, {"x": [1, 0], "y": [0, 1]})})  # type: ignore[arg-type]
+    indices = {}
+    for space, vecs in spaces.items():
+        indices[space] = VectorIndex(tmp_path / f"{space}.faiss", space, vecs.shape[1])
+        indices[space].add(np.arange(1, n + 1), vecs.astype(np.float32))
+    encoders = {space: Table(vecs.shape[1], table) for space, vecs in spaces.items()}
+    return Searcher(cat, indices.__getitem__, encoders)  # type: ignore[arg-type]
+
+
+def on_circle(angles: np.ndarray) -> np.ndarray:
+    return np.stack([np.cos(angles), np.sin(angles)], axis=1)
+
+
+def test_an_image_between_two_terms_is_found_though_neither_term_lists_it(tmp_path: Path) -> None:
+    """150 images near each of two axes fill both terms' candidate lists (depth 100); the one image on the
+    diagonal scores 0.707 fused, above all of them (at most 0.695), and only the space's Σ w·q search finds it."""
+    rng = np.random.default_rng(0)
+    angles = np.concatenate([rng.uniform(0, 0.6, 150), rng.uniform(np.pi / 2 - 0.6, np.pi / 2, 150), [np.pi / 4]])
+    searcher = collection(tmp_path, {"content": on_circle(angles)}, {"x": [1, 0], "y": [0, 1]})
     hits = searcher.search([Term("x"), Term("y")], k=10)
-    assert hits[0].image.id == n
+    assert hits[0].image.id == len(angles)
     assert hits[0].score == pytest.approx(np.sqrt(0.5), abs=1e-5)
     assert all(h.score < hits[0].score - 0.01 for h in hits[1:])
+
+
+def test_terms_in_two_spaces_get_the_exact_top_by_going_deeper(tmp_path: Path) -> None:
+    """Content and style pull opposite ways: an image high in one space's list is low in the other's, and the
+    exact top (both shares middling) lies ~1,500 deep in each list: the lists go deeper until no unseen image
+    can beat the 10th best, and the top 10 is the brute-force one."""
+    rng = np.random.default_rng(1)
+    theta = rng.uniform(0, np.pi / 2, 3000)
+    content, style = on_circle(theta), on_circle(np.pi / 2 - theta + rng.normal(0, 0.05, 3000))
+    searcher = collection(tmp_path, {"content": content, "style": style}, {"x": [1, 0]})
+    hits = searcher.search([Term("x", "content", 1.0), Term("x", "style", 0.8)], k=10)
+    exact = (content[:, 0] + 0.8 * style[:, 0]) / 1.8
+    assert [h.image.id for h in hits] == [int(i) + 1 for i in np.argsort(-exact)[:10]]
+    assert [h.score for h in hits] == pytest.approx(np.sort(exact)[::-1][:10], abs=1e-5)
