@@ -237,7 +237,6 @@ def test_explain_matches_the_search_breakdown(world: Searcher) -> None:
         assert e.score == pytest.approx(hit.score, abs=1e-6) and e.parts == hit.parts
 
 
-
 def collection(tmp_path: Path, spaces: dict[str, np.ndarray], table: dict[str, list[float]]) -> Searcher:
     """Images 1..n with the given vectors per space; every text term of `table` in every space."""
     cat = Catalog(tmp_path / "db.sqlite3")
