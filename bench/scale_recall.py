@@ -55,6 +55,7 @@ def main() -> None:
     ap.add_argument("--pictures", type=int, default=50_000)
     ap.add_argument("--queries", type=int, default=30)
     ap.add_argument("--tiny", action="store_true", help="the tiny test models (a smoke run on the CPU)")
+    ap.add_argument("--nprobe", type=int, nargs="+", default=[0, 8, 16, 32, 64], help="0: the exact indices")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     from models.tiny import write_full_random_models, write_tiny_models
@@ -117,7 +118,7 @@ def main() -> None:
     from indexing.vectors import VectorIndex
 
     dims = {s: e.dim for s, e in encoders.items()}
-    for nprobe in (0, 8, 16, 32, 64):  # 0: the exact indices through the same Searcher
+    for nprobe in args.nprobe:  # 0: the exact indices through the same Searcher
         folder_ = tmp / f"ann-{nprobe}"
         folder_.mkdir()
         threshold = 1000 if nprobe else 0

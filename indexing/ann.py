@@ -42,6 +42,7 @@ def trained(dim: int, n: int, sample: np.ndarray, nprobe: int) -> faiss.Index:
     index = faiss.index_factory(dim, spec, faiss.METRIC_INNER_PRODUCT)
     index.train(np.ascontiguousarray(sample, dtype=np.float32))
     set_nprobe(index, nprobe)
+    with_direct_map(index)
     log.info("trained %s on %d vectors in %.1f s", spec, len(sample), time.monotonic() - t0)
     return index
 
@@ -73,6 +74,28 @@ def is_ann(index: faiss.Index) -> bool:
 def set_nprobe(index: faiss.Index, nprobe: int) -> None:
     ivf = faiss.extract_index_ivf(index)
     ivf.nprobe = max(1, min(int(nprobe), ivf.nlist))
+
+
+def with_direct_map(index: faiss.Index) -> faiss.Index:
+    """An id -> code map (a hash table, saved with the index): candidates' vectors decoded from the codes in
+    memory rank thousands of candidates without reading SQLite; only what is shown is re-read exactly."""
+    ivf = faiss.extract_index_ivf(index)
+    if ivf.direct_map.type != faiss.DirectMap.Hashtable:
+        ivf.set_direct_map_type(faiss.DirectMap.Hashtable)
+    return index
+
+
+def selector(ids: np.ndarray, approximate: bool) -> faiss.IDSelector:
+    """What remove_ids takes: the direct map's hash table removes only an array of ids; a flat index's
+    IDMap checks each of its ids against the set, which an array would make linear."""
+    ids = np.ascontiguousarray(ids, dtype=np.int64)
+    return faiss.IDSelectorArray(len(ids), faiss.swig_ptr(ids)) if approximate else faiss.IDSelectorBatch(ids)
+
+
+def lists_for(index: faiss.Index, n: int) -> int:
+    """About how many lists hold n vectors (the lists are about equal in size)."""
+    ivf = faiss.extract_index_ivf(index)
+    return math.ceil(n * ivf.nlist / max(1, index.ntotal))
 
 
 def ids_of(index: faiss.Index) -> np.ndarray:

@@ -97,7 +97,7 @@ class VectorIndex:
                     log.warning("rebuilding %s from SQLite: %s", self.path, e)
                     self._index = self._empty()
             if self.approximate:
-                ann.set_nprobe(self._index, self.nprobe)
+                ann.set_nprobe(ann.with_direct_map(self._index), self.nprobe)
             current = {"generation": catalog.space_generation(self.space), "ntotal": self.ntotal}
             if stamp != current:
                 self._reconcile(catalog, stats)
@@ -121,7 +121,7 @@ class VectorIndex:
         extra = np.setdiff1d(have, want, assume_unique=True)
         missing = np.setdiff1d(want, have, assume_unique=True)
         if len(extra):
-            self._index.remove_ids(faiss.IDSelectorBatch(extra))
+            self._index.remove_ids(ann.selector(extra, self.approximate))
             stats["removed"] = len(extra)
         step = max(1_000, (64 << 20) // (4 * self.dim))  # 64 MB of floats a read: texture 5,958 rows
         for i in range(0, len(missing), step):
@@ -167,7 +167,7 @@ class VectorIndex:
         if not ids:
             return
         with self._lock:
-            self._index.remove_ids(faiss.IDSelectorBatch(np.asarray(ids, dtype=np.int64)))
+            self._index.remove_ids(ann.selector(np.asarray(ids, dtype=np.int64), self.approximate))
             self._ids_cache = None
             self.dirty = True
 
@@ -179,6 +179,8 @@ class VectorIndex:
             k = min(k, self.ntotal)
             if k <= 0:
                 return np.zeros((len(q), 0), np.float32), np.zeros((len(q), 0), np.int64)
+            if self.approximate:  # a deep search visits lists enough to hold twice what it asks for
+                ann.set_nprobe(self._index, max(self.nprobe, ann.lists_for(self._index, 2 * k)))
             scores, ids = self._index.search(q, k)
         return scores, ids
 
@@ -195,14 +197,16 @@ class VectorIndex:
     def _sorted_ids(self) -> np.ndarray:
         # cached until the next edit: membership tests for thousands of candidates stay cheap
         if self._ids_cache is None:
-            self._ids_cache = np.sort(faiss.vector_to_array(self._index.id_map).astype(np.int64))
+            self._ids_cache = np.sort(self.ids())
         return self._ids_cache
 
-    def reconstruct_many(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(vectors, present) for the ids, in one FAISS call; a missing id gets a zero row and present False."""
+    def reconstruct_many(self, ids: np.ndarray, exact: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """(vectors, present) for the ids, in one call; a missing id gets a zero row and present False. An
+        approximate index's exact vectors are read from SQLite; exact=False decodes its 8-bit codes instead
+        (in memory, ~3 µs a vector: for ranking many candidates, whose shown few are then re-read)."""
         ids = np.asarray(ids, dtype=np.int64)
         out = np.zeros((len(ids), self.dim), np.float32)
-        if self.approximate:  # the exact vectors, from SQLite
+        if self.approximate and exact:
             assert self._catalog is not None, "an approximate index is loaded through load_and_reconcile"
             got, vecs = self._catalog.load_vectors(self.space, ids, self.dim)
             pos = {int(i): n for n, i in enumerate(ids)}

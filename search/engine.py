@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from geo.gazetteer import distance_km
 from geo.geocoder import GEOCODER, Area, UnknownPlace
 from indexing.catalog import Catalog, ImageRow
 from indexing.schema import UNDATED
@@ -36,6 +35,7 @@ from search.options import (  # noqa: F401 - MAX_K, SORTS and Filters are part o
     check_sort,
 )
 from search.query import QueryError, Term, is_hard, validate
+from search.ranking import coherence_boost, distance_to_first_point
 
 PICTURE_BALANCE = 0.5  # a picture term: half content, half style (style and texture sharing it)
 
@@ -294,19 +294,23 @@ class Searcher:
             if not cands:
                 return []
             ids = np.array(sorted(cands), dtype=np.int64)
-            sims, present, contrib, vectors, places = self._score(parts, ids, norm)
+            sims, present, contrib, _, _ = self._score(parts, ids, norm, exact=False)  # ranks; codes will do
             scores = contrib.sum(axis=0)
             keep = self._filter_mask(parts, sims, present, ids, filters)
             kept = np.sort(scores[keep & (scores >= (-np.inf if min_score is None else min_score))])[::-1]
             if lists.done(float(kept[k - 1]) if len(kept) >= k else None):
                 break
             depth *= GROWTH
+        ids = np.sort(ids[keep][np.argsort(-scores[keep], kind="stable")[: 2 * k]])  # the few shown: exactly
+        sims, present, contrib, vectors, places = self._score(parts, ids, norm)
+        scores = contrib.sum(axis=0)
+        keep = self._filter_mask(parts, sims, present, ids, filters)
         boost = np.zeros_like(scores)
         if coherence > 0 and "style" in self.encoders:
             style = vectors.get("style") or self.index_for("style").reconstruct_many(ids)
-            boost = self._coherence(scores, ids, style, coherence)
+            boost = coherence_boost(scores, style, coherence)
         final = scores + boost
-        near = self._distance_to_first_point(parts, places, len(ids))  # nearest first among equal scores
+        near = distance_to_first_point(parts, places, len(ids))  # nearest first among equal scores
         order = sorted(range(len(ids)), key=lambda i: (-round(float(final[i]), 6), near[i], int(ids[i])))
         order = [i for i in order if keep[i] and (min_score is None or final[i] >= min_score)]
         best = float(final[order[0]]) if order else 0.0
@@ -329,13 +333,13 @@ class Searcher:
             hits.sort(key=lambda h: UNDATED if h.image.taken_sort is None else h.image.taken_sort, reverse=True)
         return hits
 
-    def _score(self, parts: list[Part], ids: np.ndarray, norm: float) -> tuple:
-        """Exact scores of every candidate against every part: (sims, present, contributions, vectors, places)."""
+    def _score(self, parts: list[Part], ids: np.ndarray, norm: float, exact: bool = True) -> tuple:
+        """Scores of every candidate against every part (exact, or from an approximate index's codes):
+        (sims, present, contributions, vectors, places)."""
         sims = np.zeros((len(parts), len(ids)), np.float32)
         present = np.zeros((len(parts), len(ids)), bool)
-        vectors: dict[str, tuple[np.ndarray, np.ndarray]] = {
-            space: self.index_for(space).reconstruct_many(ids) for space in {p.space for p in parts} - {"location"}
-        }
+        spaces = {p.space for p in parts} - {"location"}
+        vectors = {space: self.index_for(space).reconstruct_many(ids, exact) for space in spaces}
         places = self.catalog.places_of(ids) if any(p.area is not None for p in parts) else None
         for j, p in enumerate(parts):
             if p.area is not None:
@@ -396,25 +400,3 @@ class Searcher:
                 if f.with_gps and not (row and row.gps):
                     keep[n] = False
         return keep
-
-    @staticmethod
-    def _distance_to_first_point(parts: list[Part], places: tuple | None, n: int) -> np.ndarray:
-        """Uses the places _score already read: a point area implies they were read."""
-        point = next((p.area for p in parts if p.area is not None and p.area.lat is not None), None)
-        if point is None or places is None:
-            return np.zeros(n)
-        _, _, lat, lon = places
-        return np.nan_to_num(distance_km(lat, lon, point.lat, point.lon), nan=np.inf)
-
-    @staticmethod
-    def _coherence(
-        scores: np.ndarray, ids: np.ndarray, style: tuple[np.ndarray, np.ndarray], strength: float, top: int = 10
-    ) -> np.ndarray:
-        """Raise results whose style is near the style centroid of the current top results."""
-        vecs, have = style
-        ranked = [i for i in np.argsort(-scores, kind="stable") if have[i]][:top]
-        if len(ranked) < 2:
-            return np.zeros_like(scores)
-        centroid = vecs[ranked].mean(axis=0)
-        centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
-        return np.where(have, strength * (vecs @ centroid), 0.0).astype(np.float32)

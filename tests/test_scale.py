@@ -63,6 +63,18 @@ def test_past_the_threshold_the_index_proposes_and_sqlite_scores(tmp_path: Path)
     assert have.tolist() == [True, False, True]
     np.testing.assert_array_equal(vecs[0], x[5])  # the vector SQLite holds, not its 8-bit code
     np.testing.assert_array_equal(index.reconstruct(ids[0]), x[0])
+    # ranking thousands of candidates decodes the codes in memory instead: close, not equal
+    decoded, have = index.reconstruct_many(np.asarray(ids[:500] + [10**9]), exact=False)
+    assert have.tolist() == [True] * 500 + [False]
+    cos = np.sum(decoded[:500] * x[:500], axis=1) / np.linalg.norm(decoded[:500], axis=1)
+    assert cos.min() > 0.99 and not np.array_equal(decoded[:500], x[:500])
+    with cat.transaction() as t:  # as the pipeline removes: SQLite first, then the index
+        Catalog.delete_images(t, ids[3:5])
+    index.remove(ids[3:5])  # through the id -> code map, which survives a save and a load
+    index.save()
+    again = VectorIndex(tmp_path / "content.faiss", "content", 32, ann_threshold=2000, nprobe=16)
+    assert again.load_and_reconcile(cat) == {"loaded": 5998, "added": 0, "removed": 0}
+    assert again.reconstruct_many(np.asarray(ids[2:6]), exact=False)[1].tolist() == [True, False, False, True]
 
 
 def test_a_start_reads_one_counter_when_the_file_is_current(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
