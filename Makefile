@@ -19,7 +19,7 @@ define install
 endef
 
 $(VENV)/.installed: pyproject.toml
-	$(call install,dev$(comma)llm)
+	$(call install,dev$(comma)llm$(comma)cluster)
 	touch $@ $(VENV)/.installed-fast
 
 # everything but the local LLM (llama-cpp-python compiles llama.cpp where no wheel fits: 10-20 minutes once)

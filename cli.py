@@ -1,4 +1,4 @@
-"""`styleseek index|search|similar|info|status|serve|models`: the scripts' door to the same services as the UI."""
+"""`styleseek index|import|search|similar|info|status|serve|models`: the scripts' door to the services the UI uses."""
 
 from __future__ import annotations
 
@@ -67,6 +67,14 @@ def _hits_text(payload: list[dict], time_display: str | None = None) -> str:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
+    if args.ray is not None:  # past one machine: Parquet shards now, `styleseek import` next (README, Scaling)
+        if args.shards is None:
+            raise ValueError("--ray needs --shards DIR: the folder the workers write the embedded pictures into")
+        paths = [Path(p) for p in args.paths]
+        r = _app(_settings(args)).index_on_ray(paths, args.shards, args.ray, args.ray_workers, args.ray_gpus)
+        done = f"{r['files']} files embedded by {r['workers']} workers in {r['seconds']}s into {r['shards']}"
+        _emit(args, r, f"{done}\nnext: styleseek import {r['shards']}")
+        return 0
     from tqdm import tqdm
 
     from indexing.progress import Progress
@@ -108,6 +116,12 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    r = _app(_settings(args)).import_shards(args.shards)
+    _emit(args, r, ", ".join(f"{v} {k}" for k, v in r.items()))
+    return 0
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from search.dates import intersect, strip_date
     from search.query import parse_query, parse_term_option, validate
@@ -123,22 +137,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     ]
     from search.engine import Filters
 
-    filters = Filters(
-        unplaced=args.unplaced,
-        taken_from=args.date_from,
-        taken_to=args.date_to,
-        camera=args.camera,
-        with_gps=args.with_gps,
-    )
-    hits = app.search(
-        validate(terms),
-        args.k,
-        min_score=args.min_score,
-        min_match=args.min_match,
-        sort=args.sort,
-        coherence=args.coherence,
-        filters=filters,
-    )
+    filters = Filters(args.unplaced, args.date_from, args.date_to, args.camera, args.with_gps)
+    options = {"min_score": args.min_score, "min_match": args.min_match, "sort": args.sort}
+    hits = app.search(validate(terms), args.k, **options, coherence=args.coherence, filters=filters)
     from geo.geocoder import GEOCODER, understood
 
     for t in terms:  # how each place was understood, and what else its name could mean (stderr: JSON stays clean)
@@ -327,6 +328,14 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("-q", "--quiet", action="store_true")
     x.set_defaults(fn=cmd_index)
 
+    x.add_argument("--ray", metavar="ADDRESS", help="embed on Ray (local, auto, ray://head:10001): see README")
+    x.add_argument("--shards", type=Path, help="with --ray: the folder for the Parquet shards")
+    x.add_argument("--ray-workers", type=int, default=0, help="with --ray: actors (default: a CPU or GPU each)")
+    x.add_argument("--ray-gpus", type=float, default=0.0, help="with --ray: GPUs per actor (e.g. 1)")
+    x = sub.add_parser("import", parents=[common], help="import the shards of `index --ray` into this catalog")
+    x.add_argument("shards", type=Path)
+    x.set_defaults(fn=cmd_import)
+
     x = sub.add_parser("search", parents=[common], help="search by weighted text terms (see README: query syntax)")
     x.add_argument("query", nargs="?", default="", help='e.g. "sunset over mountains, style: van gogh:0.9, -people"')
     x.add_argument("--term", action="append", metavar="TARGET:WEIGHT:TEXT", help="a term; repeatable")
@@ -342,12 +351,8 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--camera", help="part of the camera's make and model")
     x.add_argument("--with-gps", action="store_true", help="only pictures with a GPS position")
     x.add_argument("--group-by", choices=["place"], help="group the hits by the place they were taken")
-    x.add_argument(
-        "--unplaced",
-        choices=["keep", "drop"],
-        default="keep",
-        help="images without a place, under location terms (default: keep)",
-    )
+    x.add_argument("--unplaced", choices=["keep", "drop"], default="keep", help="images without a place, under "
+                   "location terms (default: keep)")  # fmt: skip
     x.set_defaults(fn=cmd_search)
 
     for name, fn, helptext in (("similar", cmd_similar, "images similar to one"), ("info", cmd_info, "one record")):

@@ -57,6 +57,11 @@ def default_style_encoders(settings: Settings) -> dict[str, Encoder]:
     return out
 
 
+def all_encoders(settings: Settings) -> dict[str, Encoder]:
+    """Every encoder the settings and the weights present give: what a cluster worker builds for itself."""
+    return {"content": default_content_encoder(settings), **default_style_encoders(settings)}
+
+
 MAX_PICTURES = 32  # dropped pictures held in memory, the least recently used forgotten first
 PICTURE_REF_HEX = 16  # '@' and 16 hex digits of the SHA-256: a dropped picture's name in a query
 
@@ -121,6 +126,25 @@ class StyleSeek:
         progress = progress or Progress()
         progress.listen(ProgressFile(self.settings.resolved_data_dir / "indexing.json"))
         return self.indexer().run(paths, progress, cancel)
+
+    def index_on_ray(
+        self, paths: list[Path], shards: Path, address: str | None, workers: int = 0, gpus: float = 0.0
+    ) -> dict:
+        """Embed the folders on a Ray cluster into Parquet shards (import them with import_shards)."""
+        from indexing.cluster import index_on_ray
+
+        return index_on_ray(paths, shards, self.settings, all_encoders, address, workers, gpus)
+
+    def import_shards(self, shards: Path) -> dict:
+        """A cluster run's shards into this catalog; the indices follow (trained or grown) and are saved."""
+        from indexing.shards import import_shards
+
+        counts = import_shards(self.catalog, self.thumbs, shards)
+        with self._index_lock:
+            self._indices.clear()  # reopened: each reconciles with what the import added
+        for space in self.encoders:
+            self.vector_index(space)
+        return counts
 
     # what the pages and `status` show ---------------------------------------------------------------------
     def counts(self) -> dict:

@@ -19,11 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from geo.gazetteer import GAZETTEER
 from indexing.catalog import META_VERSION, Catalog
 from indexing.gpu import GPU_MAX_PIXELS, cpu_reason
 from indexing.gpu_stage import GpuStage
-from indexing.imageio import ImageError, decode, probe, thumbnail_bytes
+from indexing.imageio import ImageError, probe, thumbnail_bytes
 from indexing.progress import Progress
 from indexing.scan import iter_image_files
 from indexing.thumbs import ThumbCache
@@ -32,13 +31,14 @@ from indexing.work import (
     Job,
     Outcome,
     RunReport,
+    add_places,
     backfill_places,
     bounded_map,
     calibrate_int8,
+    decode_for_index,
     encode_outcomes,
     forget,
     metadata_row,
-    place_columns,
     read_and_hash,
 )
 from models.base import Encoder
@@ -103,14 +103,7 @@ class Indexer:
             except ImageError:
                 pass  # the CPU path says what is wrong with it
         try:
-            dec = decode(
-                source,
-                name=e.path,
-                min_side=min_side,
-                min_long=self.settings.thumbnail_size,
-                max_pixels=self.settings.max_image_pixels,
-                big_bytes=self.settings.big_decode_mb << 20,
-            )
+            dec = decode_for_index(source, e.path, self.settings, min_side)
             if job.redo or not self.thumbs.read(h):
                 self.thumbs.write(h, thumbnail_bytes(dec.image, self.settings.thumbnail_size))
             prepared = {s: self.encoders[s].prepare(dec.image) for s in job.spaces}
@@ -332,14 +325,7 @@ class Indexer:
         if not batch and not others:
             return
         encoded = encode_outcomes(self.encoders, batch)
-        described = [o for o in [*batch, *others] if o.kind in ("ready", "touched") and o.row]
-        located = [o for o in described if o.row.get("gps_lat") is not None]
-        for o in described:
-            o.row.update(place_columns(None))
-        for o, p in zip(
-            located, GAZETTEER.nearest([(o.row["gps_lat"], o.row["gps_lon"]) for o in located]), strict=True
-        ):
-            o.row.update(place_columns(p))
+        add_places([o.row for o in [*batch, *others] if o.kind in ("ready", "touched") and o.row])
         ids: list[int] = []  # image id per batch position
         dropped: list[int] = []
         stale_hashes: list[str] = []

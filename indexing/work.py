@@ -19,13 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from geo.gazetteer import PLACE_VERSION, Place
+from geo.gazetteer import GAZETTEER, PLACE_VERSION, Place
 from indexing.catalog import META_VERSION, Catalog
-from indexing.imageio import Decoded
+from indexing.imageio import Decoded, decode
 from indexing.metadata import merge
 from indexing.scan import FileEntry
 from indexing.thumbs import ThumbCache
 from indexing.vectors import VectorIndex
+from settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,27 @@ def place_columns(p: Place | None) -> dict:
         "place_detail": p.detail if p else None,
         "place_version": PLACE_VERSION if p else None,
     }
+
+
+def add_places(rows: list[dict]) -> None:
+    """Each catalog row's place columns: the gazetteer's nearest place to its position, in one batch."""
+    located = [r for r in rows if r.get("gps_lat") is not None]
+    for r in rows:
+        r.update(place_columns(None))
+    for r, p in zip(located, GAZETTEER.nearest([(r["gps_lat"], r["gps_lon"]) for r in located]), strict=True):
+        r.update(place_columns(p))
+
+
+def decode_for_index(source: bytes | str, name: str, settings: Settings, min_side: int) -> Decoded:
+    """A picture decoded as indexing needs it: big enough for every model's input and for the thumbnail."""
+    return decode(
+        source,
+        name=name,
+        min_side=min_side,
+        min_long=settings.thumbnail_size,
+        max_pixels=settings.max_image_pixels,
+        big_bytes=settings.big_decode_mb << 20,
+    )
 
 
 def read_and_hash(path: str) -> tuple[bytes | None, str, int]:
