@@ -193,14 +193,19 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 300_000, 1_000_000])
     ap.add_argument("--data", type=Path, default=Path("/tmp/styleseek-scale"))
-    ap.add_argument("--threshold", type=int, default=200_000)
+    ap.add_argument("--threshold", type=int, default=100_000)
     ap.add_argument("--nprobe", type=int, default=32)
     ap.add_argument("--queries", type=int, default=20)
     ap.add_argument("--child", action="store_true")
     ap.add_argument("--index-dir", type=Path)
     ap.add_argument("--flat-upto", type=int, default=300_000, help="exact indices measured too up to this size")
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--filters-only", action="store_true")
     args = ap.parse_args()
+    if args.filters_only:  # the filters' queries again on the data as it is (after a catalog migration)
+        print(json.dumps({"images": Catalog(args.data / "catalog.sqlite3").conn.execute("SELECT COUNT(*) FROM images")
+                          .fetchone()[0], "filters_ms": filters(Catalog(args.data / "catalog.sqlite3"))}))  # fmt: skip
+        return
     if args.child:
         print(json.dumps(child(args.data, args.index_dir or args.data, args.threshold, args.nprobe, args.queries)))
         return

@@ -294,10 +294,9 @@ class Catalog:
             boxes = [(lo, hi)] if -180 <= lo and hi <= 180 else [(max(lo, -180), min(hi, 180)), _wrapped(lo, hi)]
             rows = []
             for a, b in boxes:  # two boxes where the circle crosses the antimeridian
-                rows += self.conn.execute(
-                    # CROSS JOIN: the R*Tree drives (SQLite would otherwise walk every indexed image)
-                    "SELECT p.id FROM positions p CROSS JOIN images i ON i.id = p.id WHERE i.status='indexed' "
-                    "AND p.max_lat >= ? AND p.min_lat <= ? AND p.max_lon >= ? AND p.min_lon <= ? LIMIT ?",
+                rows += self.conn.execute(  # the R*Tree alone: it holds indexed pictures only (migration 7)
+                    "SELECT id FROM positions WHERE max_lat >= ? AND min_lat <= ? AND max_lon >= ? AND min_lon <= ? "
+                    "LIMIT ?",
                     (lat - dlat, lat + dlat, a, b, limit),
                 ).fetchall()
         return [r[0] for r in rows][:limit]

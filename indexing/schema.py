@@ -111,6 +111,21 @@ MIGRATIONS: list[str] = [
         END;
     CREATE TRIGGER positions_deleted AFTER DELETE ON images BEGIN DELETE FROM positions WHERE id = OLD.id; END;
     """,
+    # 7: the R*Tree holds indexed pictures only, so a "near:" term reads it alone: joining each of a box's
+    # 12k rows to its images row cost 30 ms at 1M
+    """
+    DROP TRIGGER positions_added;
+    DROP TRIGGER positions_moved;
+    DELETE FROM positions WHERE id NOT IN (SELECT id FROM images WHERE status = 'indexed');
+    CREATE TRIGGER positions_added AFTER INSERT ON images WHEN NEW.gps_lat IS NOT NULL AND NEW.status = 'indexed'
+        BEGIN INSERT INTO positions VALUES (NEW.id, NEW.gps_lat, NEW.gps_lat, NEW.gps_lon, NEW.gps_lon); END;
+    CREATE TRIGGER positions_moved AFTER UPDATE OF gps_lat, gps_lon, status ON images
+        BEGIN
+            DELETE FROM positions WHERE id = OLD.id;
+            INSERT INTO positions SELECT NEW.id, NEW.gps_lat, NEW.gps_lat, NEW.gps_lon, NEW.gps_lon
+                WHERE NEW.gps_lat IS NOT NULL AND NEW.status = 'indexed';
+        END;
+    """,
 ]
 # 1: before real-device files were read right; 2: container orientation, XMP, offsets, RAW, colour (issue 9).
 # Older rows are refreshed on the next run: HEIF/AVIF re-embedded (their pixels were turned), others re-read.

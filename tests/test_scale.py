@@ -53,7 +53,7 @@ def test_past_the_threshold_the_index_proposes_and_sqlite_scores(tmp_path: Path)
     index = VectorIndex(tmp_path / "content.faiss", "content", 32, ann_threshold=2000, nprobe=16)
     index.load_and_reconcile(cat)
     assert index.approximate and index.ntotal == 6000
-    assert index.resident_bytes() == 6000 * (32 + 8)  # a byte a dimension and the id, against 4·32 + 8 exact
+    assert index.resident_bytes() == 6000 * (32 + 8 + 40)  # a byte a dimension, the id, its map entry (vs 136 exact)
     queries = clustered(20, 32, seed=7)
     _, got = index.search(queries, 50)
     exact = np.asarray(ids)[np.argsort(-(queries @ x.T), axis=1)[:, :50]]
@@ -166,3 +166,26 @@ def test_positions_come_from_the_rtree_across_the_antimeridian(tmp_path: Path) -
         t.execute("UPDATE images SET gps_lat=45.0, gps_lon=97.01 WHERE id=?", (ids["near"],))
     moved = cat.ids_in_area("city", "CN", None, 45.0, 25, 100, lon=97.0)
     assert sorted(moved) == sorted([ids["near"], ids["same latitude, far east"]])
+    with cat.transaction() as t:  # only indexed pictures are in the tree: a failed row at the spot is not
+        broken = {"folder_id": folder, "path": "/p/broken.jpg", "size": 1, "mtime": 1.0, "hash": "x",
+                  "status": "error", "gps_lat": 0.0, "gps_lon": 179.9}  # fmt: skip
+        broken_id = Catalog.insert_image(t, broken)
+    assert set(cat.ids_in_area("city", "FJ", None, 0.0, 10, 100, lon=179.99)) == across
+    with cat.transaction() as t:
+        t.execute("UPDATE images SET status='indexed' WHERE id=?", (broken_id,))
+    assert set(cat.ids_in_area("city", "FJ", None, 0.0, 10, 100, lon=179.99)) == across | {broken_id}
+
+
+def test_a_catalog_of_migration_6_keeps_its_positions(tmp_path: Path) -> None:
+    """Migration 7 rebuilds the R*Tree's triggers: a catalog made before it keeps its placed pictures."""
+    cat = Catalog(tmp_path / "catalog.sqlite3")
+    folder = cat.add_folder("/p")
+    with cat.transaction() as t:
+        row = {"folder_id": folder, "path": "/p/a.jpg", "size": 1, "mtime": 1.0, "hash": "a", "status": "indexed",
+               "gps_lat": 10.0, "gps_lon": 20.0}  # fmt: skip
+        placed = Catalog.insert_image(t, row)
+        t.execute("PRAGMA user_version = 6")  # as if migration 7 had not run: it runs again on the next open
+    cat.conn.close()
+    again = Catalog(tmp_path / "catalog.sqlite3")
+    assert again.conn.execute("PRAGMA user_version").fetchone()[0] >= 7
+    assert again.ids_in_area("city", "XX", None, 10.0, 5, 10, lon=20.0) == [placed]
