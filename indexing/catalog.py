@@ -222,7 +222,10 @@ class Catalog:
     def insert_image(t: sqlite3.Connection, row: dict) -> int:
         row = {**row, "indexed_at": time.time()}
         cols = ", ".join(row)
-        cur = t.execute(f"INSERT INTO images({cols}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
+        new_id = "(SELECT value + 1 FROM counters WHERE name = 'image_id')"  # never a deleted picture's id
+        cur = t.execute(
+            f"INSERT INTO images(id, {cols}) VALUES ({new_id}, {', '.join('?' * len(row))})", tuple(row.values())
+        )
         return int(cur.lastrowid)
 
     @staticmethod

@@ -126,6 +126,16 @@ MIGRATIONS: list[str] = [
                 WHERE NEW.gps_lat IS NOT NULL AND NEW.status = 'indexed';
         END;
     """,
+    # 8: image ids are never reused. SQLite gives a new row max(id) + 1, so deleting the newest picture and
+    # adding another reused its id; a crash between that commit and the FAISS file's save left the old vector
+    # under the new picture's id, which a reconcile by ids cannot see
+    """
+    CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    INSERT INTO counters VALUES ('image_id', COALESCE((SELECT MAX(id) FROM images), 0));
+    CREATE TRIGGER image_id_used AFTER INSERT ON images
+        WHEN NEW.id > (SELECT value FROM counters WHERE name = 'image_id')
+        BEGIN UPDATE counters SET value = NEW.id WHERE name = 'image_id'; END;
+    """,
 ]
 # 1: before real-device files were read right; 2: container orientation, XMP, offsets, RAW, colour (issue 9).
 # Older rows are refreshed on the next run: HEIF/AVIF re-embedded (their pixels were turned), others re-read.

@@ -184,8 +184,30 @@ def test_a_catalog_of_migration_6_keeps_its_positions(tmp_path: Path) -> None:
         row = {"folder_id": folder, "path": "/p/a.jpg", "size": 1, "mtime": 1.0, "hash": "a", "status": "indexed",
                "gps_lat": 10.0, "gps_lon": 20.0}  # fmt: skip
         placed = Catalog.insert_image(t, row)
-        t.execute("PRAGMA user_version = 6")  # as if migration 7 had not run: it runs again on the next open
+        t.execute("DROP TRIGGER image_id_used")  # as a catalog of migration 6 was: later ones run on opening
+        t.execute("DROP TABLE counters")
+        t.execute("PRAGMA user_version = 6")
     cat.conn.close()
     again = Catalog(tmp_path / "catalog.sqlite3")
     assert again.conn.execute("PRAGMA user_version").fetchone()[0] >= 7
     assert again.ids_in_area("city", "XX", None, 10.0, 5, 10, lon=20.0) == [placed]
+
+
+def test_a_deleted_pictures_id_is_never_given_again(tmp_path: Path) -> None:
+    """The newest picture deleted and another added (a crash before the FAISS file was saved): the new one
+    gets a new id, so the reconcile sees the old vector's id gone and the new one missing, and fixes both."""
+    x = clustered(3, 8)
+    cat, ids = catalog_with(tmp_path, x[:2])
+    index = VectorIndex(tmp_path / "content.faiss", "content", 8)
+    index.load_and_reconcile(cat)
+    index.save()  # the file holds ids[0] and ids[1]
+    with cat.transaction() as t:  # the newest picture replaced; the process dies before saving the index
+        Catalog.delete_images(t, [ids[1]])
+        row = {"folder_id": 1, "path": "/p/new.jpg", "size": 1, "mtime": 1.0, "hash": "new", "status": "indexed"}
+        new = Catalog.insert_image(t, row)
+        Catalog.add_vector(t, new, "content", x[2])
+    assert new == ids[1] + 1
+    reopened = VectorIndex(tmp_path / "content.faiss", "content", 8)
+    assert reopened.load_and_reconcile(cat) == {"loaded": 2, "added": 1, "removed": 1}
+    np.testing.assert_array_equal(reopened.reconstruct(new), x[2])
+    assert reopened.reconstruct(ids[1]) is None
