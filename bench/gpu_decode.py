@@ -167,12 +167,37 @@ def thumbnail_encoders(dec: GpuDecoder, blobs: list[bytes], bs: int) -> dict:
     }
 
 
+def decoder_variants(tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: dict) -> None:
+    """nvImageCodec's host threads and backends: the decoder alone, and the Indexer's GPU path (content) with
+    each, beside the CPU path in the same run."""
+    n = len(blobs)
+    out["cpu_pipeline_content_img_s"], _ = indexer_rate(tmp, "cpu-content", photos, n, bs, "cpu", {})
+    print("cpu content", out["cpu_pipeline_content_img_s"], flush=True)
+    for threads, hw in ((0, False), (8, False), (4, False), (2, False), (4, True)):
+        GpuDecoder.CPU_THREADS, GpuDecoder.HARDWARE_ONLY = threads, hw
+        name = f"threads_{threads or 'all'}{'_hw_only' if hw else ''}"
+        try:
+            dec = GpuDecoder()
+            dec.decode(blobs[:bs])
+            alone = rate(n, lambda: [dec.decode(blobs[i : i + bs]) for i in range(0, n, bs)])  # noqa: B023
+            piped, seconds = indexer_rate(tmp, f"gpu-{name}", photos, n, bs, "gpu", {}, 8)
+            out[name] = {"decode_alone_img_s": alone, "gpu_pipeline_content_img_s": piped, "stage_seconds": seconds}
+        except Exception as e:  # noqa: BLE001 - one variant failing must not lose the rest
+            out[name] = {"error": f"{type(e).__name__}: {e}"[:300]}
+        print(name, out[name], flush=True)
+    GpuDecoder.CPU_THREADS, GpuDecoder.HARDWARE_ONLY = 0, False
+    for path in ("cpu", "gpu"):
+        out[f"{path}_pipeline_all_three_img_s"], seconds = indexer_rate(tmp, f"{path}-all", photos, n, bs, path, None)
+        print(path, "all three", out[f"{path}_pipeline_all_three_img_s"], seconds, flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--images", type=int, default=512)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--mixed", type=int, default=512, help="pictures in the mixed folder (0: none)")
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--variants", action="store_true", help="only: the decoder's host threads and backends")
     args = ap.parse_args()
     import torch
 
@@ -228,6 +253,11 @@ def main() -> None:
 
         return run
 
+    if args.variants:
+        decoder_variants(tmp, photos, blobs, bs, out)
+        if args.out:
+            args.out.write_text(json.dumps(out, indent=2) + "\n")
+        return
     end_to_end(("content", "style", "texture"))()  # warm-up of the towers
     out["nvimgcodec_decode_img_s"] = rate(n, decode_only)
     out["decode_resizes_thumbs_img_s"] = rate(n, decode_and_resize)

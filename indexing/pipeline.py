@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from indexing.catalog import META_VERSION, Catalog
-from indexing.gpu import GPU_MAX_PIXELS, cpu_reason
+from indexing.gpu import GPU_MAX_PIXELS, cpu_reason, jpeg_head
 from indexing.gpu_stage import GpuStage
 from indexing.imageio import ImageError, probe, thumbnail_bytes
 from indexing.progress import Progress
@@ -28,6 +28,7 @@ from indexing.scan import iter_image_files
 from indexing.thumbs import ThumbCache
 from indexing.vectors import VectorIndex
 from indexing.work import (
+    PROBES,
     Job,
     Outcome,
     RunReport,
@@ -39,6 +40,7 @@ from indexing.work import (
     encode_outcomes,
     forget,
     metadata_row,
+    probe_row,
     read_and_hash,
 )
 from models.base import Encoder
@@ -97,11 +99,9 @@ class Indexer:
             if moved_id is not None:
                 return Outcome(job, "moved", hash=h, moved_id=moved_id)
         if gpu and data is not None and cpu_reason(data, min(GPU_MAX_PIXELS, self.settings.max_image_pixels)) is None:
-            try:  # the metadata from the header now, the pixels from the GPU decoder with the batch
-                meta = probe(data, name=e.path, max_pixels=self.settings.max_image_pixels)
-                return Outcome(job, "gpu", hash=h, row=metadata_row(meta, e), data=data)
-            except ImageError:
-                pass  # the CPU path says what is wrong with it
+            # the metadata from the header in a probe process, the pixels from the GPU decoder with the batch
+            probing = PROBES.get().submit(probe_row, jpeg_head(data), e, self.settings.max_image_pixels)
+            return Outcome(job, "gpu", hash=h, data=data, probing=probing)
         try:
             dec = decode_for_index(source, e.path, self.settings, min_side)
             if job.redo or not self.thumbs.read(h):
@@ -299,6 +299,9 @@ class Indexer:
         try:
             for out in itertools.chain(outcomes, [None]):  # None: the end, where the GPU stage is drained
                 last = out is None or cancel.is_set()
+                if out is not None and out.kind == "gpu":
+                    out.row = (out.probing.result() or {}) if out.probing else out.row
+                    out = out if out.row else cpu(out)  # a header the probe could not read: the CPU path says why
                 if out is not None and out.kind == "gpu":
                     stage.add(out)  # type: ignore[union-attr]
                 elif out is not None:

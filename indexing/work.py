@@ -12,16 +12,17 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from basics import Once
 from geo.gazetteer import GAZETTEER, PLACE_VERSION, Place
 from indexing.catalog import META_VERSION, Catalog
-from indexing.imageio import Decoded, decode
+from indexing.imageio import Decoded, ImageError, decode, probe
 from indexing.metadata import merge
 from indexing.scan import FileEntry
 from indexing.thumbs import ThumbCache
@@ -52,6 +53,7 @@ class Outcome:
     moved_id: int | None = None
     data: bytes | None = None  # a file's bytes while they wait for the GPU decoder
     vectors: dict[str, Any] = field(default_factory=dict)  # space -> embedding, where the GPU stage made it
+    probing: Future | None = None  # the catalog columns being read from the header in a probe process
 
 
 @dataclass
@@ -96,6 +98,26 @@ def add_places(rows: list[dict]) -> None:
         r.update(place_columns(None))
     for r, p in zip(located, GAZETTEER.nearest([(r["gps_lat"], r["gps_lon"]) for r in located]), strict=True):
         r.update(place_columns(p))
+
+
+def probe_row(head: bytes, entry: FileEntry, max_pixels: int) -> dict | None:
+    """A JPEG's catalog columns from its header bytes (None: the header does not say; the CPU path will). Runs in
+    the probe processes: parsing EXIF and XMP is Python that holds the GIL, and in the reader threads it
+    starved the GPU decoder's thread (BENCHMARKS.md, GPU indexing)."""
+    try:
+        return metadata_row(probe(head, name=entry.path, max_pixels=max_pixels), entry)
+    except Exception:  # noqa: BLE001 - whatever it is, the CPU path reads the file again and reports it
+        return None
+
+
+def _probe_processes() -> ProcessPoolExecutor:
+    import multiprocessing
+
+    n = max(1, min(8, (os.cpu_count() or 2) // 2))
+    return ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"))  # no fork of CUDA and threads
+
+
+PROBES = Once(_probe_processes)  # started on the first GPU run, kept for the process's life
 
 
 def decode_for_index(source: bytes | str, name: str, settings: Settings, min_side: int) -> Decoded:
@@ -205,7 +227,7 @@ def calibrate_int8(
 ) -> None:
     """int8 without its quantised towers yet: calibrate them on the collection's own first pictures
     (STYLESEEK_CALIBRATION_IMAGES of them)."""
-    from indexing.imageio import ImageError, decode
+    from indexing.imageio import decode
     from indexing.scan import iter_image_files
 
     need = {s: enc for s, enc in encoders.items() if enc.needs_calibration}

@@ -244,3 +244,25 @@ def test_thumbnails_from_the_gpu_encoder_are_jpeg_and_served_as_such(settings, s
     row = svc.image_by_path(lib / "s0.jpg")
     svc.thumbs.write(row.hash, svc.thumbs.read(svc.image_by_path(lib / "kept.png").hash))
     assert len(list(svc.thumbs.root.glob(f"*/{row.hash}.*"))) == 1
+
+
+def test_a_jpegs_header_alone_gives_the_probe_process_what_the_whole_file_gives(upright: Path, tmp_path: Path) -> None:
+    """The GPU path probes in processes from the bytes before the first scan: a phone-like JPEG tagged by
+    exiftool (orientation, time, GPS, an XMP rating) reads the same from its header as from the whole file."""
+    from indexing.gpu import jpeg_head
+    from indexing.imageio import probe
+    from indexing.scan import FileEntry
+    from indexing.work import metadata_row, probe_row
+    from tests.realfiles import exif, stored
+
+    path = exif(stored(upright, 6, tmp_path / "phone.jpg"), "-Orientation#=6", "-DateTimeOriginal=2023:07:14 18:30:05",
+                "-OffsetTimeOriginal=+02:00", "-GPSLatitude=43.7", "-GPSLatitudeRef=N", "-GPSLongitude=7.27",
+                "-GPSLongitudeRef=E", "-XMP-xmp:Rating=4")  # fmt: skip
+    data = path.read_bytes()
+    entry = FileEntry(str(path), len(data), 1.0)
+    head = jpeg_head(data)
+    assert len(head) < len(data) and b"\xff\xda" not in head and head.endswith(b"\xff\xd9")  # no scan data
+    whole = metadata_row(probe(data, name=str(path), max_pixels=10**9), entry)
+    assert probe_row(head, entry, 10**9) == whole
+    assert (whole["width"], whole["height"], whole["rating"], whole["taken_at"]) == (320, 240, 4, "2023-07-14T18:30:05")
+    assert probe_row(b"\xff\xd8\xff\xe0\x00\x10JFIF", entry, 10**9) is None  # cut short: the CPU path will say why
