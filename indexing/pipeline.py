@@ -116,6 +116,17 @@ class Indexer:
             return Outcome(job, "fill", hash=h, prepared=prepared)
         return Outcome(job, "ready", hash=h, prepared=prepared, row=metadata_row(dec, e))
 
+    def _probed(self, o: Outcome) -> dict:
+        """The probe process's row; where it could not read the header, the whole file read here ({}: neither)."""
+        try:
+            got = o.probing.result() if o.probing else o.row
+        except Exception as e:  # noqa: BLE001 - a broken pool (a process killed) costs speed, never the run
+            got = f"the probe process failed: {type(e).__name__}"
+        if isinstance(got, str) and o.data is not None:
+            log.info("probe of %s's header: %s; reading the whole file", o.job.entry.path, got)
+            got = probe_row(o.data, o.job.entry, self.settings.max_image_pixels)
+        return got if isinstance(got, dict) else {}
+
     # main side --------------------------------------------------------------------------------------
     def run(
         self, roots: list[Path], progress: Progress | None = None, cancel: threading.Event | None = None
@@ -300,7 +311,7 @@ class Indexer:
             for out in itertools.chain(outcomes, [None]):  # None: the end, where the GPU stage is drained
                 last = out is None or cancel.is_set()
                 if out is not None and out.kind == "gpu":
-                    out.row = (out.probing.result() or {}) if out.probing else out.row
+                    out.row = self._probed(out)
                     out = out if out.row else cpu(out)  # a header the probe could not read: the CPU path says why
                 if out is not None and out.kind == "gpu":
                     stage.add(out)  # type: ignore[union-attr]

@@ -100,14 +100,14 @@ def add_places(rows: list[dict]) -> None:
         r.update(place_columns(p))
 
 
-def probe_row(head: bytes, entry: FileEntry, max_pixels: int) -> dict | None:
-    """A JPEG's catalog columns from its header bytes (None: the header does not say; the CPU path will). Runs in
+def probe_row(head: bytes, entry: FileEntry, max_pixels: int) -> dict | str:
+    """A JPEG's catalog columns from its header bytes, or why not (the CPU path then reads the file). Runs in
     the probe processes: parsing EXIF and XMP is Python that holds the GIL, and in the reader threads it
     starved the GPU decoder's thread (BENCHMARKS.md, GPU indexing)."""
     try:
         return metadata_row(probe(head, name=entry.path, max_pixels=max_pixels), entry)
-    except Exception:  # noqa: BLE001 - whatever it is, the CPU path reads the file again and reports it
-        return None
+    except Exception as e:  # noqa: BLE001 - whatever it is, the CPU path reads the file again and reports it
+        return f"{type(e).__name__}: {e}"
 
 
 def _probe_processes() -> ProcessPoolExecutor:

@@ -265,4 +265,4 @@ def test_a_jpegs_header_alone_gives_the_probe_process_what_the_whole_file_gives(
     whole = metadata_row(probe(data, name=str(path), max_pixels=10**9), entry)
     assert probe_row(head, entry, 10**9) == whole
     assert (whole["width"], whole["height"], whole["rating"], whole["taken_at"]) == (320, 240, 4, "2023-07-14T18:30:05")
-    assert probe_row(b"\xff\xd8\xff\xe0\x00\x10JFIF", entry, 10**9) is None  # cut short: the CPU path will say why
+    assert "unreadable" in probe_row(b"\xff\xd8\xff\xe0\x00\x10JFIF", entry, 10**9)  # cut short: the CPU path reads it
