@@ -68,17 +68,19 @@ def jpeg_header(data: bytes) -> JpegHeader | None:
 
 
 def jpeg_head(data: bytes) -> bytes:
-    """A JPEG's bytes up to its first scan (EXIF, XMP, ICC, the frame header: all a probe reads), closed by an
-    end marker; the whole file where no scan is found. What goes to a probe process instead of 3 MB."""
+    """A JPEG's bytes up to its first scan's header (EXIF, XMP, ICC, the frame header: all a probe reads), closed
+    by an end marker; the whole file where no scan is found. What goes to a probe process instead of 3 MB.
+    The scan's header is kept: Pillow 10 refuses a JPEG whose end marker comes before it (Pillow 13 does not)."""
     i = 2
     while i + 4 <= len(data) and data[i] == 0xFF:
         marker = data[i + 1]
         if marker == 0xFF or marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
             i += 1 if marker == 0xFF else 2
             continue
+        length = struct.unpack(">H", data[i + 2 : i + 4])[0]
         if marker == 0xDA:
-            return data[:i] + b"\xff\xd9"
-        i += 2 + struct.unpack(">H", data[i + 2 : i + 4])[0]
+            return data[: i + 2 + length] + b"\xff\xd9"
+        i += 2 + length
     return data
 
 
