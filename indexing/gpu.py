@@ -14,7 +14,7 @@ What goes to the CPU path instead, and why (the CPU path is what the GPU path mu
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,15 +35,11 @@ class JpegHeader:
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 
 
-def jpeg_header(data: bytes) -> JpegHeader | None:
-    """The frame header of a JPEG, read by walking its markers up to the first SOFn; None if it is no JPEG or
-    its header is cut short."""
-    if data[:3] != b"\xff\xd8\xff":
-        return None
-    i, icc = 2, False
-    while i + 4 <= len(data):
-        if data[i] != 0xFF:
-            return None
+def _segments(data: bytes) -> Iterator[tuple[int, int, int]]:
+    """(marker, offset, length) of a JPEG's segments, walked from its start up to and including the first scan's
+    header; stops where the bytes are not a marker or are cut short."""
+    i = 2
+    while i + 4 <= len(data) and data[i] == 0xFF:
         marker = data[i + 1]
         if marker == 0xFF:  # fill byte
             i += 1
@@ -52,6 +48,19 @@ def jpeg_header(data: bytes) -> JpegHeader | None:
             i += 2
             continue
         (length,) = struct.unpack(">H", data[i + 2 : i + 4])
+        yield marker, i, length
+        if marker == 0xDA:
+            return
+        i += 2 + length
+
+
+def jpeg_header(data: bytes) -> JpegHeader | None:
+    """The frame header of a JPEG, read by walking its markers up to the first SOFn; None if it is no JPEG or
+    its header is cut short."""
+    if data[:3] != b"\xff\xd8\xff":
+        return None
+    icc = False
+    for marker, i, _ in _segments(data):
         if marker == 0xE2 and data[i + 4 : i + 16] == b"ICC_PROFILE\x00":
             icc = True
         if marker in _SOF:
@@ -63,7 +72,6 @@ def jpeg_header(data: bytes) -> JpegHeader | None:
             )
         if marker == 0xDA:  # scan data before any frame header: broken
             return None
-        i += 2 + length
     return None
 
 
@@ -71,16 +79,9 @@ def jpeg_head(data: bytes) -> bytes:
     """A JPEG's bytes up to its first scan's header (EXIF, XMP, ICC, the frame header: all a probe reads), closed
     by an end marker; the whole file where no scan is found. What goes to a probe process instead of 3 MB.
     The scan's header is kept: Pillow 10 refuses a JPEG whose end marker comes before it (Pillow 13 does not)."""
-    i = 2
-    while i + 4 <= len(data) and data[i] == 0xFF:
-        marker = data[i + 1]
-        if marker == 0xFF or marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
-            i += 1 if marker == 0xFF else 2
-            continue
-        length = struct.unpack(">H", data[i + 2 : i + 4])[0]
+    for marker, i, length in _segments(data):
         if marker == 0xDA:
             return data[: i + 2 + length] + b"\xff\xd9"
-        i += 2 + length
     return data
 
 
