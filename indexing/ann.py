@@ -48,17 +48,15 @@ def trained(dim: int, n: int, sample: np.ndarray, nprobe: int) -> faiss.Index:
     return index
 
 
-def training_size(dim: int, n: int) -> int:
-    """How many of n vectors the k-means sees."""
-    return min(n, TRAIN_PER_LIST * faiss.extract_index_ivf(faiss.index_factory(dim, factory(dim, n))).nlist)
+def training_rows(dim: int, n: int, seed: int = 1234) -> np.ndarray:
+    """Which of n vectors (sorted positions) the k-means sees: enough for each list, the same ones every time."""
+    take = min(n, TRAIN_PER_LIST * faiss.extract_index_ivf(faiss.index_factory(dim, factory(dim, n))).nlist)
+    return np.sort(np.random.default_rng(seed).choice(n, take, replace=False)) if take < n else np.arange(n)
 
 
-def build(dim: int, ids: np.ndarray, vectors: np.ndarray, nprobe: int, seed: int = 1234) -> faiss.Index:
+def build(dim: int, ids: np.ndarray, vectors: np.ndarray, nprobe: int) -> faiss.Index:
     """An IVF-SQ8 index of these vectors (in memory already: an exact index that grew past the threshold)."""
-    take = training_size(dim, len(ids))
-    rng = np.random.default_rng(seed)
-    sample = vectors[np.sort(rng.choice(len(ids), take, replace=False))] if take < len(ids) else vectors
-    index = trained(dim, len(ids), sample, nprobe)
+    index = trained(dim, len(ids), vectors[training_rows(dim, len(ids))], nprobe)
     for i in range(0, len(ids), 100_000):
         index.add_with_ids(np.ascontiguousarray(vectors[i : i + 100_000], np.float32), ids[i : i + 100_000])
     return index

@@ -38,6 +38,7 @@ from indexing.work import (
     calibrate_int8,
     decode_for_index,
     encode_outcomes,
+    failure,
     forget,
     metadata_row,
     probe_row,
@@ -81,7 +82,7 @@ class Indexer:
         try:
             data, h, size = read_and_hash(e.path)
         except OSError as err:
-            return Outcome(job, "failed", error=f"unreadable: {err.strerror or err}")
+            return Outcome(job, "failed", error=failure(err, e.path))
         if size == 0:
             return Outcome(job, "failed", error="empty file (0 bytes)")
         source = data if data is not None else e.path
@@ -107,11 +108,8 @@ class Indexer:
             if job.redo or not self.thumbs.read(h):
                 self.thumbs.write(h, thumbnail_bytes(dec.image, self.settings.thumbnail_size))
             prepared = {s: self.encoders[s].prepare(dec.image) for s in job.spaces}
-        except ImageError as err:
-            return Outcome(job, "failed", hash=h, error=str(err))
         except Exception as err:  # noqa: BLE001 - one odd file must never stop a run
-            log.exception("unexpected error on %s", e.path)
-            return Outcome(job, "failed", hash=h, error=f"unexpected error: {type(err).__name__}: {err}")
+            return Outcome(job, "failed", hash=h, error=failure(err, e.path))
         if job.fill_id is not None:
             return Outcome(job, "fill", hash=h, prepared=prepared)
         return Outcome(job, "ready", hash=h, prepared=prepared, row=metadata_row(dec, e))

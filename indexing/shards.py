@@ -11,7 +11,6 @@ folder's manifest.json names each space's dimension and model fingerprint: an im
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,11 +21,9 @@ from indexing.catalog import META_VERSION, Catalog
 from indexing.imageio import ImageError, thumbnail_bytes
 from indexing.scan import FileEntry
 from indexing.thumbs import ThumbCache
-from indexing.work import add_places, decode_for_index, metadata_row, read_and_hash
+from indexing.work import add_places, decode_for_index, failure, metadata_row, read_and_hash
 from models.base import Encoder
 from settings import Settings
-
-log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 SHARD_VERSION = 1
@@ -84,12 +81,8 @@ class Embedder:
                 inputs = {s: enc.prepare(dec.image) for s, enc in self.encoders.items()}
                 row["thumb"] = thumbnail_bytes(dec.image, self.settings.thumbnail_size)
                 row["row"] = json.dumps(metadata_row(dec, _entry(item)))
-            except (ImageError, OSError) as err:
-                row["error"] = str(err) if isinstance(err, ImageError) else f"unreadable: {err.strerror or err}"
-                continue
             except Exception as err:  # noqa: BLE001 - one odd file must never stop a run
-                log.exception("unexpected error on %s", item["path"])
-                row["error"] = f"unexpected error: {type(err).__name__}: {err}"
+                row["error"] = failure(err, item["path"])
                 continue
             row["status"] = "indexed"
             for s, x in inputs.items():

@@ -1,7 +1,8 @@
 """One FAISS index per space, persisted atomically and reconciled against SQLite: exact (IndexIDMap2 over
 IndexFlatIP) up to `ann_threshold` vectors, above it approximate (indexing/ann.py: IVF with 8-bit codes), whose
-candidates' vectors are then read from SQLite, so what a search scores is exact either way. A start compares
-the file with SQLite by the space's generation counter (one row), and reads ids only when they differ."""
+candidates are ranked from the codes and whose shown pictures are re-read from SQLite, so the scores a search
+shows are exact either way. A start compares the file with SQLite by the space's generation counter (one row),
+and reads ids only when they differ."""
 
 from __future__ import annotations
 
@@ -114,7 +115,7 @@ class VectorIndex:
         want = catalog.vector_ids(self.space)
         if self.ann_threshold and len(have) == 0 and len(want) > self.ann_threshold:
             # no file (first open, or lost): train on a sample straight from SQLite, never holding every float
-            sample = np.random.default_rng(1234).choice(want, ann.training_size(self.dim, len(want)), replace=False)
+            sample = want[ann.training_rows(self.dim, len(want))]
             self._index = ann.trained(
                 self.dim, len(want), catalog.load_vectors(self.space, sample, self.dim)[1], self.nprobe
             )

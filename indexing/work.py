@@ -100,6 +100,17 @@ def add_places(rows: list[dict]) -> None:
         r.update(place_columns(p))
 
 
+def failure(err: Exception, path: str) -> str:
+    """Why a file could not be indexed, in the words the report shows: what the reader said, an unreadable file,
+    or an unexpected error (logged with its traceback: a bug to fix, never a stopped run)."""
+    if isinstance(err, ImageError):
+        return str(err)
+    if isinstance(err, OSError):
+        return f"unreadable: {err.strerror or err}"
+    log.exception("unexpected error on %s", path)
+    return f"unexpected error: {type(err).__name__}: {err}"
+
+
 def probe_row(head: bytes, entry: FileEntry, max_pixels: int) -> dict | str:
     """A JPEG's catalog columns from its header bytes, or why not (the CPU path then reads the file). Runs in
     the probe processes: parsing EXIF and XMP is Python that holds the GIL, and in the reader threads it

@@ -23,9 +23,8 @@ def clustered(n: int, dim: int, seed: int = 0) -> np.ndarray:
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-def catalog_with(tmp: Path, vectors: np.ndarray, space: str = "content") -> tuple[Catalog, list[int]]:
-    cat = Catalog(tmp / "catalog.sqlite3")
-    cat.check_space(space, vectors.shape[1], "test")
+def add_pictures(cat: Catalog, tmp: Path, vectors: np.ndarray, prefix: str = "p", space: str = "content") -> list[int]:
+    """Indexed rows with these vectors, in one transaction (as a pipeline commit writes them)."""
     folder = cat.add_folder(str(tmp / "pictures"))
     with cat.transaction() as t:
         ids = [
@@ -33,10 +32,10 @@ def catalog_with(tmp: Path, vectors: np.ndarray, space: str = "content") -> tupl
                 t,
                 {
                     "folder_id": folder,
-                    "path": f"/p/{i}.jpg",
+                    "path": f"/{prefix}/{i}.jpg",
                     "size": 1,
                     "mtime": 1.0,
-                    "hash": f"{i:032x}",
+                    "hash": f"{prefix}{i:031x}",
                     "status": "indexed",
                 },
             )  # fmt: skip
@@ -44,7 +43,13 @@ def catalog_with(tmp: Path, vectors: np.ndarray, space: str = "content") -> tupl
         ]
         for i, v in zip(ids, vectors, strict=True):
             Catalog.add_vector(t, i, space, v)
-    return cat, ids
+    return ids
+
+
+def catalog_with(tmp: Path, vectors: np.ndarray, space: str = "content") -> tuple[Catalog, list[int]]:
+    cat = Catalog(tmp / "catalog.sqlite3")
+    cat.check_space(space, vectors.shape[1], "test")
+    return cat, add_pictures(cat, tmp, vectors, space=space)
 
 
 def test_past_the_threshold_the_index_proposes_and_sqlite_scores(tmp_path: Path) -> None:
@@ -102,24 +107,7 @@ def test_an_exact_index_becomes_approximate_when_it_grows_past_the_threshold(tmp
     index = VectorIndex(tmp_path / "content.faiss", "content", 24, ann_threshold=2000)
     index.load_and_reconcile(cat)
     assert not index.approximate
-    folder = cat.add_folder(str(tmp_path / "pictures"))  # the same folder's id
-    with cat.transaction() as t:
-        more = [
-            Catalog.insert_image(
-                t,
-                {
-                    "folder_id": folder,
-                    "path": f"/q/{i}.jpg",
-                    "size": 1,
-                    "mtime": 1.0,
-                    "hash": f"{i:031x}q",
-                    "status": "indexed",
-                },
-            )  # fmt: skip
-            for i in range(1000)
-        ]
-        for i, v in zip(more, x[1500:], strict=True):
-            Catalog.add_vector(t, i, "content", v)
+    more = add_pictures(cat, tmp_path, x[1500:], prefix="q")
     index.add(np.asarray(more, np.int64), x[1500:])  # as the pipeline does after its commit
     index.save()
     assert index.approximate
