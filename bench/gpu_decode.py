@@ -53,6 +53,67 @@ def rate(n: int, fn) -> float:  # noqa: ANN001
 
 
 STAGE_SECONDS: list[dict] = []
+MAIN_SECONDS: dict[str, float] = {}
+
+
+class ThreadCpu:
+    """CPU seconds each kind of thread used during a run (Linux: /proc/self/task), sampled every 0.2 s so that
+    threads which end before the run does are counted: where the cores, and so the GIL, went. Threads that
+    Python did not start (nvImageCodec's, CUDA's, FAISS's) are "native"; "probe processes" are the children."""
+
+    def __enter__(self) -> ThreadCpu:
+        import threading
+
+        self._last: dict[int, tuple[str, float]] = {}
+        self._sample()
+        self._base = {tid: sec for tid, (_, sec) in self._last.items()}
+        self._children = self._child_seconds()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+        return self
+
+    @staticmethod
+    def _cpu(stat: Path) -> float:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def _child_seconds(self) -> dict[int, float]:
+        import multiprocessing
+
+        got = {}
+        for c in multiprocessing.active_children():
+            try:
+                got[c.pid] = self._cpu(Path(f"/proc/{c.pid}/stat"))
+            except OSError:
+                pass
+        return got
+
+    def _sample(self) -> None:
+        import re
+        import threading
+
+        names = {t.native_id: re.sub(r"[_-]?\d+$", "", t.name) for t in threading.enumerate()}
+        for task in Path("/proc/self/task").iterdir():
+            try:
+                sec = self._cpu(task / "stat")
+            except OSError:
+                continue
+            tid = int(task.name)
+            self._last[tid] = (names.get(tid) or self._last.get(tid, ("native", 0))[0], sec)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.2):
+            self._sample()
+
+    def __exit__(self, *_: object) -> None:
+        self._sample()
+        self._stop.set()
+        self.seconds: dict[str, float] = {}
+        for tid, (name, sec) in self._last.items():
+            self.seconds[name] = round(self.seconds.get(name, 0) + sec - self._base.get(tid, 0), 2)
+        children = self._child_seconds()
+        self.seconds["probe processes"] = round(sum(v - self._children.get(p, 0) for p, v in children.items()), 2)
 
 
 def _record_stage_seconds() -> None:
@@ -68,6 +129,23 @@ def _record_stage_seconds() -> None:
 
     GpuStage.finish = recorded  # type: ignore[method-assign]
 
+    from indexing.pipeline import Indexer
+
+    def timing(name: str) -> None:
+        f = getattr(Indexer, name)
+
+        def timed(*a: object) -> object:
+            t = time.perf_counter()
+            try:
+                return f(*a)
+            finally:
+                MAIN_SECONDS[f"main {name}"] = MAIN_SECONDS.get(f"main {name}", 0) + time.perf_counter() - t
+
+        setattr(Indexer, name, timed)
+
+    timing("_commit")  # the main thread's own work: committing, and waiting for the probes
+    timing("_probed")
+
 
 def indexer_rate(
     tmp: Path, name: str, folder: Path, n: int, bs: int, path: str, keys: dict | None, workers: int = 0
@@ -82,12 +160,15 @@ def indexer_rate(
     for e in pipe.encoders.values():
         e.warm(text=False, image=True)
     STAGE_SECONDS.clear()
+    MAIN_SECONDS.clear()
     t = time.perf_counter()
-    report = pipe.index_folders([folder])
+    with ThreadCpu() as cpu:
+        report = pipe.index_folders([folder])
     took = time.perf_counter() - t
     assert report.indexed == n and report.failed == 0, report
     seconds = {k: round(sum(d.get(k, 0) for d in STAGE_SECONDS), 2) for d in STAGE_SECONDS for k in d}
-    return n / took, {**seconds, "wall": round(took, 2)} if seconds else {}
+    main = {k: round(v, 2) for k, v in MAIN_SECONDS.items()}
+    return n / took, {**seconds, **main, "wall": round(took, 2), "thread_cpu_seconds": cpu.seconds}
 
 
 def _mixed_one(args: tuple[int, str, str]) -> str:
