@@ -285,6 +285,54 @@ def decoder_variants(tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: 
         print(path, "all three", out[f"{path}_pipeline_all_three_img_s"], seconds, flush=True)
 
 
+def decoder_threads(tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: dict) -> None:
+    """Batches decoded at once by several threads, each with its own decoder and CUDA stream: the decoder alone
+    (and the CPU seconds its calling threads use), then the Indexer's GPU path with 1, 2 and 3 decode threads,
+    beside the CPU path in the same run."""
+    import threading
+
+    import torch
+
+    import indexing.gpu_stage as stage
+
+    n = len(blobs)
+    batches = [blobs[i : i + bs] for i in range(0, n, bs)]
+    dec = GpuDecoder()
+    for k in (1, 2, 3, 4):
+        start = threading.Barrier(k + 1)
+        cpu: list[float] = []
+
+        def work(mine: list[list[bytes]]) -> None:
+            with torch.cuda.stream(torch.cuda.Stream()):
+                dec.decode(mine[0])  # this thread's decoder, warmed
+                torch.cuda.current_stream().synchronize()
+                start.wait()  # noqa: B023
+                t = time.thread_time()
+                for b in mine:
+                    dec.decode(b)
+                torch.cuda.current_stream().synchronize()
+                cpu.append(time.thread_time() - t)  # noqa: B023
+
+        threads = [threading.Thread(target=work, args=(batches[i::k],)) for i in range(k)]
+        for t in threads:
+            t.start()
+        start.wait()
+        t0 = time.perf_counter()
+        for t in threads:
+            t.join()
+        took = time.perf_counter() - t0
+        out[f"decode_alone_{k}_threads"] = {"img_s": round(n / took, 1), "cpu_s_of_calling_threads": round(sum(cpu), 2)}
+        print(k, "decode threads alone", out[f"decode_alone_{k}_threads"], flush=True)
+    for path in ("cpu", "gpu"):
+        for name, keys, threads in (("content", {}, (1, 2, 3)), ("all_three", None, (1, 2))):
+            for k in threads if path == "gpu" else (0,):
+                stage.DECODE_THREADS = k or 1
+                rate_, seconds = indexer_rate(tmp, f"{path}-{name}-{k}", photos, n, bs, path, keys)
+                out[f"{path}_pipeline_{name}" + (f"_{k}_decode_threads" if k else "")] = {"img_s": rate_, **seconds}
+                print(path, name, k, rate_, seconds, flush=True)
+    stage.DECODE_THREADS = 1
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--images", type=int, default=512)
@@ -292,6 +340,7 @@ def main() -> None:
     ap.add_argument("--mixed", type=int, default=512, help="pictures in the mixed folder (0: none)")
     ap.add_argument("--out", type=Path)
     ap.add_argument("--variants", action="store_true", help="only: the decoder's host threads and backends")
+    ap.add_argument("--threads", action="store_true", help="only: several decode threads, alone and in the Indexer")
     args = ap.parse_args()
     import torch
 
@@ -347,8 +396,8 @@ def main() -> None:
 
         return run
 
-    if args.variants:
-        decoder_variants(tmp, photos, blobs, bs, out)
+    if args.variants or args.threads:
+        (decoder_threads if args.threads else decoder_variants)(tmp, photos, blobs, bs, out)
         if args.out:
             args.out.write_text(json.dumps(out, indent=2) + "\n")
         return

@@ -14,6 +14,7 @@ What goes to the CPU path instead, and why (the CPU path is what the GPU path mu
 from __future__ import annotations
 
 import struct
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -130,29 +131,34 @@ class GpuDecoder:
         self.torch = torch
         self.device = torch.device(device)
         self._nv = nvimgcodec
-        options: dict[str, Any] = {"max_num_cpu_threads": self.CPU_THREADS}
+        self._options: dict[str, Any] = {"max_num_cpu_threads": self.CPU_THREADS}
         if self.HARDWARE_ONLY:
-            options["backends"] = [nvimgcodec.Backend(nvimgcodec.BackendKind.HW_GPU_ONLY)]
-        self._decoder = nvimgcodec.Decoder(**options)
+            self._options["backends"] = [nvimgcodec.Backend(nvimgcodec.BackendKind.HW_GPU_ONLY)]
         self._params = nvimgcodec.DecodeParams(apply_exif_orientation=True)
-        self._encoder: Any = None
+        self._own = threading.local()  # a decoder and an encoder per calling thread: decode threads run at once
+        self._decoder()  # fails here, at the start of a run, if nvImageCodec cannot run
+
+    def _decoder(self) -> Any:
+        if getattr(self._own, "decoder", None) is None:
+            self._own.decoder = self._nv.Decoder(**self._options)
+        return self._own.decoder
 
     def decode(self, blobs: Sequence[bytes]) -> list[Any]:
         if not blobs:
             return []
         stream = self.torch.cuda.current_stream(self.device).cuda_stream  # the calling thread's: see gpu_stage
-        images = self._decoder.decode(list(blobs), params=self._params, cuda_stream=stream)
+        images = self._decoder().decode(list(blobs), params=self._params, cuda_stream=stream)
         return [None if im is None else self.torch.as_tensor(im, device=self.device) for im in images]
 
     def encode_jpeg(self, images: Sequence[Any], quality: int = 85) -> list[bytes | None]:
         """JPEGs of (h, w, 3) uint8 GPU tensors by the GPU's encoder, in one call (the thumbnails: 4,672 img/s on
         the H100 against 846 for Pillow's WebP on its 16 cores; BENCHMARKS.md)."""
-        if self._encoder is None:
-            self._encoder = self._nv.Encoder()
+        if getattr(self._own, "encoder", None) is None:
+            self._own.encoder = self._nv.Encoder()
             self._jpeg = self._nv.EncodeParams(quality_type=self._nv.QualityType.QUALITY, quality_value=quality)
         stream = self.torch.cuda.current_stream(self.device).cuda_stream
         wrapped = [self._nv.as_image(t) for t in images]
-        got = self._encoder.encode(wrapped, "jpeg", params=self._jpeg, cuda_stream=stream)
+        got = self._own.encoder.encode(wrapped, "jpeg", params=self._jpeg, cuda_stream=stream)
         return [None if cs is None else code_stream_bytes(cs) for cs in got]
 
 

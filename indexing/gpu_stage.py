@@ -36,6 +36,7 @@ DEPTH = 2  # batches waiting before each stage: enough to keep both busy, and GP
 # the stage runs: measured on the H100, see BENCHMARKS.md.
 SWITCH_INTERVAL = 0.0002
 GPU_BATCH_PIXELS = 800_000_000  # a decode call's pixels (2.4 GB decoded): 64 12-MP photos, 8 100-MP scans
+DECODE_THREADS = 1  # batches decoded at once, each by a thread with a decoder and a CUDA stream of its own
 
 
 class GpuStage:
@@ -65,9 +66,11 @@ class GpuStage:
         self._error: BaseException | None = None
         self.seconds: Counter = Counter()  # busy time per stage: where the time goes
         self._seconds_lock = threading.Lock()
+        self._decoding = DECODE_THREADS  # decode threads still running: the last one out tells the towers
+        loops = [(f"gpu-decode-{i}", self._decode_loop) for i in range(DECODE_THREADS)]
         self._threads = [
-            threading.Thread(target=self._run, args=(self._decode_loop,), name="gpu-decode", daemon=True),
-            threading.Thread(target=self._run, args=(self._tower_loop,), name="gpu-towers", daemon=True),
+            threading.Thread(target=self._run, args=(loop,), name=name, daemon=True)
+            for name, loop in [*loops, ("gpu-towers", self._tower_loop)]
         ]
         for t in self._threads:
             t.start()
@@ -172,7 +175,12 @@ class GpuStage:
                 cpu = [self._pool.submit(self._cpu, o) for o in refused]
                 thumbs = [self._pool.submit(self._thumb, o, small[i]) for i, o in enumerate(done)]
                 self._put(self._mid, (done, inputs, thumbs, cpu))
-        self._put(self._mid, None)
+        self._put(self._in, None)  # the end, for the other decode threads
+        with self._seconds_lock:
+            self._decoding -= 1
+            last = self._decoding == 0
+        if last:
+            self._put(self._mid, None)
 
     def _decode(self, batch: list[Outcome]) -> tuple[list[Outcome], list[Outcome], dict[str, Any], list[Any]]:
         """(decoded, refused, each space's inputs of the decoded, their thumbnails as host uint8 tensors)."""
@@ -238,4 +246,4 @@ class GpuStage:
         self._took("thumbnails written (CPU threads)", t)
 
 
-__all__ = ["DEPTH", "GPU_BATCH_PIXELS", "GpuStage"]
+__all__ = ["DECODE_THREADS", "DEPTH", "GPU_BATCH_PIXELS", "GpuStage"]

@@ -125,7 +125,10 @@ def _probe_processes() -> ProcessPoolExecutor:
     import multiprocessing
 
     n = max(1, min(8, (os.cpu_count() or 2) // 2))
-    return ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"))  # no fork of CUDA and threads
+    pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"))  # no fork of CUDA and threads
+    for _ in range(n):  # all started now, while the run scans (each imports the package: seconds of a core)
+        pool.submit(os.getpid)
+    return pool
 
 
 PROBES = Once(_probe_processes)  # started on the first GPU run, kept for the process's life

@@ -87,27 +87,40 @@ class PillowStandIn:
     decoder may refuse one."""
 
     def __init__(self) -> None:
+        import threading
+
         self.seen = 0
         self.batches: list[int] = []
+        self.threads: set[str] = set()
+        self._lock = threading.Lock()  # decode threads may call at once
 
     def decode(self, blobs: list[bytes]) -> list:
         import io
+        import threading
+        import time
 
         import torch
         from PIL import ImageOps
 
         out = []
         for b in blobs:
-            self.seen += 1
+            with self._lock:
+                self.seen += 1
+                refused = self.seen % 3 == 0
             im = ImageOps.exif_transpose(Image.open(io.BytesIO(b))).convert("RGB")
-            out.append(None if self.seen % 3 == 0 else torch.from_numpy(np.asarray(im).copy()))
-        self.batches.append(len(blobs))
+            out.append(None if refused else torch.from_numpy(np.asarray(im).copy()))
+        time.sleep(0.05)  # as a GPU batch takes a while: the other decode thread gets the next batch meanwhile
+        with self._lock:
+            self.batches.append(len(blobs))
+            self.threads.add(threading.current_thread().name)
         return out
 
 
+@pytest.mark.parametrize("decode_threads", [1, 2])
 def test_the_indexer_gpu_branch_matches_the_cpu_path(
-    settings, shared_encoder, shared_style_encoders, tmp_path: Path
-) -> None:  # noqa: ANN001, E501
+    settings, shared_encoder, shared_style_encoders, tmp_path: Path, monkeypatch, decode_threads: int
+) -> None:  # noqa: ANN001
+    import indexing.gpu_stage
     from services import StyleSeek
     from settings import Settings
     from tests.imagegen import make_collection
@@ -127,11 +140,13 @@ def test_the_indexer_gpu_branch_matches_the_cpu_path(
         content_encoder=shared_encoder,
         style_encoders=shared_style_encoders,
     )
+    monkeypatch.setattr(indexing.gpu_stage, "DECODE_THREADS", decode_threads)
     stand_in = PillowStandIn()
     report = gpu.indexer(gpu=stand_in).run([lib])
     assert (report.indexed, report.failed) == (14, 0)
     jpegs = [p for p in lib.rglob("*.jpg") if p.name != "cmyk.jpg"]
     assert stand_in.seen == len(jpegs) and max(stand_in.batches) <= 4  # only the JPEGs it may take, in batches
+    assert len(stand_in.threads) == decode_threads  # batches decoded at once, each thread ending in turn
     for path in sorted(lib.rglob("*.*")):
         a, b = cpu.image_by_path(path), gpu.image_by_path(path)
         assert (b.width, b.height, b.orientation_applied, b.taken_at, b.gps) == (
