@@ -67,8 +67,6 @@ def towers(stop: threading.Event) -> None:
     import open_clip
     import torch
 
-    from models.tiny import write_full_random_models  # noqa: F401 - the content tower's shape, random weights
-
     model = open_clip.create_model("ViT-B-16", pretrained=None).visual.half().cuda().eval()
     x = torch.randn(64, 3, 224, 224, device="cuda", dtype=torch.half)
     with torch.cuda.stream(torch.cuda.Stream()), torch.inference_mode():
@@ -102,20 +100,28 @@ def main() -> None:
     (tmp / "thumbs").mkdir()
     sys.setswitchinterval(0.0002)  # as the GPU stage sets it
 
-    def rate(feed: list) -> dict:
+    def rate(feed: list, reuse: bool = False, priority: int | None = None) -> dict:
+        """img/s decoding `feed` in batches; `reuse`: each batch decoded into the last one's images (no device
+        memory allocated and freed a batch); `priority`: on a stream of the thread's own with that priority
+        (None: the legacy default stream)."""
+        stream = torch.cuda.Stream(priority=priority) if priority is not None else None
         torch.cuda.synchronize()
-        t, cpu, done = time.perf_counter(), time.thread_time(), 0
+        t, cpu, done, last = time.perf_counter(), time.thread_time(), 0, None
         for i in range(0, n, bs):
-            dec._decoder().decode(feed[i : i + bs], params=dec._params)
-            done += len(feed[i : i + bs])
+            batch = feed[i : i + bs]
+            kw = {"images": last} if reuse and last is not None and len(last) == len(batch) else {}
+            cs = stream.cuda_stream if stream is not None else 0
+            got = dec._decoder().decode(batch, params=dec._params, cuda_stream=cs, **kw)
+            last = got if reuse and all(im is not None for im in got) else None
+            if stream is not None:
+                stream.synchronize()
+            done += len(batch)
             if time.perf_counter() - t > CAP_S:
                 break
         torch.cuda.synchronize()
         took = time.perf_counter() - t
-        return {
-            "img_s": round(done / took, 1),
-            "decoder_thread_cpu_s_per_1000": round((time.thread_time() - cpu) / done * 1000, 2),
-        }
+        cpu_s = (time.thread_time() - cpu) / done * 1000
+        return {"img_s": round(done / took, 1), "decoder_thread_cpu_s_per_1000": round(cpu_s, 2)}
 
     out: dict = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "gpu": torch.cuda.get_device_name(),
                  "cpus": os.cpu_count(), "images": n, "batch": bs,
@@ -128,6 +134,8 @@ def main() -> None:
         ("4 threads writing thumbnails", lambda s: thumb_writes(tmp / "thumbs", s), 4),
         ("the content tower on the GPU, batches of 64", towers, 1),
     ]
+    if os.environ.get("CONTENTION_ONLY"):
+        loads = [x for x in loads if x[0] in os.environ["CONTENTION_ONLY"].split(",")]
     for name, fn, k in loads:
         stop = threading.Event()
         workers = [threading.Thread(target=fn, args=(stop,), daemon=True) for _ in range(k)]
@@ -135,6 +143,11 @@ def main() -> None:
             w.start()
         time.sleep(3 if "tower" in name else 0.5)
         out[name] = {"bytes": rate(blobs)}
+        if name in ("alone", "the content tower on the GPU, batches of 64"):
+            out[name]["images reused"] = rate(blobs, reuse=True)
+            out[name]["own stream"] = rate(blobs, priority=0)
+            out[name]["own high-priority stream"] = rate(blobs, priority=-1)
+            out[name]["own high-priority stream, images reused"] = rate(blobs, reuse=True, priority=-1)
         if name in (
             "alone",
             "1 thread holding the GIL half the time",
@@ -163,7 +176,7 @@ def main() -> None:
             " nvjpeg_hw_decoder:preallocate_height_hint=3000"
         },
     }
-    for name, kw in options.items():
+    for name, kw in options.items() if not os.environ.get("CONTENTION_ONLY") else ():
         try:
             dec._own.decoder = nvimgcodec.Decoder(**kw)
             dec.decode(blobs[:bs])
