@@ -135,7 +135,7 @@ def main() -> None:
         ("the content tower on the GPU, batches of 64", towers, 1),
     ]
     if os.environ.get("CONTENTION_ONLY"):
-        loads = [x for x in loads if x[0] in os.environ["CONTENTION_ONLY"].split(",")]
+        loads = [x for x in loads if x[0] in os.environ["CONTENTION_ONLY"].split("|")]
     for name, fn, k in loads:
         stop = threading.Event()
         workers = [threading.Thread(target=fn, args=(stop,), daemon=True) for _ in range(k)]
