@@ -264,6 +264,7 @@ def decoder_variants(tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: 
         "head_bytes": len(jpeg_head(blobs[0])),
     }  # fmt: skip (a failed probe: slow)
     print("probe check", out["probe_check"], flush=True)
+    [f.result() for f in [PROBES.get().submit(os.getpid) for _ in range(32)]]  # all started before the clocks
     n = len(blobs)
     out["cpu_pipeline_content_img_s"], _ = indexer_rate(tmp, "cpu-content", photos, n, bs, "cpu", {})
     print("cpu content", out["cpu_pipeline_content_img_s"], flush=True)

@@ -143,11 +143,18 @@ class GpuDecoder:
             self._own.decoder = self._nv.Decoder(**self._options)
         return self._own.decoder
 
-    def decode(self, blobs: Sequence[bytes]) -> list[Any]:
+    def decode(self, blobs: Sequence[bytes], reuse: bool = False) -> list[Any]:
+        """reuse: decode into the buffers of the pictures this thread's last reuse call gave (the caller is done
+        with them). Allocating and freeing GPU memory every batch waits for whatever else runs on the GPU: beside
+        the towers the decoder ran 510-600 img/s, 830-890 with its buffers reused (BENCHMARKS.md)."""
         if not blobs:
             return []
         stream = self.torch.cuda.current_stream(self.device).cuda_stream  # the calling thread's: see gpu_stage
-        images = self._decoder().decode(list(blobs), params=self._params, cuda_stream=stream)
+        last = getattr(self._own, "images", None) if reuse else None
+        kw = {"images": last} if last is not None and len(last) == len(blobs) else {}
+        images = self._decoder().decode(list(blobs), params=self._params, cuda_stream=stream, **kw)
+        # kept only whole: a refused file leaves no buffer in its place
+        self._own.images = images if reuse and all(im is not None for im in images) else None
         return [None if im is None else self.torch.as_tensor(im, device=self.device) for im in images]
 
     def encode_jpeg(self, images: Sequence[Any], quality: int = 85) -> list[bytes | None]:

@@ -94,7 +94,7 @@ class PillowStandIn:
         self.threads: set[str] = set()
         self._lock = threading.Lock()  # decode threads may call at once
 
-    def decode(self, blobs: list[bytes]) -> list:
+    def decode(self, blobs: list[bytes], reuse: bool = False) -> list:
         import io
         import threading
         import time
@@ -164,7 +164,7 @@ class FailingStandIn(PillowStandIn):
     """A decoder whose second batch fails as a whole (as GPU memory running out would): that batch goes through
     the CPU path, the run goes on."""
 
-    def decode(self, blobs: list[bytes]) -> list:
+    def decode(self, blobs: list[bytes], reuse: bool = False) -> list:
         if len(self.batches) == 1:
             self.batches.append(-len(blobs))
             raise RuntimeError("CUDA out of memory (simulated)")
