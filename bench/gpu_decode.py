@@ -54,6 +54,7 @@ def rate(n: int, fn) -> float:  # noqa: ANN001
 
 STAGE_SECONDS: list[dict] = []
 MAIN_SECONDS: dict[str, float] = {}
+DECODE_CALLS: list[float] = []
 
 
 class ThreadCpu:
@@ -143,6 +144,17 @@ def _record_stage_seconds() -> None:
 
         setattr(Indexer, name, timed)
 
+    decode = GpuDecoder.decode
+
+    def timed_decode(self: GpuDecoder, blobs: list, reuse: bool = False) -> list:  # each batch's decode call
+        t = time.perf_counter()
+        try:
+            return decode(self, blobs, reuse)
+        finally:
+            if reuse:
+                DECODE_CALLS.append(time.perf_counter() - t)
+
+    GpuDecoder.decode = timed_decode  # type: ignore[method-assign]
     timing("_commit")  # the main thread's own work: committing, and waiting for the probes
     timing("_probed")
 
@@ -161,6 +173,7 @@ def indexer_rate(
         e.warm(text=False, image=True)
     STAGE_SECONDS.clear()
     MAIN_SECONDS.clear()
+    DECODE_CALLS.clear()
     t = time.perf_counter()
     with ThreadCpu() as cpu:
         report = pipe.index_folders([folder])
@@ -168,6 +181,10 @@ def indexer_rate(
     assert report.indexed == n and report.failed == 0, report
     seconds = {k: round(sum(d.get(k, 0) for d in STAGE_SECONDS), 2) for d in STAGE_SECONDS for k in d}
     main = {k: round(v, 2) for k, v in MAIN_SECONDS.items()}
+    if DECODE_CALLS:
+        main["decode calls, ms: first 3, median"] = [round(x * 1e3) for x in DECODE_CALLS[:3]] + [
+            round(float(np.median(DECODE_CALLS)) * 1e3)
+        ]
     return n / took, {**seconds, **main, "wall": round(took, 2), "thread_cpu_seconds": cpu.seconds}
 
 

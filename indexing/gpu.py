@@ -143,6 +143,17 @@ class GpuDecoder:
             self._own.decoder = self._nv.Decoder(**self._options)
         return self._own.decoder
 
+    def warm(self) -> None:
+        """This thread's decoder and encoder made and run once on a small JPEG, so that their start (handles,
+        buffers, the first kernels) is not the first batch's: the decode thread does it while the readers read."""
+        import io
+
+        from PIL import Image
+
+        buf = io.BytesIO()
+        Image.new("RGB", (640, 480), (120, 90, 60)).save(buf, "JPEG", quality=90)
+        self.encode_jpeg([im for im in self.decode([buf.getvalue()] * 2) if im is not None])
+
     def decode(self, blobs: Sequence[bytes], reuse: bool = False) -> list[Any]:
         """reuse: decode into the buffers of the pictures this thread's last reuse call gave (the caller is done
         with them). Allocating and freeing GPU memory every batch waits for whatever else runs on the GPU: beside

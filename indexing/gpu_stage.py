@@ -166,6 +166,11 @@ class GpuStage:
 
     def _decode_loop(self) -> None:
         with self._stream(priority=-1):
+            if hasattr(self._decoder, "warm"):
+                try:
+                    self._decoder.warm()
+                except Exception as err:  # noqa: BLE001 - a decoder that cannot run fails each batch to the CPU
+                    log.warning("the GPU decoder failed its warm-up: %s", err)
             while (batch := self._get(self._in)) is not None:
                 t = time.perf_counter()
                 try:
