@@ -146,7 +146,7 @@ def _record_stage_seconds() -> None:
 
     decode = GpuDecoder.decode
 
-    def timed_decode(self: GpuDecoder, blobs: list, reuse: bool = False) -> list:  # each batch's decode call
+    def timed_decode(self: GpuDecoder, blobs: list, reuse: int = 0) -> list:  # each batch's decode call
         t = time.perf_counter()
         try:
             return decode(self, blobs, reuse)
@@ -285,9 +285,10 @@ def decoder_variants(tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: 
     n = len(blobs)
     out["cpu_pipeline_content_img_s"], _ = indexer_rate(tmp, "cpu-content", photos, n, bs, "cpu", {})
     print("cpu content", out["cpu_pipeline_content_img_s"], flush=True)
-    for threads, hw in ((0, False), (4, True)):  # 8, 4 and 2 host threads: within 5% of these (the first run)
-        GpuDecoder.CPU_THREADS, GpuDecoder.HARDWARE_ONLY = threads, hw
-        name = f"threads_{threads or 'all'}{'_hw_only' if hw else ''}"
+    default = (GpuDecoder.CPU_THREADS, GpuDecoder.BACKENDS)
+    variants = {"default": default, "nvimgcodec_default_backends_all_threads": (0, ())}
+    for name, (threads, backends) in variants.items():
+        GpuDecoder.CPU_THREADS, GpuDecoder.BACKENDS = threads, backends
         try:
             dec = GpuDecoder()
             dec.decode(blobs[:bs])
@@ -297,7 +298,7 @@ def decoder_variants(tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: 
         except Exception as e:  # noqa: BLE001 - one variant failing must not lose the rest
             out[name] = {"error": f"{type(e).__name__}: {e}"[:300]}
         print(name, out[name], flush=True)
-    GpuDecoder.CPU_THREADS, GpuDecoder.HARDWARE_ONLY = 0, False
+    GpuDecoder.CPU_THREADS, GpuDecoder.BACKENDS = default
     for path in ("cpu", "gpu"):
         out[f"{path}_pipeline_all_three_img_s"], seconds = indexer_rate(tmp, f"{path}-all", photos, n, bs, path, None)
         print(path, "all three", out[f"{path}_pipeline_all_three_img_s"], seconds, flush=True)

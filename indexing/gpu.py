@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import struct
 import threading
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -121,8 +122,11 @@ class GpuDecoder:
     upright RGB uint8 tensor (H, W, 3) on the GPU, or None where the decoder refused the file (it then goes
     through the CPU path)."""
 
-    CPU_THREADS = 0  # nvImageCodec's own host threads (0: one a core), which share the cores with the readers
-    HARDWARE_ONLY = False  # only the hardware JPEG engine (refused files still go through the CPU path)
+    CPU_THREADS = 4  # nvImageCodec's own host threads (0: one a core), which share the cores with the readers
+    # The hardware JPEG engine, and CUDA's decoder for what it does not take (GPUs without the engine: consumer
+    # cards). nvImageCodec's default adds its CPU backends, whose host threads spun 17 s of CPU in a 3.7 s run
+    # and slowed each batch by a third (BENCHMARKS.md). () for nvImageCodec's default.
+    BACKENDS: tuple[str, ...] = ("HW_GPU_ONLY", "GPU_ONLY")
 
     def __init__(self, device: str = "cuda") -> None:
         import torch
@@ -132,8 +136,8 @@ class GpuDecoder:
         self.device = torch.device(device)
         self._nv = nvimgcodec
         self._options: dict[str, Any] = {"max_num_cpu_threads": self.CPU_THREADS}
-        if self.HARDWARE_ONLY:
-            self._options["backends"] = [nvimgcodec.Backend(nvimgcodec.BackendKind.HW_GPU_ONLY)]
+        if self.BACKENDS:
+            self._options["backends"] = [nvimgcodec.Backend(getattr(nvimgcodec.BackendKind, b)) for b in self.BACKENDS]
         self._params = nvimgcodec.DecodeParams(apply_exif_orientation=True)
         self._own = threading.local()  # a decoder and an encoder per calling thread: decode threads run at once
         self._decoder()  # fails here, at the start of a run, if nvImageCodec cannot run
@@ -154,18 +158,19 @@ class GpuDecoder:
         Image.new("RGB", (640, 480), (120, 90, 60)).save(buf, "JPEG", quality=90)
         self.encode_jpeg([im for im in self.decode([buf.getvalue()] * 2) if im is not None])
 
-    def decode(self, blobs: Sequence[bytes], reuse: bool = False) -> list[Any]:
-        """reuse: decode into the buffers of the pictures this thread's last reuse call gave (the caller is done
-        with them). Allocating and freeing GPU memory every batch waits for whatever else runs on the GPU: beside
-        the towers the decoder ran 510-600 img/s, 830-890 with its buffers reused (BENCHMARKS.md)."""
+    def decode(self, blobs: Sequence[bytes], reuse: int = 0) -> list[Any]:
+        """reuse=k: decode into the buffers of the pictures this thread's k-th last reuse call gave (the caller
+        is done with those). Allocating and freeing GPU memory every batch waits for whatever else runs on the
+        GPU: beside the towers the decoder ran 510-600 img/s, 830-890 with its buffers reused (BENCHMARKS.md)."""
         if not blobs:
             return []
         stream = self.torch.cuda.current_stream(self.device).cuda_stream  # the calling thread's: see gpu_stage
-        last = getattr(self._own, "images", None) if reuse else None
+        ring = self._own.__dict__.setdefault("ring", deque())
+        last = ring.popleft() if reuse and len(ring) >= reuse else None
         kw = {"images": last} if last is not None and len(last) == len(blobs) else {}
         images = self._decoder().decode(list(blobs), params=self._params, cuda_stream=stream, **kw)
-        # kept only whole: a refused file leaves no buffer in its place
-        self._own.images = images if reuse and all(im is not None for im in images) else None
+        if reuse:  # kept only whole: a refused file leaves no buffer in its place
+            ring.append(images if all(im is not None for im in images) else None)
         return [None if im is None else self.torch.as_tensor(im, device=self.device) for im in images]
 
     def encode_jpeg(self, images: Sequence[Any], quality: int = 85) -> list[bytes | None]:
