@@ -13,6 +13,7 @@ What goes to the CPU path instead, and why (the CPU path is what the GPU path mu
 
 from __future__ import annotations
 
+import logging
 import struct
 import threading
 from collections import deque
@@ -21,6 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 GPU_MAX_PIXELS = 100_000_000
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -123,10 +126,12 @@ class GpuDecoder:
     through the CPU path)."""
 
     CPU_THREADS = 4  # nvImageCodec's own host threads (0: one a core), which share the cores with the readers
-    # The hardware JPEG engine, and CUDA's decoder for what it does not take (GPUs without the engine: consumer
-    # cards). nvImageCodec's default adds its CPU backends, whose host threads spun 17 s of CPU in a 3.7 s run
-    # and slowed each batch by a third (BENCHMARKS.md). () for nvImageCodec's default.
-    BACKENDS: tuple[str, ...] = ("HW_GPU_ONLY", "GPU_ONLY")
+    # The hardware JPEG engine alone: nvImageCodec's default adds its CPU backends, whose host threads spun 17 s
+    # of CPU in a 3.7 s run and slowed each batch by a third (BENCHMARKS.md). What the engine refuses goes
+    # through the CPU path. A GPU without the engine (consumer cards) gets CUDA's decoder (FALLBACK) instead,
+    # found by the warm-up. () for nvImageCodec's default.
+    BACKENDS: tuple[str, ...] = ("HW_GPU_ONLY",)
+    FALLBACK: tuple[str, ...] = ("GPU_ONLY",)
 
     def __init__(self, device: str = "cuda") -> None:
         import torch
@@ -136,15 +141,17 @@ class GpuDecoder:
         self.device = torch.device(device)
         self._nv = nvimgcodec
         self._options: dict[str, Any] = {"max_num_cpu_threads": self.CPU_THREADS}
-        if self.BACKENDS:
-            self._options["backends"] = [nvimgcodec.Backend(getattr(nvimgcodec.BackendKind, b)) for b in self.BACKENDS]
+        self._backends = self.BACKENDS
         self._params = nvimgcodec.DecodeParams(apply_exif_orientation=True)
         self._own = threading.local()  # a decoder and an encoder per calling thread: decode threads run at once
         self._decoder()  # fails here, at the start of a run, if nvImageCodec cannot run
 
     def _decoder(self) -> Any:
         if getattr(self._own, "decoder", None) is None:
-            self._own.decoder = self._nv.Decoder(**self._options)
+            options = dict(self._options)
+            if self._backends:
+                options["backends"] = [self._nv.Backend(getattr(self._nv.BackendKind, b)) for b in self._backends]
+            self._own.decoder = self._nv.Decoder(**options)
         return self._own.decoder
 
     def warm(self) -> None:
@@ -156,7 +163,12 @@ class GpuDecoder:
 
         buf = io.BytesIO()
         Image.new("RGB", (640, 480), (120, 90, 60)).save(buf, "JPEG", quality=90)
-        self.encode_jpeg([im for im in self.decode([buf.getvalue()] * 2) if im is not None])
+        images = self.decode([buf.getvalue()] * 2)
+        if images[0] is None and self._backends != self.FALLBACK:  # no hardware engine here: CUDA's decoder
+            log.info("nvImageCodec's %s refused a plain JPEG: decoding with %s", self._backends, self.FALLBACK)
+            self._backends, self._own.decoder = self.FALLBACK, None
+            images = self.decode([buf.getvalue()] * 2)
+        self.encode_jpeg([im for im in images if im is not None])
 
     def decode(self, blobs: Sequence[bytes], reuse: int = 0) -> list[Any]:
         """reuse=k: decode into the buffers of the pictures this thread's k-th last reuse call gave (the caller

@@ -1,10 +1,9 @@
-"""The GPU path's stages (issue 13): the batched decode, every resize with the thumbnails' JPEGs, and the
-towers, each in a thread of its own with short queues between them, so that the hardware decoder, the GPU's
-other work, the CPU threads (read, hash, thumbnail files) and the main thread's commits all work at once. The
-towers take the inputs where they were made, in GPU memory; only the embeddings and the 400 px thumbnails come
-back to the host. The decoder writes into two sets of buffers in turn, so it allocates no GPU memory per batch.
+"""The GPU path's stages (issue 13): the batched decode with every resize, and the towers, each in a thread of
+its own with a short queue between them, so that the hardware decoder, the models, the CPU threads (read, hash,
+probe, WebP thumbnails) and the main thread's commits all work at once. The towers take the inputs where they
+were made, in GPU memory; only the embeddings and the 400 px thumbnails come back to the host.
 
-    readers -> main: submit(batch) -> [decode] -> [prep: resizes, JPEGs] -> [towers] -> main: ready() -> commit
+    reader threads -> main: submit(batch) -> [decode thread] -> [tower thread] -> main: ready() -> commit
 
 A batch the decoder cannot take as a whole (an error, GPU memory) and every file it refuses go through the CPU
 path in the thumbnail threads, in the same run.
@@ -38,7 +37,6 @@ DEPTH = 2  # batches waiting before each stage: enough to keep both busy, and GP
 SWITCH_INTERVAL = 0.0002
 GPU_BATCH_PIXELS = 800_000_000  # a decode call's pixels (2.4 GB decoded): 64 12-MP photos, 8 100-MP scans
 DECODE_THREADS = 1  # batches decoded at once, each by a thread with a decoder and a CUDA stream of its own
-BUFFERS = 2  # decoded batches a decode thread keeps buffers for: one being decoded, one being resized
 
 
 class GpuStage:
@@ -59,7 +57,6 @@ class GpuStage:
         self._pixels = 0
         self._gpu_jpeg = True  # thumbnails by the GPU's JPEG encoder where the decoder has one
         self._in: queue.Queue = queue.Queue(DEPTH)
-        self._dec: queue.Queue = queue.Queue(DEPTH)
         self._mid: queue.Queue = queue.Queue(DEPTH)
         self._out: queue.Queue = queue.Queue()
         self._pool = ThreadPoolExecutor(max(2, workers // 2), thread_name_prefix="gpu-thumbs")
@@ -73,7 +70,7 @@ class GpuStage:
         loops = [(f"gpu-decode-{i}", self._decode_loop) for i in range(DECODE_THREADS)]
         self._threads = [
             threading.Thread(target=self._run, args=(loop,), name=name, daemon=True)
-            for name, loop in [*loops, ("gpu-prep", self._prep_loop), ("gpu-towers", self._tower_loop)]
+            for name, loop in [*loops, ("gpu-towers", self._tower_loop)]
         ]
         for t in self._threads:
             t.start()
@@ -168,11 +165,6 @@ class GpuStage:
         return torch.cuda.stream(torch.cuda.Stream(priority=priority))
 
     def _decode_loop(self) -> None:
-        """Decode only: each batch into the buffers of the one before last (BUFFERS sets a thread, a set free
-        again once the prep thread is through with it), handed on with an event marking where its stream is."""
-        import torch
-
-        free = threading.Semaphore(BUFFERS)
         with self._stream(priority=-1):
             if hasattr(self._decoder, "warm"):
                 try:
@@ -180,60 +172,32 @@ class GpuStage:
                 except Exception as err:  # noqa: BLE001 - a decoder that cannot run fails each batch to the CPU
                     log.warning("the GPU decoder failed its warm-up: %s", err)
             while (batch := self._get(self._in)) is not None:
-                while not free.acquire(timeout=0.1):
-                    if self._stop.is_set():
-                        return
                 t = time.perf_counter()
                 try:
-                    images = self._decoder.decode([o.data for o in batch], reuse=BUFFERS)
+                    done, refused, inputs, small = self._decode(batch)
                 except Exception as err:  # noqa: BLE001 - e.g. GPU memory: the batch goes through the CPU path
                     log.warning("GPU decoding failed on a batch of %d (%s): CPU path for these", len(batch), err)
-                    images = [None] * len(batch)
+                    done, refused, inputs, small = [], batch, {}, []
                 for o in batch:
                     o.data = None  # the bytes are done with (the CPU path reads a refused file again)
-                event = None
-                if torch.cuda.is_available():
-                    event = torch.cuda.Event()
-                    event.record()
-                self._took("decoder (GPU)", t)
-                self._put(self._dec, (batch, images, event, free))
+                self._took("decode and resize (GPU)", t)
+                cpu = [self._pool.submit(self._cpu, o) for o in refused]
+                thumbs = [self._pool.submit(self._thumb, o, small[i]) for i, o in enumerate(done)]
+                self._put(self._mid, (done, inputs, thumbs, cpu))
         self._put(self._in, None)  # the end, for the other decode threads
         with self._seconds_lock:
             self._decoding -= 1
             last = self._decoding == 0
         if last:
-            self._put(self._dec, None)
+            self._put(self._mid, None)
 
-    def _prep_loop(self) -> None:
-        """Every resize of a decoded batch and its thumbnails' JPEGs, while the decoder takes the next batch."""
+    def _decode(self, batch: list[Outcome]) -> tuple[list[Outcome], list[Outcome], dict[str, Any], list[Any]]:
+        """(decoded, refused, each space's inputs of the decoded, their thumbnails as host uint8 tensors)."""
         import torch
 
-        with self._stream(priority=-1):
-            while (item := self._get(self._dec)) is not None:
-                batch, images, event, free = item
-                t = time.perf_counter()
-                if event is not None:
-                    torch.cuda.current_stream().wait_event(event)
-                try:
-                    done, refused, inputs, small = self._prepare(batch, images)
-                except Exception as err:  # noqa: BLE001 - e.g. GPU memory: the batch goes through the CPU path
-                    log.warning("GPU resizing failed on a batch of %d (%s): CPU path for these", len(batch), err)
-                    done, refused, inputs, small = [], batch, {}, []
-                del images
-                free.release()  # synced in _prepare: the decoder may write into these buffers again
-                self._took("resizes and thumbnails (GPU)", t)
-                cpu = [self._pool.submit(self._cpu, o) for o in refused]
-                thumbs = [self._pool.submit(self._thumb, o, small[i]) for i, o in enumerate(done)]
-                self._put(self._mid, (done, inputs, thumbs, cpu))
-        self._put(self._mid, None)
-
-    def _prepare(
-        self, batch: list[Outcome], images: list[Any]
-    ) -> tuple[list[Outcome], list[Outcome], dict[str, Any], list[Any]]:
-        """(decoded, refused, each space's inputs of the decoded, their thumbnails: JPEG bytes from the GPU's
-        encoder, or host uint8 tensors for WebP on the CPU)."""
-        import torch
-
+        t = time.perf_counter()
+        images = self._decoder.decode([o.data for o in batch], reuse=1)  # the last batch is done with: synced
+        self._took("of which the decoder", t)
         done = [o for o, im in zip(batch, images, strict=True) if im is not None]
         refused = [o for o, im in zip(batch, images, strict=True) if im is None]
         if not done:
@@ -251,7 +215,7 @@ class GpuStage:
                 self._gpu_jpeg = False
                 small = [t.cpu() for t in small]
         if torch.cuda.is_available():
-            torch.cuda.current_stream().synchronize()  # the inputs whole, the decoded buffers free again
+            torch.cuda.current_stream().synchronize()  # the inputs are whole before the tower thread reads them
         return done, refused, inputs, small
 
     def _tower_loop(self) -> None:
@@ -291,4 +255,4 @@ class GpuStage:
         self._took("thumbnails written (CPU threads)", t)
 
 
-__all__ = ["BUFFERS", "DECODE_THREADS", "DEPTH", "GPU_BATCH_PIXELS", "GpuStage"]
+__all__ = ["DECODE_THREADS", "DEPTH", "GPU_BATCH_PIXELS", "GpuStage"]
