@@ -13,6 +13,11 @@ Then where a run's time goes (the GPU stage's busy seconds per stage), the two w
 and a mixed folder (70% JPEG, 20% HEIC, 10% PNG) through both paths.
 
     python bench/gpu_decode.py [--images 512] [--batch 64] [--mixed 512] [--out results.json]
+    python bench/gpu_decode.py --variants   # only: the decoder's backends and host threads, in the Indexer
+    python bench/gpu_decode.py --threads    # only: several decode threads, alone and in the Indexer
+
+Each Indexer run reports its GPU stage's busy seconds, each decode call's time, the main thread's waits and
+the CPU seconds of each kind of thread (ThreadCpu).
 """
 
 from __future__ import annotations
