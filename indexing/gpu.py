@@ -176,7 +176,8 @@ class GpuDecoder:
         GPU: beside the towers the decoder ran 510-600 img/s, 830-890 with its buffers reused (BENCHMARKS.md)."""
         if not blobs:
             return []
-        stream = self.torch.cuda.current_stream(self.device).cuda_stream  # the calling thread's: see gpu_stage
+        cuda = self.device.type == "cuda"
+        stream = self.torch.cuda.current_stream(self.device).cuda_stream if cuda else 0  # the thread's: gpu_stage
         ring = self._own.__dict__.setdefault("ring", deque())
         last = ring.popleft() if reuse and len(ring) >= reuse else None
         kw = {"images": last} if last is not None and len(last) == len(blobs) else {}

@@ -36,7 +36,7 @@ DEPTH = 2  # batches waiting before each stage: enough to keep both busy, and GP
 # the stage runs: measured on the H100, see BENCHMARKS.md.
 SWITCH_INTERVAL = 0.0002
 GPU_BATCH_PIXELS = 800_000_000  # a decode call's pixels (2.4 GB decoded): 64 12-MP photos, 8 100-MP scans
-DECODE_THREADS = 1  # batches decoded at once, each by a thread with a decoder and a CUDA stream of its own
+DECODE_THREADS = 1  # batches decoded at once (a decoder and a stream each): 2-4 were slower, BENCHMARKS.md
 
 
 class GpuStage:

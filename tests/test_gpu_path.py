@@ -283,3 +283,65 @@ def test_a_jpegs_header_alone_gives_the_probe_process_what_the_whole_file_gives(
     assert probe_row(head, entry, 10**9) == whole
     assert (whole["width"], whole["height"], whole["rating"], whole["taken_at"]) == (320, 240, 4, "2023-07-14T18:30:05")
     assert "unreadable" in probe_row(b"\xff\xd8\xff\xe0\x00\x10JFIF", entry, 10**9)  # cut short: the CPU path reads it
+
+
+class FakeNvImgCodec:
+    """nvImageCodec's Python interface as GpuDecoder uses it, on the CPU: each Decoder records the buffers it
+    was asked to decode into and, built with the hardware backend alone, refuses everything (a GPU without the
+    hardware JPEG engine)."""
+
+    class BackendKind:
+        HW_GPU_ONLY, GPU_ONLY = "HW_GPU_ONLY", "GPU_ONLY"
+
+    class Backend:
+        def __init__(self, kind: str) -> None:
+            self.kind = kind
+
+    class DecodeParams:
+        def __init__(self, **_: object) -> None:
+            pass
+
+    made: list[list[str]] = []
+
+    class Decoder:
+        def __init__(self, backends: list | None = None, max_num_cpu_threads: int = 0) -> None:
+            self.kinds = [b.kind for b in backends or []]
+            self.into: list = []
+            FakeNvImgCodec.made.append(self.kinds)
+
+        def decode(self, blobs: list[bytes], params: object = None, cuda_stream: int = 0, images: list | None = None):  # noqa: ANN201
+            import io
+
+            self.into.append(images)
+            if self.kinds == ["HW_GPU_ONLY"]:
+                return [None] * len(blobs)
+            return [np.array(Image.open(io.BytesIO(b)).convert("RGB")) for b in blobs]
+
+
+def test_gpu_decoder_reuses_its_buffers_and_falls_back_without_a_hardware_engine(upright: Path) -> None:
+    import threading
+
+    import torch
+
+    from indexing.gpu import GpuDecoder
+
+    dec = object.__new__(GpuDecoder)  # its __init__ without CUDA: what it sets, set here
+    dec.torch, dec.device, dec._nv = torch, torch.device("cpu"), FakeNvImgCodec
+    dec._options, dec._backends, dec._params, dec._own = {}, GpuDecoder.BACKENDS, None, threading.local()
+    dec.encode_jpeg = lambda images: [b"jpeg"] * len(images)  # type: ignore[method-assign]
+    FakeNvImgCodec.made.clear()
+    dec.warm()  # the hardware backend refuses the warm-up JPEG: CUDA's decoder from then on
+    assert FakeNvImgCodec.made == [["HW_GPU_ONLY"], ["GPU_ONLY"]]
+    import io
+
+    buf = io.BytesIO()
+    Image.open(upright).convert("RGB").save(buf, "JPEG")
+    jpeg = buf.getvalue()
+    first = dec.decode([jpeg] * 3, reuse=2)
+    second = dec.decode([jpeg] * 3, reuse=2)
+    third = dec.decode([jpeg] * 3, reuse=2)  # into the first's buffers: the caller is done with those
+    dec.decode([jpeg] * 2, reuse=2)  # another batch size: fresh buffers
+    into = dec._own.decoder.into
+    assert into[-4] is None and into[-3] is None and into[-1] is None
+    assert into[-2] is not None and len(into[-2]) == 3 and first[0].shape == third[0].shape == second[0].shape
+    assert all(t is not None and t.dtype == torch.uint8 for t in third)
