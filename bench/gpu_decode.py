@@ -15,6 +15,7 @@ and a mixed folder (70% JPEG, 20% HEIC, 10% PNG) through both paths.
     python bench/gpu_decode.py [--images 512] [--batch 64] [--mixed 512] [--out results.json]
     python bench/gpu_decode.py --variants   # only: the decoder's backends and host threads, in the Indexer
     python bench/gpu_decode.py --threads    # only: several decode threads, alone and in the Indexer
+    python bench/gpu_decode.py --readers    # only: the GPU path with 4 and 8 reader threads
 
 Each Indexer run reports its GPU stage's busy seconds, each decode call's time, the main thread's waits and
 the CPU seconds of each kind of thread (ThreadCpu).
@@ -357,6 +358,21 @@ def decoder_threads(tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: d
     stage.DECODE_THREADS = 1
 
 
+def readers(tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: dict) -> None:
+    """The Indexer's GPU path with 4 and 8 reader threads, content and all three, beside the CPU path."""
+    from indexing.work import PROBES
+
+    [f.result() for f in [PROBES.get().submit(os.getpid) for _ in range(32)]]  # all started before the clocks
+    n = len(blobs)
+    out["cpu_pipeline_content_img_s"], _ = indexer_rate(tmp, "cpu-content", photos, n, bs, "cpu", {})
+    print("cpu content", out["cpu_pipeline_content_img_s"], flush=True)
+    for name, keys in (("content", {}), ("all_three", None)):
+        for workers in (4, 8):
+            rate_, seconds = indexer_rate(tmp, f"gpu-{name}-{workers}", photos, n, bs, "gpu", keys, workers)
+            out[f"gpu_pipeline_{name}_{workers}_readers"] = {"img_s": rate_, **seconds}
+            print("gpu", name, workers, rate_, seconds, flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--images", type=int, default=512)
@@ -365,6 +381,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path)
     ap.add_argument("--variants", action="store_true", help="only: the decoder's host threads and backends")
     ap.add_argument("--threads", action="store_true", help="only: several decode threads, alone and in the Indexer")
+    ap.add_argument("--readers", action="store_true", help="only: the GPU path with 4 and 8 reader threads")
     args = ap.parse_args()
     import torch
 
@@ -420,8 +437,9 @@ def main() -> None:
 
         return run
 
-    if args.variants or args.threads:
-        (decoder_threads if args.threads else decoder_variants)(tmp, photos, blobs, bs, out)
+    if args.variants or args.threads or args.readers:
+        mode = decoder_threads if args.threads else readers if args.readers else decoder_variants
+        mode(tmp, photos, blobs, bs, out)
         if args.out:
             args.out.write_text(json.dumps(out, indent=2) + "\n")
         return
