@@ -364,8 +364,11 @@ def readers(tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: dict) -> 
 
     [f.result() for f in [PROBES.get().submit(os.getpid) for _ in range(32)]]  # all started before the clocks
     n = len(blobs)
+    dec = GpuDecoder()
+    dec.decode(blobs[:bs])
+    out["decode_alone_img_s"] = rate(n, lambda: [dec.decode(blobs[i : i + bs]) for i in range(0, n, bs)])
     out["cpu_pipeline_content_img_s"], _ = indexer_rate(tmp, "cpu-content", photos, n, bs, "cpu", {})
-    print("cpu content", out["cpu_pipeline_content_img_s"], flush=True)
+    print("decoder alone", out["decode_alone_img_s"], "cpu content", out["cpu_pipeline_content_img_s"], flush=True)
     for name, keys in (("content", {}), ("all_three", None)):
         for workers in (4, 8):
             rate_, seconds = indexer_rate(tmp, f"gpu-{name}-{workers}", photos, n, bs, "gpu", keys, workers)
