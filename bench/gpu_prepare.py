@@ -1,0 +1,253 @@
+"""Where a GPU batch's time goes after the hardware decoder (issue 13): the decode call against the resizes and
+thumbnail JPEGs made from its output, each alone, under torch's profiler, and beside each other in two threads;
+two ways of averaging the 12-MP pictures down before the antialiased resizes (indexing/gpu.py's float16
+avg_pool, against a sum read straight from the uint8 image); and whether the decode call holds the GIL.
+
+    python bench/gpu_prepare.py [--images 256] [--batch 64] [--out results.json]
+
+The pictures are bench/run.py's generated 12-MP JPEGs; batches cycle over them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import indexing.gpu as gpu  # noqa: E402
+from bench.run import make_photo  # noqa: E402
+from models.specs import OPENAI_MEAN, OPENAI_STD  # noqa: E402
+
+SPACES = {"content": (224, OPENAI_MEAN, OPENAI_STD), "style": (224, OPENAI_MEAN, OPENAI_STD)}
+SPACES["texture"] = (256, (0.5,) * 3, (0.5,) * 3)
+POOL = gpu._reduced
+
+
+def reduced_sum(images: Any, idx: list[int], need: int) -> Any:
+    """The box average read once from each uint8 picture: a (h/k, k, w/k, k, 3) view summed over both k axes in
+    one reduction into the batch, no float copy of the whole picture (edge rows/columns past a whole k dropped)."""
+    import torch
+
+    h, w = int(images[idx[0]].shape[0]), int(images[idx[0]].shape[1])
+    k = min(h, w) // (2 * need)
+    if k <= 1:
+        return POOL(images, idx, need)
+    h2, w2 = h // k, w // k
+    out = torch.empty((len(idx), h2, w2, 3), dtype=torch.float32, device=images[idx[0]].device)
+    for j, i in enumerate(idx):
+        torch.sum(images[i][: h2 * k, : w2 * k].view(h2, k, w2, k, 3), dim=(1, 3), dtype=torch.float32, out=out[j])
+    return out.mul_(1.0 / (k * k)).half().permute(0, 3, 1, 2)
+
+
+VARIANTS: dict[str, Callable] = {"pool": POOL, "sum": reduced_sum}
+
+
+def timed(fn: Callable[[], Any], reps: int) -> float:
+    """Median seconds of fn, synchronised."""
+    import torch
+
+    xs = []
+    for _ in range(reps):
+        torch.cuda.synchronize()
+        t = time.perf_counter()
+        fn()
+        torch.cuda.synchronize()
+        xs.append(time.perf_counter() - t)
+    return float(np.median(xs))
+
+
+def profile(fn: Callable[[], Any]) -> list[dict]:
+    """The CUDA kernels fn runs, by total device time (top 12), and the host time of the ops that launch them."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        fn()
+        torch.cuda.synchronize()
+    rows = []
+    for e in sorted(prof.key_averages(), key=lambda e: -getattr(e, "device_time_total", 0))[:12]:
+        rows.append(
+            {
+                "name": e.key[:80],
+                "calls": e.count,
+                "device_ms": round(getattr(e, "device_time_total", 0) / 1e3, 2),
+                "host_ms": round(e.cpu_time_total / 1e3, 2),
+            }
+        )
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--images", type=int, default=256)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args()
+    import torch
+
+    tmp = Path(tempfile.mkdtemp(prefix="gpu-prepare-"))
+    with ProcessPoolExecutor(os.cpu_count()) as pool:
+        paths = list(pool.map(make_photo, [(i, str(tmp / f"p{i:04d}.jpg")) for i in range(args.images)]))
+    blobs = [Path(p).read_bytes() for p in paths]
+    bs = args.batch
+    batches = [blobs[i : i + bs] for i in range(0, len(blobs) - bs + 1, bs)]
+    out: dict = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "gpu": torch.cuda.get_device_name(),
+        "cpus": os.cpu_count(),
+        "images": len(blobs),
+        "batch": bs,
+    }
+
+    def save() -> None:
+        print(json.dumps(out, indent=2), flush=True)
+        if args.out:
+            args.out.write_text(json.dumps(out, indent=2) + "\n")
+
+    dec = gpu.GpuDecoder()
+    dec.warm()
+    ims = dec.decode(batches[0])
+    torch.cuda.synchronize()
+
+    # 1. the decode call: how long until it returns, and until its work is done
+    calls, syncs = [], []
+    for r in range(3 * len(batches)):
+        torch.cuda.synchronize()
+        t = time.perf_counter()
+        dec.decode(batches[r % len(batches)], reuse=1)
+        calls.append(time.perf_counter() - t)
+        torch.cuda.synchronize()
+        syncs.append(time.perf_counter() - t - calls[-1])
+    out["decode_call_ms"] = round(1e3 * float(np.median(calls)), 1)
+    out["decode_then_sync_ms"] = round(1e3 * float(np.median(syncs)), 2)
+    out["decode_img_s"] = round(bs / (float(np.median(calls)) + float(np.median(syncs))), 1)
+    save()
+
+    # 2. each step alone, and its kernels
+    def prep(variant: str, thumbs: bool = True) -> Callable[[], Any]:
+        def run() -> Any:
+            gpu._reduced = VARIANTS[variant]
+            try:
+                return gpu.prepare_batch(ims, SPACES, 400 if thumbs else 0, host_thumbs=False)
+            finally:
+                gpu._reduced = POOL
+
+        return run
+
+    for v in VARIANTS:
+        prep(v)()
+        out[f"prepare_{v}_ms"] = round(1e3 * timed(prep(v), 10), 2)
+        out[f"prepare_{v}_inputs_only_ms"] = round(1e3 * timed(prep(v, False), 10), 2)
+        out[f"prepare_{v}_kernels"] = profile(prep(v))
+        save()
+    ref, ref_small = prep("pool")()
+    got, got_small = prep("sum")()
+    out["sum_vs_pool_max_abs"] = {s: round(float((ref[s] - got[s]).abs().max()), 4) for s in SPACES}
+    out["sum_vs_pool_thumb_max_abs"] = max(
+        int((a.int() - b.int()).abs().max()) for a, b in zip(ref_small, got_small, strict=True)
+    )
+    small = ref_small
+    dec.encode_jpeg(small)
+    out["encode_jpeg_ms"] = round(1e3 * timed(lambda: dec.encode_jpeg(small), 10), 2)
+    out["encode_jpeg_kernels"] = profile(lambda: dec.encode_jpeg(small))
+    save()
+
+    # 3. the GIL: a Python counting thread beside the decode loop, against it alone
+    def count(stop: threading.Event, box: list[int]) -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+        box.append(n)
+
+    for name, work in (("alone", lambda: time.sleep(1.0)), ("beside_decode", None)):
+        stop, box = threading.Event(), []
+        th = threading.Thread(target=count, args=(stop, box))
+        t = time.perf_counter()
+        th.start()
+        if work is not None:
+            work()
+        else:
+            r = 0
+            while time.perf_counter() - t < 1.0:
+                dec.decode(batches[r % len(batches)], reuse=1)
+                r += 1
+        stop.set()
+        th.join()
+        out[f"python_counts_per_s_{name}"] = round(box[0] / (time.perf_counter() - t))
+    save()
+
+    # 4. decoding in one thread while another resizes and encodes thumbnails of a decoded batch, each on its own
+    # stream (the decoder's high priority): does the resizing slow the decoder, and how far does each get?
+    for v in VARIANTS:
+        for thumbs in (True, False):
+            stop = threading.Event()
+            done = [0]
+
+            def resize_loop(
+                v: str = v, thumbs: bool = thumbs, stop: threading.Event = stop, done: list[int] = done
+            ) -> None:
+                with torch.cuda.stream(torch.cuda.Stream()):
+                    while not stop.is_set():
+                        _, sm = prep(v)()
+                        if thumbs:
+                            dec.encode_jpeg(sm)
+                        torch.cuda.current_stream().synchronize()
+                        done[0] += 1
+
+            th = threading.Thread(target=resize_loop)
+            th.start()
+            time.sleep(0.5)
+            start = done[0]
+            with torch.cuda.stream(torch.cuda.Stream(priority=-1)):
+                d2 = gpu.GpuDecoder()
+                d2.warm()
+                t = time.perf_counter()
+                for r in range(4 * len(batches)):
+                    d2.decode(batches[r % len(batches)], reuse=1)
+                    torch.cuda.current_stream().synchronize()
+                wall = time.perf_counter() - t
+            stop.set()
+            th.join()
+            key = f"beside_{v}{'_and_jpeg' if thumbs else ''}"
+            out[key] = {
+                "decode_img_s": round(4 * len(batches) * bs / wall, 1),
+                "resize_img_s": round((done[0] - start) * bs / wall, 1),
+            }
+            save()
+
+    # 5. one thread, the whole batch's GPU work in order (as gpu_stage's decode thread does), per variant
+    for v in VARIANTS:
+
+        def serial(v: str = v) -> None:
+            for r in range(2 * len(batches)):
+                got = dec.decode(batches[r % len(batches)], reuse=1)
+                gpu._reduced = VARIANTS[v]
+                try:
+                    _, sm = gpu.prepare_batch(got, SPACES, 400, host_thumbs=False)
+                finally:
+                    gpu._reduced = POOL
+                dec.encode_jpeg(sm)
+                torch.cuda.current_stream().synchronize()
+
+        with torch.cuda.stream(torch.cuda.Stream(priority=-1)):
+            serial()
+            out[f"serial_{v}_img_s"] = round(2 * len(batches) * bs / timed(serial, 1), 1)
+        save()
+
+
+if __name__ == "__main__":
+    main()
