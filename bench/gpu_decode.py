@@ -15,7 +15,7 @@ and a mixed folder (70% JPEG, 20% HEIC, 10% PNG) through both paths.
     python bench/gpu_decode.py [--images 512] [--batch 64] [--mixed 512] [--out results.json]
     python bench/gpu_decode.py --variants   # only: the decoder's backends and host threads, in the Indexer
     python bench/gpu_decode.py --threads    # only: several decode threads, alone and in the Indexer
-    python bench/gpu_decode.py --readers    # only: the GPU path with 4 and 8 reader threads
+    python bench/gpu_decode.py --readers    # only: GPU path, 4 / 8 readers, towers in / beside the decode thread
 
 Each Indexer run reports its GPU stage's busy seconds, each decode call's time, the main thread's waits and
 the CPU seconds of each kind of thread (ThreadCpu).
@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.run import make_photo  # noqa: E402
-from indexing.gpu import GpuDecoder, model_inputs, prepare_batch  # noqa: E402
+from indexing.gpu import GpuDecoder, model_inputs, prepare_batch, thumbnails  # noqa: E402
 from models.backend import Tower  # noqa: E402
 from models.specs import OPENAI_MEAN, OPENAI_STD  # noqa: E402
 from models.tiny import write_full_random_models  # noqa: E402
@@ -243,7 +243,7 @@ def thumbnail_encoders(dec: GpuDecoder, blobs: list[bytes], bs: int) -> dict:
     from indexing.imageio import thumbnail_bytes
 
     batches = [dec.decode(blobs[i : i + bs]) for i in range(0, len(blobs), bs)]
-    smalls = [prepare_batch(b, {}, 400)[1] for b in batches]
+    smalls = [thumbnails(b, 400) for b in batches]
     n = sum(len(s) for s in smalls)
     with ThreadPoolExecutor(os.cpu_count()) as pool:
         t = time.perf_counter()
@@ -359,7 +359,9 @@ def decoder_threads(tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: d
 
 
 def readers(tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: dict) -> None:
-    """The Indexer's GPU path with 4 and 8 reader threads, content and all three, beside the CPU path."""
+    """The Indexer's GPU path with 4 and 8 reader threads, content and all three, with the towers in a thread of
+    their own and in the decode thread, beside the CPU path."""
+    import indexing.gpu_stage as stage
     from indexing.work import PROBES
 
     [f.result() for f in [PROBES.get().submit(os.getpid) for _ in range(32)]]  # all started before the clocks
@@ -369,11 +371,16 @@ def readers(tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: dict) -> 
     out["decode_alone_img_s"] = rate(n, lambda: [dec.decode(blobs[i : i + bs]) for i in range(0, n, bs)])
     out["cpu_pipeline_content_img_s"], _ = indexer_rate(tmp, "cpu-content", photos, n, bs, "cpu", {})
     print("decoder alone", out["decode_alone_img_s"], "cpu content", out["cpu_pipeline_content_img_s"], flush=True)
-    for name, keys in (("content", {}), ("all_three", None)):
-        for workers in (4, 8):
-            rate_, seconds = indexer_rate(tmp, f"gpu-{name}-{workers}", photos, n, bs, "gpu", keys, workers)
-            out[f"gpu_pipeline_{name}_{workers}_readers"] = {"img_s": rate_, **seconds}
-            print("gpu", name, workers, rate_, seconds, flush=True)
+    for inline in (False, True):
+        stage.TOWERS_IN_DECODE_THREAD = inline
+        where = "towers_in_decode_thread" if inline else "towers_thread"
+        for name, keys in (("content", {}), ("all_three", None)):
+            for workers in (4, 8):
+                key = f"gpu_pipeline_{name}_{workers}_readers_{where}"
+                rate_, seconds = indexer_rate(tmp, key, photos, n, bs, "gpu", keys, workers)
+                out[key] = {"img_s": rate_, **seconds}
+                print(key, rate_, {k: v for k, v in seconds.items() if k != "thread_cpu_seconds"}, flush=True)
+    stage.TOWERS_IN_DECODE_THREAD = False
 
 
 def main() -> None:

@@ -1,7 +1,8 @@
 """Where a GPU batch's time goes after the hardware decoder (issue 13): the decode call against the resizes and
 thumbnail JPEGs made from its output, each alone, under torch's profiler, and beside each other in two threads;
 two ways of averaging the 12-MP pictures down before the antialiased resizes (indexing/gpu.py's float16
-avg_pool, against a sum read straight from the uint8 image); and whether the decode call holds the GIL.
+avg_pool, against a sum read straight from the uint8 image); whether the decode call holds the GIL; and one
+thread doing a batch's GPU work in turn (GPU JPEGs, waits) against overlapped (as gpu_stage does it now).
 
     python bench/gpu_prepare.py [--images 256] [--batch 64] [--out results.json]
 
@@ -18,7 +19,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,35 @@ def reduced_sum(images: Any, idx: list[int], need: int) -> Any:
 
 
 VARIANTS: dict[str, Callable] = {"pool": POOL, "sum": reduced_sum}
+
+
+class GpuJpeg:
+    """nvImageCodec's GPU JPEG encoder (quality 85), one per thread: what the GPU stage used for thumbnails until
+    this bench measured what it cost the decode thread."""
+
+    def __init__(self) -> None:
+        from nvidia import nvimgcodec
+
+        self.nv, self.own = nvimgcodec, threading.local()
+        self.params = nvimgcodec.EncodeParams(quality_type=nvimgcodec.QualityType.QUALITY, quality_value=85)
+
+    def __call__(self, images: list) -> list:
+        import torch
+
+        if getattr(self.own, "encoder", None) is None:
+            self.own.encoder = self.nv.Encoder()
+        wrapped = [self.nv.as_image(t) for t in images]
+        stream = torch.cuda.current_stream().cuda_stream
+        return self.own.encoder.encode(wrapped, "jpeg", params=self.params, cuda_stream=stream)
+
+
+def pillow_jpeg(t: Any) -> bytes:
+    """The GPU stage's thumbnail file now: Pillow's JPEG of the GPU-resized picture."""
+    from PIL import Image
+
+    from indexing.imageio import thumbnail_bytes
+
+    return thumbnail_bytes(Image.fromarray(t.numpy()), 400, quality=85, fmt="JPEG")
 
 
 def timed(fn: Callable[[], Any], reps: int) -> float:
@@ -142,7 +172,7 @@ def main() -> None:
         def run() -> Any:
             gpu._reduced = VARIANTS[variant]
             try:
-                return gpu.prepare_batch(ims, SPACES, 400 if thumbs else 0, host_thumbs=False)
+                return gpu.prepare_batch(ims, SPACES, 400 if thumbs else 0)
             finally:
                 gpu._reduced = POOL
 
@@ -160,10 +190,13 @@ def main() -> None:
     out["sum_vs_pool_thumb_max_abs"] = max(
         int((a.int() - b.int()).abs().max()) for a, b in zip(ref_small, got_small, strict=True)
     )
-    small = ref_small
-    dec.encode_jpeg(small)
-    out["encode_jpeg_ms"] = round(1e3 * timed(lambda: dec.encode_jpeg(small), 10), 2)
-    out["encode_jpeg_kernels"] = profile(lambda: dec.encode_jpeg(small))
+    torch.cuda.synchronize()
+    small = [t.cuda() for t in ref_small]
+    jpeg = GpuJpeg()
+    jpeg(small)
+    out["encode_jpeg_ms"] = round(1e3 * timed(lambda: jpeg(small), 10), 2)
+    out["encode_jpeg_kernels"] = profile(lambda: jpeg(small))
+    out["pillow_jpeg_ms_one_thread"] = round(1e3 * timed(lambda: [pillow_jpeg(t) for t in ref_small], 3), 2)
     save()
 
     # 3. the GIL: a Python counting thread beside the decode loop, against it alone
@@ -204,7 +237,7 @@ def main() -> None:
                     while not stop.is_set():
                         _, sm = prep(v)()
                         if thumbs:
-                            dec.encode_jpeg(sm)
+                            jpeg([t.cuda(non_blocking=True) for t in sm])
                         torch.cuda.current_stream().synchronize()
                         done[0] += 1
 
@@ -229,23 +262,32 @@ def main() -> None:
             }
             save()
 
-    # 5. one thread, the whole batch's GPU work in order (as gpu_stage's decode thread does), per variant
-    for v in VARIANTS:
+    # 5. one thread, a batch's GPU work after another as gpu_stage's decode thread does it: in turn (decode, resize,
+    # GPU JPEGs, wait), against overlapped (decode into the buffers of the batch before last, resizes queued, an
+    # event; Pillow's JPEGs in 8 threads once the event is passed; the next decode call at once)
+    def in_turn() -> None:
+        for r in range(2 * len(batches)):
+            got = dec.decode(batches[r % len(batches)], reuse=1)
+            _, sm = gpu.prepare_batch(got, SPACES, 400)
+            torch.cuda.current_stream().synchronize()
+            jpeg([t.cuda() for t in sm])
+            torch.cuda.current_stream().synchronize()
 
-        def serial(v: str = v) -> None:
+    def overlapped() -> None:
+        with ThreadPoolExecutor(8) as pool:
+            fs = []
             for r in range(2 * len(batches)):
-                got = dec.decode(batches[r % len(batches)], reuse=1)
-                gpu._reduced = VARIANTS[v]
-                try:
-                    _, sm = gpu.prepare_batch(got, SPACES, 400, host_thumbs=False)
-                finally:
-                    gpu._reduced = POOL
-                dec.encode_jpeg(sm)
-                torch.cuda.current_stream().synchronize()
+                got = dec.decode(batches[r % len(batches)], reuse=2)
+                _, sm = gpu.prepare_batch(got, SPACES, 400)
+                made = torch.cuda.Event()
+                made.record()
+                fs += [pool.submit(lambda t=t, e=made: (e.synchronize(), pillow_jpeg(t))) for t in sm]
+            [f.result() for f in fs]
 
+    for name, fn in (("in_turn", in_turn), ("overlapped", overlapped)):
         with torch.cuda.stream(torch.cuda.Stream(priority=-1)):
-            serial()
-            out[f"serial_{v}_img_s"] = round(2 * len(batches) * bs / timed(serial, 1), 1)
+            fn()
+            out[f"one_thread_{name}_img_s"] = round(2 * len(batches) * bs / timed(fn, 1), 1)
         save()
 
 

@@ -37,6 +37,9 @@ DEPTH = 2  # batches waiting before each stage: enough to keep both busy, and GP
 SWITCH_INTERVAL = 0.0002
 GPU_BATCH_PIXELS = 800_000_000  # a decode call's pixels (2.4 GB decoded): 64 12-MP photos, 8 100-MP scans
 DECODE_THREADS = 1  # batches decoded at once (a decoder and a stream each): 2-4 were slower, BENCHMARKS.md
+# The towers in the decode thread, after each batch's decode and resizes, on its stream, rather than in a thread
+# of their own beside it: measured both ways, BENCHMARKS.md
+TOWERS_IN_DECODE_THREAD = False
 
 
 class GpuStage:
@@ -55,7 +58,6 @@ class GpuStage:
         self._thumb_side, self._batch_size, self._cpu = settings.thumbnail_size, settings.batch_size, cpu
         self._pending: list[Outcome] = []
         self._pixels = 0
-        self._gpu_jpeg = True  # thumbnails by the GPU's JPEG encoder where the decoder has one
         self._in: queue.Queue = queue.Queue(DEPTH)
         self._mid: queue.Queue = queue.Queue(DEPTH)
         self._out: queue.Queue = queue.Queue()
@@ -174,16 +176,21 @@ class GpuStage:
             while (batch := self._get(self._in)) is not None:
                 t = time.perf_counter()
                 try:
-                    done, refused, inputs, small = self._decode(batch)
+                    done, refused, inputs, small, made = self._decode(batch)
                 except Exception as err:  # noqa: BLE001 - e.g. GPU memory: the batch goes through the CPU path
                     log.warning("GPU decoding failed on a batch of %d (%s): CPU path for these", len(batch), err)
-                    done, refused, inputs, small = [], batch, {}, []
+                    done, refused, inputs, small, made = [], batch, {}, [], None
                 for o in batch:
                     o.data = None  # the bytes are done with (the CPU path reads a refused file again)
                 self._took("decode and resize (GPU)", t)
                 cpu = [self._pool.submit(self._cpu, o) for o in refused]
-                thumbs = [self._pool.submit(self._thumb, o, small[i]) for i, o in enumerate(done)]
-                self._put(self._mid, (done, inputs, thumbs, cpu))
+                thumbs = [self._pool.submit(self._thumb, o, small[i], made) for i, o in enumerate(done)]
+                vectors = None
+                if TOWERS_IN_DECODE_THREAD and done:
+                    t = time.perf_counter()
+                    vectors, inputs = self._embed(done, inputs, None), {}
+                    self._took("towers (GPU)", t)
+                self._put(self._mid, (done, vectors, inputs, made, thumbs, cpu))
         self._put(self._in, None)  # the end, for the other decode threads
         with self._seconds_lock:
             self._decoding -= 1
@@ -191,44 +198,41 @@ class GpuStage:
         if last:
             self._put(self._mid, None)
 
-    def _decode(self, batch: list[Outcome]) -> tuple[list[Outcome], list[Outcome], dict[str, Any], list[Any]]:
-        """(decoded, refused, each space's inputs of the decoded, their thumbnails as host uint8 tensors)."""
+    def _decode(self, batch: list[Outcome]) -> tuple[list[Outcome], list[Outcome], dict[str, Any], list[Any], Any]:
+        """(decoded, refused, each space's inputs of the decoded, their thumbnails as host uint8 tensors, the CUDA
+        event after which both are whole, or None off CUDA). Nothing here waits for the GPU, so the next batch's
+        decode call (the hardware engine, ~55 ms of this thread's time for 64 12-MP photos) starts while this
+        one's resizes and copies run: in turn they took 65 + 18 ms a batch (bench/gpu_prepare.py)."""
         import torch
 
         t = time.perf_counter()
-        images = self._decoder.decode([o.data for o in batch], reuse=1)  # the last batch is done with: synced
+        # into the buffers of the batch before last: this stream has long finished resizing it (the decode call
+        # in between holds this thread for ~55 ms); the last batch's resizes may still be queued
+        images = self._decoder.decode([o.data for o in batch], reuse=2)
         self._took("of which the decoder", t)
         done = [o for o, im in zip(batch, images, strict=True) if im is not None]
         refused = [o for o, im in zip(batch, images, strict=True) if im is None]
         if not done:
-            return [], refused, {}, []
+            return [], refused, {}, [], None
         spaces = sorted({s for o in done for s in o.job.spaces})
         wanted = {s: (self._encoders[s].input_size, *self._encoders[s].input_norm()) for s in spaces}
-        gpu_jpeg = self._gpu_jpeg and hasattr(self._decoder, "encode_jpeg")
         decoded = [im for im in images if im is not None]
-        inputs, small = prepare_batch(decoded, wanted, self._thumb_side, host_thumbs=not gpu_jpeg)
-        if gpu_jpeg:
-            try:
-                small = self._decoder.encode_jpeg(small)
-            except Exception as err:  # noqa: BLE001 - the thumbnails are then WebP from the CPU threads
-                log.warning("the GPU's JPEG encoder failed (%s): thumbnails as WebP on the CPU", err)
-                self._gpu_jpeg = False
-                small = [t.cpu() for t in small]
-        if torch.cuda.is_available():
-            torch.cuda.current_stream().synchronize()  # the inputs are whole before the tower thread reads them
-        return done, refused, inputs, small
+        inputs, small = prepare_batch(decoded, wanted, self._thumb_side)
+        made = None
+        if decoded[0].is_cuda:
+            made = torch.cuda.Event()
+            made.record()
+        return done, refused, inputs, small, made
 
     def _tower_loop(self) -> None:
         with self._stream():
             while (item := self._get(self._mid)) is not None:
-                done, inputs, thumbs, cpu = item
-                t = time.perf_counter()
-                vectors: dict[str, tuple[list[int], np.ndarray]] = {}
-                for s, x in inputs.items():
-                    rows = [i for i, o in enumerate(done) if s in o.job.spaces]
-                    vectors[s] = (rows, self._encoders[s].encode_batch(x if len(rows) == len(done) else x[rows]))
-                del inputs
-                self._took("towers (GPU)", t)
+                done, vectors, inputs, made, thumbs, cpu = item
+                if vectors is None:
+                    t = time.perf_counter()
+                    vectors = self._embed(done, inputs, made)
+                    del inputs
+                    self._took("towers (GPU)", t)
                 t = time.perf_counter()
                 results = [f.result() for f in [*thumbs, *cpu]]
                 self._took("tower thread waiting for thumbnails / CPU path", t)
@@ -239,20 +243,34 @@ class GpuStage:
                     out.append(Outcome(o.job, kind, hash=o.hash, vectors=vecs, row=o.row if kind == "ready" else {}))
                 self._out.put(out)
 
-    def _thumb(self, o: Outcome, small: Any) -> None:
-        """Write the thumbnail: JPEG bytes from the GPU's encoder, or WebP made here from the small picture."""
+    def _embed(self, done: list[Outcome], inputs: dict[str, Any], made: Any) -> dict[str, tuple[list[int], np.ndarray]]:
+        """Each space's (rows of `done`, embeddings) from the inputs made for them; `made`: the event to wait for
+        on this thread's stream first (None: the inputs were made on it)."""
+        if made is not None:  # this stream waits on the GPU for the inputs, this thread does not
+            import torch
+
+            torch.cuda.current_stream().wait_event(made)
+        vectors: dict[str, tuple[list[int], np.ndarray]] = {}
+        for s, x in inputs.items():
+            rows = [i for i, o in enumerate(done) if s in o.job.spaces]
+            vectors[s] = (rows, self._encoders[s].encode_batch(x if len(rows) == len(done) else x[rows]))
+        return vectors
+
+    def _thumb(self, o: Outcome, small: Any, made: Any) -> None:
+        """Write the thumbnail: a JPEG of the picture the GPU resized (Pillow's JPEG encoder: 0.3 ms; nvImageCodec's
+        GPU encoder held the decode thread 18 ms a batch, and beside the decoder slowed it by a sixth)."""
         from PIL import Image
 
         from indexing.imageio import thumbnail_bytes
 
         t = time.perf_counter()
-        # None: the GPU's encoder refused this one; the first request draws it from the file, as for a lost one
-        if small is not None and (o.job.redo or not self._thumbs.read(o.hash)):
-            data = (
-                small if isinstance(small, bytes) else thumbnail_bytes(Image.fromarray(small.numpy()), self._thumb_side)
+        if o.job.redo or not self._thumbs.read(o.hash):
+            if made is not None:
+                made.synchronize()  # the copy to the host is done
+            self._thumbs.write(
+                o.hash, thumbnail_bytes(Image.fromarray(small.numpy()), self._thumb_side, quality=85, fmt="JPEG")
             )
-            self._thumbs.write(o.hash, data)
         self._took("thumbnails written (CPU threads)", t)
 
 
-__all__ = ["DECODE_THREADS", "DEPTH", "GPU_BATCH_PIXELS", "GpuStage"]
+__all__ = ["DECODE_THREADS", "DEPTH", "GPU_BATCH_PIXELS", "TOWERS_IN_DECODE_THREAD", "GpuStage"]

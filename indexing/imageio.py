@@ -301,11 +301,16 @@ def _vips_fallback(
     return img, icc, read_exif(fp), xmp, fmt, w, h
 
 
-def thumbnail_bytes(img: Image.Image, size: int, quality: int = 80) -> bytes:
+def thumbnail_bytes(img: Image.Image, size: int, quality: int = 80, fmt: str = "WEBP") -> bytes:
+    """The thumbnail file: WebP (half JPEG's size, 4 ms a picture) on the CPU path; JPEG (0.3 ms) where the GPU
+    path hands over a picture already resized, at a rate the WebP encoder would need a dozen cores for."""
     thumb = img.copy()
     thumb.thumbnail((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0)
     buf = io.BytesIO()
-    thumb.save(buf, "WEBP", quality=quality, method=2)  # method 4+ costs 2x the time for ~5% smaller files
+    if fmt == "JPEG":
+        thumb.save(buf, "JPEG", quality=quality)
+    else:  # method 4+ costs 2x the time for ~5% smaller files
+        thumb.save(buf, "WEBP", quality=quality, method=2)
     return buf.getvalue()
 
 

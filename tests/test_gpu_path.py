@@ -212,21 +212,8 @@ def test_towers_take_a_tensor_batch_as_they_take_arrays(shared_encoder) -> None:
     )
 
 
-class JpegStandIn(PillowStandIn):
-    """The stand-in with the GPU decoder's JPEG encoder (Pillow here): thumbnails come back as JPEG bytes."""
-
-    def encode_jpeg(self, images: list) -> list:
-        import io
-
-        out = []
-        for t in images:
-            buf = io.BytesIO()
-            Image.fromarray(t.numpy()).save(buf, "JPEG", quality=85)
-            out.append(buf.getvalue())
-        return out
-
-
-def test_thumbnails_from_the_gpu_encoder_are_jpeg_and_served_as_such(settings, shared_encoder, tmp_path: Path) -> None:  # noqa: ANN001
+def test_the_gpu_paths_thumbnails_are_jpeg_and_served_as_such(settings, shared_encoder, tmp_path: Path) -> None:  # noqa: ANN001
+    """JPEGs of the picture the GPU stage resized, written by its CPU threads; the CPU path's stay WebP."""
     from starlette.testclient import TestClient
 
     from app import create_app
@@ -242,7 +229,7 @@ def test_thumbnails_from_the_gpu_encoder_are_jpeg_and_served_as_such(settings, s
     scene(lib / "kept.png", 200, 150)  # the CPU path's: a WebP thumbnail
     s = Settings(**{**settings.model_dump(), "content_first": "off"})
     svc = StyleSeek(s, content_encoder=shared_encoder)
-    report = svc.indexer(gpu=JpegStandIn()).run([lib])
+    report = svc.indexer(gpu=PillowStandIn()).run([lib])
     assert (report.indexed, report.failed) == (5, 0)
     client = TestClient(create_app(s, services=svc), base_url="http://127.0.0.1")
     for p in sorted(lib.iterdir()):
@@ -328,7 +315,6 @@ def test_gpu_decoder_reuses_its_buffers_and_falls_back_without_a_hardware_engine
     dec = object.__new__(GpuDecoder)  # its __init__ without CUDA: what it sets, set here
     dec.torch, dec.device, dec._nv = torch, torch.device("cpu"), FakeNvImgCodec
     dec._options, dec._backends, dec._params, dec._own = {}, GpuDecoder.BACKENDS, None, threading.local()
-    dec.encode_jpeg = lambda images: [b"jpeg"] * len(images)  # type: ignore[method-assign]
     FakeNvImgCodec.made.clear()
     dec.warm()  # the hardware backend refuses the warm-up JPEG: CUDA's decoder from then on
     assert FakeNvImgCodec.made == [["HW_GPU_ONLY"], ["GPU_ONLY"]]
