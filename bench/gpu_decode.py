@@ -15,7 +15,7 @@ and a mixed folder (70% JPEG, 20% HEIC, 10% PNG) through both paths.
     python bench/gpu_decode.py [--images 512] [--batch 64] [--mixed 512] [--out results.json]
     python bench/gpu_decode.py --variants   # only: the decoder's backends and host threads, in the Indexer
     python bench/gpu_decode.py --threads    # only: several decode threads, alone and in the Indexer
-    python bench/gpu_decode.py --readers    # only: GPU path, 4 / 8 readers, towers in / beside the decode thread
+    python bench/gpu_decode.py --readers    # only: the GPU path with 4 and 8 reader threads
 
 Each Indexer run reports its GPU stage's busy seconds, each decode call's time, the main thread's waits and
 the CPU seconds of each kind of thread (ThreadCpu).
@@ -359,9 +359,7 @@ def decoder_threads(tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: d
 
 
 def readers(tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: dict) -> None:
-    """The Indexer's GPU path with 4 and 8 reader threads, content and all three, with the towers in a thread of
-    their own and in the decode thread, beside the CPU path."""
-    import indexing.gpu_stage as stage
+    """The Indexer's GPU path with 4 and 8 reader threads, content and all three, beside the CPU path."""
     from indexing.work import PROBES
 
     [f.result() for f in [PROBES.get().submit(os.getpid) for _ in range(32)]]  # all started before the clocks
@@ -371,16 +369,12 @@ def readers(tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: dict) -> 
     out["decode_alone_img_s"] = rate(n, lambda: [dec.decode(blobs[i : i + bs]) for i in range(0, n, bs)])
     out["cpu_pipeline_content_img_s"], _ = indexer_rate(tmp, "cpu-content", photos, n, bs, "cpu", {})
     print("decoder alone", out["decode_alone_img_s"], "cpu content", out["cpu_pipeline_content_img_s"], flush=True)
-    for inline in (False, True):
-        stage.TOWERS_IN_DECODE_THREAD = inline
-        where = "towers_in_decode_thread" if inline else "towers_thread"
-        for name, keys in (("content", {}), ("all_three", None)):
-            for workers in (4, 8):
-                key = f"gpu_pipeline_{name}_{workers}_readers_{where}"
-                rate_, seconds = indexer_rate(tmp, key, photos, n, bs, "gpu", keys, workers)
-                out[key] = {"img_s": rate_, **seconds}
-                print(key, rate_, {k: v for k, v in seconds.items() if k != "thread_cpu_seconds"}, flush=True)
-    stage.TOWERS_IN_DECODE_THREAD = False
+    for name, keys in (("content", {}), ("all_three", None)):
+        for workers in (4, 8):
+            key = f"gpu_pipeline_{name}_{workers}_readers"
+            rate_, seconds = indexer_rate(tmp, key, photos, n, bs, "gpu", keys, workers)
+            out[key] = {"img_s": rate_, **seconds}
+            print(key, rate_, {k: v for k, v in seconds.items() if k != "thread_cpu_seconds"}, flush=True)
 
 
 def main() -> None:

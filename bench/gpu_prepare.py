@@ -4,7 +4,7 @@ two ways of averaging the 12-MP pictures down before the antialiased resizes (in
 avg_pool, against a sum read straight from the uint8 image); whether the decode call holds the GIL; and one
 thread doing a batch's GPU work in turn (GPU JPEGs, waits) against overlapped (as gpu_stage does it now).
 
-    python bench/gpu_prepare.py [--images 256] [--batch 64] [--out results.json]
+    python bench/gpu_prepare.py [--images 256] [--batch 64] [--out results.json] [--one-thread]
 
 The pictures are bench/run.py's generated 12-MP JPEGs; batches cycle over them.
 """
@@ -126,6 +126,7 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=256)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--one-thread", action="store_true", help="only: the decode call, and one thread's batches")
     args = ap.parse_args()
     import torch
 
@@ -167,104 +168,106 @@ def main() -> None:
     out["decode_img_s"] = round(bs / (float(np.median(calls)) + float(np.median(syncs))), 1)
     save()
 
-    # 2. each step alone, and its kernels
-    def prep(variant: str, thumbs: bool = True) -> Callable[[], Any]:
-        def run() -> Any:
-            gpu._reduced = VARIANTS[variant]
-            try:
-                return gpu.prepare_batch(ims, SPACES, 400 if thumbs else 0)
-            finally:
-                gpu._reduced = POOL
-
-        return run
-
-    for v in VARIANTS:
-        prep(v)()
-        out[f"prepare_{v}_ms"] = round(1e3 * timed(prep(v), 10), 2)
-        out[f"prepare_{v}_inputs_only_ms"] = round(1e3 * timed(prep(v, False), 10), 2)
-        out[f"prepare_{v}_kernels"] = profile(prep(v))
-        save()
-    ref, ref_small = prep("pool")()
-    got, got_small = prep("sum")()
-    out["sum_vs_pool_max_abs"] = {s: round(float((ref[s] - got[s]).abs().max()), 4) for s in SPACES}
-    out["sum_vs_pool_thumb_max_abs"] = max(
-        int((a.int() - b.int()).abs().max()) for a, b in zip(ref_small, got_small, strict=True)
-    )
-    torch.cuda.synchronize()
-    small = [t.cuda() for t in ref_small]
     jpeg = GpuJpeg()
-    jpeg(small)
-    out["encode_jpeg_ms"] = round(1e3 * timed(lambda: jpeg(small), 10), 2)
-    out["encode_jpeg_kernels"] = profile(lambda: jpeg(small))
-    out["pillow_jpeg_ms_one_thread"] = round(1e3 * timed(lambda: [pillow_jpeg(t) for t in ref_small], 3), 2)
-    save()
+    if not args.one_thread:
+        # 2. each step alone, and its kernels
+        def prep(variant: str, thumbs: bool = True) -> Callable[[], Any]:
+            def run() -> Any:
+                gpu._reduced = VARIANTS[variant]
+                try:
+                    return gpu.prepare_batch(ims, SPACES, 400 if thumbs else 0)
+                finally:
+                    gpu._reduced = POOL
 
-    # 3. the GIL: a Python counting thread beside the decode loop, against it alone
-    def count(stop: threading.Event, box: list[int]) -> None:
-        n = 0
-        while not stop.is_set():
-            n += 1
-        box.append(n)
+            return run
 
-    for name, work in (("alone", lambda: time.sleep(1.0)), ("beside_decode", None)):
-        stop, box = threading.Event(), []
-        th = threading.Thread(target=count, args=(stop, box))
-        t = time.perf_counter()
-        th.start()
-        if work is not None:
-            work()
-        else:
-            r = 0
-            while time.perf_counter() - t < 1.0:
-                dec.decode(batches[r % len(batches)], reuse=1)
-                r += 1
-        stop.set()
-        th.join()
-        out[f"python_counts_per_s_{name}"] = round(box[0] / (time.perf_counter() - t))
-    save()
+        for v in VARIANTS:
+            prep(v)()
+            out[f"prepare_{v}_ms"] = round(1e3 * timed(prep(v), 10), 2)
+            out[f"prepare_{v}_inputs_only_ms"] = round(1e3 * timed(prep(v, False), 10), 2)
+            out[f"prepare_{v}_kernels"] = profile(prep(v))
+            save()
+        ref, ref_small = prep("pool")()
+        got, got_small = prep("sum")()
+        out["sum_vs_pool_max_abs"] = {s: round(float((ref[s] - got[s]).abs().max()), 4) for s in SPACES}
+        out["sum_vs_pool_thumb_max_abs"] = max(
+            int((a.int() - b.int()).abs().max()) for a, b in zip(ref_small, got_small, strict=True)
+        )
+        torch.cuda.synchronize()
+        small = [t.cuda() for t in ref_small]
+        jpeg(small)
+        out["encode_jpeg_ms"] = round(1e3 * timed(lambda: jpeg(small), 10), 2)
+        out["encode_jpeg_kernels"] = profile(lambda: jpeg(small))
+        out["pillow_jpeg_ms_one_thread"] = round(1e3 * timed(lambda: [pillow_jpeg(t) for t in ref_small], 3), 2)
+        save()
 
-    # 4. decoding in one thread while another resizes and encodes thumbnails of a decoded batch, each on its own
-    # stream (the decoder's high priority): does the resizing slow the decoder, and how far does each get?
-    for v in VARIANTS:
-        for thumbs in (True, False):
-            stop = threading.Event()
-            done = [0]
+        # 3. the GIL: a Python counting thread beside the decode loop, against it alone
+        def count(stop: threading.Event, box: list[int]) -> None:
+            n = 0
+            while not stop.is_set():
+                n += 1
+            box.append(n)
 
-            def resize_loop(
-                v: str = v, thumbs: bool = thumbs, stop: threading.Event = stop, done: list[int] = done
-            ) -> None:
-                with torch.cuda.stream(torch.cuda.Stream()):
-                    while not stop.is_set():
-                        _, sm = prep(v)()
-                        if thumbs:
-                            jpeg([t.cuda(non_blocking=True) for t in sm])
-                        torch.cuda.current_stream().synchronize()
-                        done[0] += 1
-
-            th = threading.Thread(target=resize_loop)
+        for name, work in (("alone", lambda: time.sleep(1.0)), ("beside_decode", None)):
+            stop, box = threading.Event(), []
+            th = threading.Thread(target=count, args=(stop, box))
+            t = time.perf_counter()
             th.start()
-            time.sleep(0.5)
-            start = done[0]
-            with torch.cuda.stream(torch.cuda.Stream(priority=-1)):
-                d2 = gpu.GpuDecoder()
-                d2.warm()
-                t = time.perf_counter()
-                for r in range(4 * len(batches)):
-                    d2.decode(batches[r % len(batches)], reuse=1)
-                    torch.cuda.current_stream().synchronize()
-                wall = time.perf_counter() - t
+            if work is not None:
+                work()
+            else:
+                r = 0
+                while time.perf_counter() - t < 1.0:
+                    dec.decode(batches[r % len(batches)], reuse=1)
+                    r += 1
             stop.set()
             th.join()
-            key = f"beside_{v}{'_and_jpeg' if thumbs else ''}"
-            out[key] = {
-                "decode_img_s": round(4 * len(batches) * bs / wall, 1),
-                "resize_img_s": round((done[0] - start) * bs / wall, 1),
-            }
-            save()
+            out[f"python_counts_per_s_{name}"] = round(box[0] / (time.perf_counter() - t))
+        save()
+
+        # 4. decoding in one thread while another resizes and encodes thumbnails of a decoded batch, each on its own
+        # stream (the decoder's high priority): does the resizing slow the decoder, and how far does each get?
+        for v in VARIANTS:
+            for thumbs in (True, False):
+                stop = threading.Event()
+                done = [0]
+
+                def resize_loop(
+                    v: str = v, thumbs: bool = thumbs, stop: threading.Event = stop, done: list[int] = done
+                ) -> None:
+                    with torch.cuda.stream(torch.cuda.Stream()):
+                        while not stop.is_set():
+                            _, sm = prep(v)()
+                            if thumbs:
+                                jpeg([t.cuda(non_blocking=True) for t in sm])
+                            torch.cuda.current_stream().synchronize()
+                            done[0] += 1
+
+                th = threading.Thread(target=resize_loop)
+                th.start()
+                time.sleep(0.5)
+                start = done[0]
+                with torch.cuda.stream(torch.cuda.Stream(priority=-1)):
+                    d2 = gpu.GpuDecoder()
+                    d2.warm()
+                    t = time.perf_counter()
+                    for r in range(4 * len(batches)):
+                        d2.decode(batches[r % len(batches)], reuse=1)
+                        torch.cuda.current_stream().synchronize()
+                    wall = time.perf_counter() - t
+                stop.set()
+                th.join()
+                key = f"beside_{v}{'_and_jpeg' if thumbs else ''}"
+                out[key] = {
+                    "decode_img_s": round(4 * len(batches) * bs / wall, 1),
+                    "resize_img_s": round((done[0] - start) * bs / wall, 1),
+                }
+                save()
 
     # 5. one thread, a batch's GPU work after another as gpu_stage's decode thread does it: in turn (decode, resize,
     # GPU JPEGs, wait), against overlapped (decode into the buffers of the batch before last, resizes queued, an
-    # event; Pillow's JPEGs in 8 threads once the event is passed; the next decode call at once)
+    # event; Pillow's JPEGs in 8 threads once the event is passed, waiting on it spinning or asleep; the next
+    # decode call at once), and in turn with Pillow's JPEGs (the decode thread waits for the event)
     def in_turn() -> None:
         for r in range(2 * len(batches)):
             got = dec.decode(batches[r % len(batches)], reuse=1)
@@ -273,18 +276,28 @@ def main() -> None:
             jpeg([t.cuda() for t in sm])
             torch.cuda.current_stream().synchronize()
 
-    def overlapped() -> None:
-        with ThreadPoolExecutor(8) as pool:
-            fs = []
-            for r in range(2 * len(batches)):
-                got = dec.decode(batches[r % len(batches)], reuse=2)
-                _, sm = gpu.prepare_batch(got, SPACES, 400)
-                made = torch.cuda.Event()
-                made.record()
-                fs += [pool.submit(lambda t=t, e=made: (e.synchronize(), pillow_jpeg(t))) for t in sm]
-            [f.result() for f in fs]
+    def overlapped(blocking: bool, reuse: int = 2) -> Callable[[], None]:
+        def run() -> None:
+            with ThreadPoolExecutor(8) as pool:
+                fs = []
+                for r in range(2 * len(batches)):
+                    got = dec.decode(batches[r % len(batches)], reuse=reuse)
+                    _, sm = gpu.prepare_batch(got, SPACES, 400)
+                    made = torch.cuda.Event(blocking=blocking)
+                    made.record()
+                    if reuse == 1:
+                        made.synchronize()
+                    fs += [pool.submit(lambda t=t, e=made: (e.synchronize(), pillow_jpeg(t))) for t in sm]
+                [f.result() for f in fs]
 
-    for name, fn in (("in_turn", in_turn), ("overlapped", overlapped)):
+        return run
+
+    for name, fn in (
+        ("in_turn", in_turn),
+        ("overlapped_spinning_waits", overlapped(False)),
+        ("overlapped", overlapped(True)),
+        ("in_turn_pillow_jpegs", overlapped(True, reuse=1)),
+    ):
         with torch.cuda.stream(torch.cuda.Stream(priority=-1)):
             fn()
             out[f"one_thread_{name}_img_s"] = round(2 * len(batches) * bs / timed(fn, 1), 1)

@@ -37,9 +37,6 @@ DEPTH = 2  # batches waiting before each stage: enough to keep both busy, and GP
 SWITCH_INTERVAL = 0.0002
 GPU_BATCH_PIXELS = 800_000_000  # a decode call's pixels (2.4 GB decoded): 64 12-MP photos, 8 100-MP scans
 DECODE_THREADS = 1  # batches decoded at once (a decoder and a stream each): 2-4 were slower, BENCHMARKS.md
-# The towers in the decode thread, after each batch's decode and resizes, on its stream, rather than in a thread
-# of their own beside it: measured both ways, BENCHMARKS.md
-TOWERS_IN_DECODE_THREAD = False
 
 
 class GpuStage:
@@ -185,12 +182,7 @@ class GpuStage:
                 self._took("decode and resize (GPU)", t)
                 cpu = [self._pool.submit(self._cpu, o) for o in refused]
                 thumbs = [self._pool.submit(self._thumb, o, small[i], made) for i, o in enumerate(done)]
-                vectors = None
-                if TOWERS_IN_DECODE_THREAD and done:
-                    t = time.perf_counter()
-                    vectors, inputs = self._embed(done, inputs, None), {}
-                    self._took("towers (GPU)", t)
-                self._put(self._mid, (done, vectors, inputs, made, thumbs, cpu))
+                self._put(self._mid, (done, inputs, made, thumbs, cpu))
         self._put(self._in, None)  # the end, for the other decode threads
         with self._seconds_lock:
             self._decoding -= 1
@@ -220,19 +212,18 @@ class GpuStage:
         inputs, small = prepare_batch(decoded, wanted, self._thumb_side)
         made = None
         if decoded[0].is_cuda:
-            made = torch.cuda.Event()
+            made = torch.cuda.Event(blocking=True)  # its waiters sleep: spinning, they took the decoder's cores
             made.record()
         return done, refused, inputs, small, made
 
     def _tower_loop(self) -> None:
         with self._stream():
             while (item := self._get(self._mid)) is not None:
-                done, vectors, inputs, made, thumbs, cpu = item
-                if vectors is None:
-                    t = time.perf_counter()
-                    vectors = self._embed(done, inputs, made)
-                    del inputs
-                    self._took("towers (GPU)", t)
+                done, inputs, made, thumbs, cpu = item
+                t = time.perf_counter()
+                vectors = self._embed(done, inputs, made)
+                del inputs
+                self._took("towers (GPU)", t)
                 t = time.perf_counter()
                 results = [f.result() for f in [*thumbs, *cpu]]
                 self._took("tower thread waiting for thumbnails / CPU path", t)
@@ -244,8 +235,9 @@ class GpuStage:
                 self._out.put(out)
 
     def _embed(self, done: list[Outcome], inputs: dict[str, Any], made: Any) -> dict[str, tuple[list[int], np.ndarray]]:
-        """Each space's (rows of `done`, embeddings) from the inputs made for them; `made`: the event to wait for
-        on this thread's stream first (None: the inputs were made on it)."""
+        """Each space's (rows of `done`, embeddings) from the inputs made for them, once `made` (the event after
+        which they are whole; None off CUDA) is passed on this thread's stream. (The towers in the decode thread
+        instead, after each batch on its stream: slower, 246-280 against 275-304 img/s; BENCHMARKS.md.)"""
         if made is not None:  # this stream waits on the GPU for the inputs, this thread does not
             import torch
 
@@ -273,4 +265,4 @@ class GpuStage:
         self._took("thumbnails written (CPU threads)", t)
 
 
-__all__ = ["DECODE_THREADS", "DEPTH", "GPU_BATCH_PIXELS", "TOWERS_IN_DECODE_THREAD", "GpuStage"]
+__all__ = ["DECODE_THREADS", "DEPTH", "GPU_BATCH_PIXELS", "GpuStage"]
