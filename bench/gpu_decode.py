@@ -369,12 +369,19 @@ def readers(tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: dict) -> 
     out["decode_alone_img_s"] = rate(n, lambda: [dec.decode(blobs[i : i + bs]) for i in range(0, n, bs)])
     out["cpu_pipeline_content_img_s"], _ = indexer_rate(tmp, "cpu-content", photos, n, bs, "cpu", {})
     print("decoder alone", out["decode_alone_img_s"], "cpu content", out["cpu_pipeline_content_img_s"], flush=True)
-    for name, keys in (("content", {}), ("all_three", None)):
-        for workers in (4, 8):
-            key = f"gpu_pipeline_{name}_{workers}_readers"
-            rate_, seconds = indexer_rate(tmp, key, photos, n, bs, "gpu", keys, workers)
-            out[key] = {"img_s": rate_, **seconds}
-            print(key, rate_, {k: v for k, v in seconds.items() if k != "thread_cpu_seconds"}, flush=True)
+    import indexing.gpu_stage as stage
+
+    default = stage.GPU_JPEG_THUMBS
+    for gpu_jpeg in (False, True):
+        stage.GPU_JPEG_THUMBS = gpu_jpeg
+        thumbs = "gpu_jpeg" if gpu_jpeg else "pillow_jpeg"
+        for name, keys in (("content", {}), ("all_three", None)):
+            for workers in (4, 8):
+                key = f"gpu_pipeline_{name}_{workers}_readers_{thumbs}"
+                rate_, seconds = indexer_rate(tmp, key, photos, n, bs, "gpu", keys, workers)
+                out[key] = {"img_s": rate_, **seconds}
+                print(key, rate_, {k: v for k, v in seconds.items() if k != "thread_cpu_seconds"}, flush=True)
+    stage.GPU_JPEG_THUMBS = default
 
 
 def main() -> None:

@@ -130,6 +130,10 @@ def main() -> None:
     args = ap.parse_args()
     import torch
 
+    from indexing.gpu_stage import SWITCH_INTERVAL
+
+    sys.setswitchinterval(SWITCH_INTERVAL)  # as the GPU stage sets it while it runs
+
     tmp = Path(tempfile.mkdtemp(prefix="gpu-prepare-"))
     with ProcessPoolExecutor(os.cpu_count()) as pool:
         paths = list(pool.map(make_photo, [(i, str(tmp / f"p{i:04d}.jpg")) for i in range(args.images)]))

@@ -37,6 +37,7 @@ DEPTH = 2  # batches waiting before each stage: enough to keep both busy, and GP
 SWITCH_INTERVAL = 0.0002
 GPU_BATCH_PIXELS = 800_000_000  # a decode call's pixels (2.4 GB decoded): 64 12-MP photos, 8 100-MP scans
 DECODE_THREADS = 1  # batches decoded at once (a decoder and a stream each): 2-4 were slower, BENCHMARKS.md
+GPU_JPEG_THUMBS = False  # thumbnails by the GPU's JPEG encoder in the decode thread, else Pillow in the CPU threads
 
 
 class GpuStage:
@@ -209,7 +210,10 @@ class GpuStage:
         spaces = sorted({s for o in done for s in o.job.spaces})
         wanted = {s: (self._encoders[s].input_size, *self._encoders[s].input_norm()) for s in spaces}
         decoded = [im for im in images if im is not None]
-        inputs, small = prepare_batch(decoded, wanted, self._thumb_side)
+        gpu_jpeg = GPU_JPEG_THUMBS and hasattr(self._decoder, "encode_jpeg")
+        inputs, small = prepare_batch(decoded, wanted, self._thumb_side, host_thumbs=not gpu_jpeg)
+        if gpu_jpeg:
+            small = self._decoder.encode_jpeg(small)
         made = None
         if decoded[0].is_cuda:
             made = torch.cuda.Event(blocking=True)  # its waiters sleep: spinning, they took the decoder's cores
@@ -256,7 +260,9 @@ class GpuStage:
         from indexing.imageio import thumbnail_bytes
 
         t = time.perf_counter()
-        if o.job.redo or not self._thumbs.read(o.hash):
+        if isinstance(small, bytes):
+            self._thumbs.write(o.hash, small)
+        elif small is not None and (o.job.redo or not self._thumbs.read(o.hash)):
             if made is not None:
                 made.synchronize()  # the copy to the host is done
             self._thumbs.write(
