@@ -315,6 +315,7 @@ def test_gpu_decoder_reuses_its_buffers_and_falls_back_without_a_hardware_engine
     dec = object.__new__(GpuDecoder)  # its __init__ without CUDA: what it sets, set here
     dec.torch, dec.device, dec._nv = torch, torch.device("cpu"), FakeNvImgCodec
     dec._options, dec._backends, dec._params, dec._own = {}, GpuDecoder.BACKENDS, None, threading.local()
+    dec.encode_jpeg = lambda images: [b"jpeg"] * len(images)  # type: ignore[method-assign]
     FakeNvImgCodec.made.clear()
     dec.warm()  # the hardware backend refuses the warm-up JPEG: CUDA's decoder from then on
     assert FakeNvImgCodec.made == [["HW_GPU_ONLY"], ["GPU_ONLY"]]
