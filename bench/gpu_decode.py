@@ -15,7 +15,7 @@ and a mixed folder (70% JPEG, 20% HEIC, 10% PNG) through both paths.
     python bench/gpu_decode.py [--images 512] [--batch 64] [--mixed 512] [--out results.json]
     python bench/gpu_decode.py --variants   # only: the decoder's backends and host threads, in the Indexer
     python bench/gpu_decode.py --threads    # only: several decode threads, alone and in the Indexer
-    python bench/gpu_decode.py --readers    # only: the GPU path with 4 and 8 reader threads
+    python bench/gpu_decode.py --readers    # only: the GPU path, GPU or Pillow JPEG thumbnails
 
 Each Indexer run reports its GPU stage's busy seconds, each decode call's time, the main thread's waits and
 the CPU seconds of each kind of thread (ThreadCpu).
@@ -359,7 +359,8 @@ def decoder_threads(tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: d
 
 
 def readers(tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: dict) -> None:
-    """The Indexer's GPU path with 4 and 8 reader threads, content and all three, beside the CPU path."""
+    """The Indexer's GPU path (8 readers), content and all three: thumbnails by the GPU's JPEG encoder in the
+    decode thread, or by Pillow in the CPU threads, beside the CPU path."""
     from indexing.work import PROBES
 
     [f.result() for f in [PROBES.get().submit(os.getpid) for _ in range(32)]]  # all started before the clocks
@@ -372,15 +373,14 @@ def readers(tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: dict) -> 
     import indexing.gpu_stage as stage
 
     default = stage.GPU_JPEG_THUMBS
-    for gpu_jpeg in (False, True):
+    for gpu_jpeg in (False, True, False, True):  # twice each, in turn: runs on one host differ by ~10%
         stage.GPU_JPEG_THUMBS = gpu_jpeg
         thumbs = "gpu_jpeg" if gpu_jpeg else "pillow_jpeg"
         for name, keys in (("content", {}), ("all_three", None)):
-            for workers in (4, 8):
-                key = f"gpu_pipeline_{name}_{workers}_readers_{thumbs}"
-                rate_, seconds = indexer_rate(tmp, key, photos, n, bs, "gpu", keys, workers)
-                out[key] = {"img_s": rate_, **seconds}
-                print(key, rate_, {k: v for k, v in seconds.items() if k != "thread_cpu_seconds"}, flush=True)
+            key = f"gpu_pipeline_{name}_{thumbs}"
+            rate_, seconds = indexer_rate(tmp, f"{key}-{len(out)}", photos, n, bs, "gpu", keys, 8)
+            out.setdefault(key, []).append({"img_s": rate_, **seconds})
+            print(key, rate_, {k: v for k, v in seconds.items() if k != "thread_cpu_seconds"}, flush=True)
     stage.GPU_JPEG_THUMBS = default
 
 

@@ -19,7 +19,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -37,7 +37,9 @@ DEPTH = 2  # batches waiting before each stage: enough to keep both busy, and GP
 SWITCH_INTERVAL = 0.0002
 GPU_BATCH_PIXELS = 800_000_000  # a decode call's pixels (2.4 GB decoded): 64 12-MP photos, 8 100-MP scans
 DECODE_THREADS = 1  # batches decoded at once (a decoder and a stream each): 2-4 were slower, BENCHMARKS.md
-GPU_JPEG_THUMBS = False  # thumbnails by the GPU's JPEG encoder in the decode thread, else Pillow in the CPU threads
+# Thumbnails by the GPU's JPEG encoder in the decode thread (else Pillow's, in the CPU threads, from the resized
+# picture): content 353 against 283 img/s, all three 307 against 196, in one run (BENCHMARKS.md)
+GPU_JPEG_THUMBS = True
 
 
 class GpuStage:
@@ -54,6 +56,7 @@ class GpuStage:
         settings: the batch size and the thumbnails' size."""
         self._decoder, self._encoders, self._thumbs = decoder, encoders, thumbs
         self._thumb_side, self._batch_size, self._cpu = settings.thumbnail_size, settings.batch_size, cpu
+        self._gpu_jpeg = GPU_JPEG_THUMBS and hasattr(decoder, "encode_jpeg")
         self._pending: list[Outcome] = []
         self._pixels = 0
         self._in: queue.Queue = queue.Queue(DEPTH)
@@ -182,8 +185,14 @@ class GpuStage:
                     o.data = None  # the bytes are done with (the CPU path reads a refused file again)
                 self._took("decode and resize (GPU)", t)
                 cpu = [self._pool.submit(self._cpu, o) for o in refused]
-                thumbs = [self._pool.submit(self._thumb, o, small[i], made) for i, o in enumerate(done)]
+                # to the towers before the thumbnails are encoded (content 389 against 343 img/s, BENCHMARKS.md):
+                # their writes come with a future
+                thumbs: Future = Future()
                 self._put(self._mid, (done, inputs, made, thumbs, cpu))
+                t = time.perf_counter()
+                small = self._jpegs(small)
+                self._took("thumbnail JPEGs (GPU)", t)
+                thumbs.set_result([self._pool.submit(self._thumb, o, small[i], made) for i, o in enumerate(done)])
         self._put(self._in, None)  # the end, for the other decode threads
         with self._seconds_lock:
             self._decoding -= 1
@@ -210,10 +219,7 @@ class GpuStage:
         spaces = sorted({s for o in done for s in o.job.spaces})
         wanted = {s: (self._encoders[s].input_size, *self._encoders[s].input_norm()) for s in spaces}
         decoded = [im for im in images if im is not None]
-        gpu_jpeg = GPU_JPEG_THUMBS and hasattr(self._decoder, "encode_jpeg")
-        inputs, small = prepare_batch(decoded, wanted, self._thumb_side, host_thumbs=not gpu_jpeg)
-        if gpu_jpeg:
-            small = self._decoder.encode_jpeg(small)
+        inputs, small = prepare_batch(decoded, wanted, self._thumb_side, host_thumbs=not self._gpu_jpeg)
         made = None
         if decoded[0].is_cuda:
             made = torch.cuda.Event(blocking=True)  # its waiters sleep: spinning, they took the decoder's cores
@@ -229,9 +235,10 @@ class GpuStage:
                 del inputs
                 self._took("towers (GPU)", t)
                 t = time.perf_counter()
-                results = [f.result() for f in [*thumbs, *cpu]]
+                writes = thumbs.result()
+                results = [f.result() for f in [*writes, *cpu]]
                 self._took("tower thread waiting for thumbnails / CPU path", t)
-                out = results[len(thumbs) :]
+                out = results[len(writes) :]
                 for i, o in enumerate(done):
                     kind = "fill" if o.job.fill_id is not None else "ready"
                     vecs = {s: v[rows.index(i)] for s, (rows, v) in vectors.items() if i in rows}
@@ -251,6 +258,18 @@ class GpuStage:
             rows = [i for i, o in enumerate(done) if s in o.job.spaces]
             vectors[s] = (rows, self._encoders[s].encode_batch(x if len(rows) == len(done) else x[rows]))
         return vectors
+
+    def _jpegs(self, small: list[Any]) -> list[Any]:
+        """The thumbnails as JPEG bytes by the GPU's encoder (it waits for this stream's work), where it runs;
+        else the small pictures as they are, for Pillow in the CPU threads."""
+        if not self._gpu_jpeg or not small:
+            return small
+        try:
+            return self._decoder.encode_jpeg(small)
+        except Exception as err:  # noqa: BLE001 - the thumbnails are then Pillow's, from the CPU threads
+            log.warning("the GPU's JPEG encoder failed (%s): thumbnails by Pillow on the CPU", err)
+            self._gpu_jpeg = False
+            return [t.cpu() for t in small]
 
     def _thumb(self, o: Outcome, small: Any, made: Any) -> None:
         """Write the thumbnail: a JPEG of the picture the GPU resized (Pillow's JPEG encoder: 0.3 ms; nvImageCodec's

@@ -212,8 +212,38 @@ def test_towers_take_a_tensor_batch_as_they_take_arrays(shared_encoder) -> None:
     )
 
 
-def test_the_gpu_paths_thumbnails_are_jpeg_and_served_as_such(settings, shared_encoder, tmp_path: Path) -> None:  # noqa: ANN001
-    """JPEGs of the picture the GPU stage resized, written by its CPU threads; the CPU path's stay WebP."""
+class JpegStandIn(PillowStandIn):
+    """The stand-in with the GPU decoder's JPEG encoder (Pillow here): thumbnails come back as JPEG bytes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoded = 0
+
+    def encode_jpeg(self, images: list) -> list:
+        import io
+
+        out = []
+        for t in images:
+            buf = io.BytesIO()
+            Image.fromarray(t.numpy()).save(buf, "JPEG", quality=85)
+            out.append(buf.getvalue())
+        self.encoded += len(images)
+        return out
+
+
+class BrokenJpegStandIn(PillowStandIn):
+    """A decoder whose JPEG encoder fails: the stage turns to Pillow for the rest of the run."""
+
+    def encode_jpeg(self, images: list) -> list:
+        raise RuntimeError("nvjpeg encoder: out of memory (simulated)")
+
+
+@pytest.mark.parametrize("decoder", [JpegStandIn, PillowStandIn, BrokenJpegStandIn])
+def test_the_gpu_paths_thumbnails_are_jpeg_and_served_as_such(
+    settings, shared_encoder, tmp_path: Path, decoder
+) -> None:  # noqa: ANN001
+    """JPEGs of the picture the GPU stage resized: by the decoder's JPEG encoder, or (a decoder without one, or
+    one that fails) by Pillow in the stage's CPU threads; the CPU path's stay WebP."""
     from starlette.testclient import TestClient
 
     from app import create_app
@@ -229,8 +259,10 @@ def test_the_gpu_paths_thumbnails_are_jpeg_and_served_as_such(settings, shared_e
     scene(lib / "kept.png", 200, 150)  # the CPU path's: a WebP thumbnail
     s = Settings(**{**settings.model_dump(), "content_first": "off"})
     svc = StyleSeek(s, content_encoder=shared_encoder)
-    report = svc.indexer(gpu=PillowStandIn()).run([lib])
+    stand_in = decoder()
+    report = svc.indexer(gpu=stand_in).run([lib])
     assert (report.indexed, report.failed) == (5, 0)
+    assert getattr(stand_in, "encoded", 3) == 3  # 4 JPEGs, every third refused: 3 thumbnails by its encoder
     client = TestClient(create_app(s, services=svc), base_url="http://127.0.0.1")
     for p in sorted(lib.iterdir()):
         row = svc.image_by_path(p)
