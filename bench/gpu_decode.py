@@ -16,6 +16,7 @@ and a mixed folder (70% JPEG, 20% HEIC, 10% PNG) through both paths.
     python bench/gpu_decode.py --variants   # only: the decoder's backends and host threads, in the Indexer
     python bench/gpu_decode.py --threads    # only: several decode threads, alone and in the Indexer
     python bench/gpu_decode.py --readers    # only: the GPU path, GPU or Pillow JPEG thumbnails
+    python bench/gpu_decode.py --hash       # only: the readers' hash, BLAKE2b against xxh3 (pip install xxhash)
 
 Each Indexer run reports its GPU stage's busy seconds, each decode call's time, the main thread's waits and
 the CPU seconds of each kind of thread (ThreadCpu).
@@ -384,6 +385,40 @@ def readers(tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: dict) -> 
     stage.GPU_JPEG_THUMBS = default
 
 
+def hashes(tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: dict) -> None:
+    """The change hash the readers compute: BLAKE2b-128 (today's) against xxh3-128, alone on one core and in the
+    Indexer's GPU path (8 readers), twice each in turn: the readers' CPU beside the decoder's host threads."""
+    import xxhash
+
+    import indexing.pipeline as pipeline
+    from indexing.work import PROBES, read_and_hash
+
+    def read_and_xxh3(path: str) -> tuple[bytes | None, str, int]:
+        with open(path, "rb") as f:
+            data = f.read()
+        return data, xxhash.xxh3_128_hexdigest(data), len(data)
+
+    import hashlib
+
+    for name, fn in (("blake2b", lambda b: hashlib.blake2b(b, digest_size=16).hexdigest()), ("xxh3", None)):
+        fn = fn or xxhash.xxh3_128_hexdigest
+        t = time.perf_counter()
+        for b in blobs[:256]:
+            fn(b)
+        out[f"{name}_ms_per_file_one_core"] = round((time.perf_counter() - t) / 256 * 1e3, 3)
+    [f.result() for f in [PROBES.get().submit(os.getpid) for _ in range(32)]]
+    n = len(blobs)
+    for kind, reader in (("blake2b", read_and_hash), ("xxh3", read_and_xxh3)) * 2:
+        pipeline.read_and_hash = reader
+        for name, keys in (("content", {}), ("all_three", None)):
+            key = f"gpu_pipeline_{name}_{kind}"
+            rate_, seconds = indexer_rate(tmp, f"{key}-{len(out)}", photos, n, bs, "gpu", keys, 8)
+            out.setdefault(key, []).append({"img_s": rate_, **seconds})
+            print(key, rate_, {k: v for k, v in seconds.items() if k != "thread_cpu_seconds"}, flush=True)
+            print("   cpu", seconds.get("thread_cpu_seconds"), flush=True)
+    pipeline.read_and_hash = read_and_hash
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--images", type=int, default=512)
@@ -392,7 +427,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path)
     ap.add_argument("--variants", action="store_true", help="only: the decoder's host threads and backends")
     ap.add_argument("--threads", action="store_true", help="only: several decode threads, alone and in the Indexer")
-    ap.add_argument("--readers", action="store_true", help="only: the GPU path with 4 and 8 reader threads")
+    ap.add_argument("--readers", action="store_true", help="only: GPU or Pillow JPEG thumbnails")
+    ap.add_argument("--hash", action="store_true", help="only: the readers' hash, BLAKE2b against xxh3")
     args = ap.parse_args()
     import torch
 
@@ -448,8 +484,9 @@ def main() -> None:
 
         return run
 
-    if args.variants or args.threads or args.readers:
+    if args.variants or args.threads or args.readers or args.hash:
         mode = decoder_threads if args.threads else readers if args.readers else decoder_variants
+        mode = hashes if args.hash else mode
         mode(tmp, photos, blobs, bs, out)
         if args.out:
             args.out.write_text(json.dumps(out, indent=2) + "\n")
