@@ -273,8 +273,8 @@ def thumbnail_encoders(dec: GpuDecoder, blobs: list[bytes], bs: int) -> dict:
 
 
 def decoder_variants(tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: dict) -> None:
-    """nvImageCodec's host threads and backends: the decoder alone, and the Indexer's GPU path (content) with
-    each, beside the CPU path in the same run."""
+    """nvImageCodec's host threads and backends (CUDA's decoder too, as a GPU without the hardware engine gets):
+    the decoder alone, and the Indexer's GPU path (content) with each, beside the CPU path in the same run."""
     from indexing.gpu import jpeg_head
     from indexing.scan import FileEntry
     from indexing.work import PROBES, probe_row
@@ -293,7 +293,11 @@ def decoder_variants(tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: 
     out["cpu_pipeline_content_img_s"], _ = indexer_rate(tmp, "cpu-content", photos, n, bs, "cpu", {})
     print("cpu content", out["cpu_pipeline_content_img_s"], flush=True)
     default = (GpuDecoder.CPU_THREADS, GpuDecoder.BACKENDS)
-    variants = {"default": default, "nvimgcodec_default_backends_all_threads": (0, ())}
+    variants = {
+        "default": default,
+        "nvimgcodec_default_backends_all_threads": (0, ()),
+        "cuda_decoder_as_without_the_engine": (GpuDecoder.CPU_THREADS, GpuDecoder.FALLBACK),  # consumer cards
+    }
     for name, (threads, backends) in variants.items():
         GpuDecoder.CPU_THREADS, GpuDecoder.BACKENDS = threads, backends
         try:
