@@ -292,24 +292,26 @@ def decoder_variants(tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: 
     n = len(blobs)
     out["cpu_pipeline_content_img_s"], _ = indexer_rate(tmp, "cpu-content", photos, n, bs, "cpu", {})
     print("cpu content", out["cpu_pipeline_content_img_s"], flush=True)
-    default = (GpuDecoder.CPU_THREADS, GpuDecoder.BACKENDS)
+    default = (GpuDecoder.CPU_THREADS, GpuDecoder.CHOICES)
     variants = {
         "default": default,
-        "nvimgcodec_default_backends_all_threads": (0, ()),
-        "cuda_decoder_as_without_the_engine": (GpuDecoder.CPU_THREADS, GpuDecoder.FALLBACK),  # consumer cards
+        "nvimgcodec_default_backends_all_threads": (0, ((),)),
+        "as_without_the_engine": (GpuDecoder.CPU_THREADS, GpuDecoder.CHOICES[1:]),  # consumer cards
     }
-    for name, (threads, backends) in variants.items():
-        GpuDecoder.CPU_THREADS, GpuDecoder.BACKENDS = threads, backends
+    for name, (threads, choices) in variants.items():
+        GpuDecoder.CPU_THREADS, GpuDecoder.CHOICES = threads, choices
         try:
             dec = GpuDecoder()
+            dec.warm()
             dec.decode(blobs[:bs])
             alone = rate(n, lambda: [dec.decode(blobs[i : i + bs]) for i in range(0, n, bs)])  # noqa: B023
             piped, seconds = indexer_rate(tmp, f"gpu-{name}", photos, n, bs, "gpu", {}, 8)
-            out[name] = {"decode_alone_img_s": alone, "gpu_pipeline_content_img_s": piped, "stage_seconds": seconds}
+            out[name] = {"backends": dec.backends, "decode_alone_img_s": alone, "gpu_pipeline_content_img_s": piped}
+            out[name]["stage_seconds"] = seconds
         except Exception as e:  # noqa: BLE001 - one variant failing must not lose the rest
             out[name] = {"error": f"{type(e).__name__}: {e}"[:300]}
         print(name, out[name], flush=True)
-    GpuDecoder.CPU_THREADS, GpuDecoder.BACKENDS = default
+    GpuDecoder.CPU_THREADS, GpuDecoder.CHOICES = default
     for path in ("cpu", "gpu"):
         out[f"{path}_pipeline_all_three_img_s"], seconds = indexer_rate(tmp, f"{path}-all", photos, n, bs, path, None)
         print(path, "all three", out[f"{path}_pipeline_all_three_img_s"], seconds, flush=True)

@@ -117,6 +117,9 @@ def gpu_decoder(settings: Any, device: str) -> GpuDecoder | None:
         return GpuDecoder(device)
     except ImportError:
         return None
+    except Exception as err:  # noqa: BLE001 - nvImageCodec installed but unable to decode here: the CPU path
+        log.warning("nvImageCodec cannot decode on this GPU (%s): JPEGs are decoded on the CPU", err)
+        return None
 
 
 class GpuDecoder:
@@ -126,12 +129,12 @@ class GpuDecoder:
     through the CPU path)."""
 
     CPU_THREADS = 4  # nvImageCodec's own host threads (0: one a core), which share the cores with the readers
-    # The hardware JPEG engine alone: nvImageCodec's default adds its CPU backends, whose host threads spun 17 s
-    # of CPU in a 3.7 s run and slowed each batch by a third (BENCHMARKS.md). What the engine refuses goes
-    # through the CPU path. A GPU without the engine (consumer cards) gets CUDA's decoder (FALLBACK) instead,
-    # found by the warm-up. () for nvImageCodec's default.
-    BACKENDS: tuple[str, ...] = ("HW_GPU_ONLY",)
-    FALLBACK: tuple[str, ...] = ("GPU_ONLY",)
+    # The backends tried in turn, the first that can be made and decodes the warm-up JPEG kept: the hardware
+    # JPEG engine alone (nvImageCodec's default adds its CPU backends, whose host threads spun 17 s of CPU in a
+    # 3.7 s run and slowed each batch by a third; BENCHMARKS.md), then CUDA's decoder, then nvImageCodec's
+    # default (()). A GPU without the engine (consumer cards) refuses the first: on the H100, nvImageCodec 0.9
+    # also refuses the second alone ("Could not create decoder", arch mismatch), so such a GPU may end at ().
+    CHOICES: tuple[tuple[str, ...], ...] = (("HW_GPU_ONLY",), ("GPU_ONLY",), ())
 
     def __init__(self, device: str = "cuda") -> None:
         import torch
@@ -141,16 +144,32 @@ class GpuDecoder:
         self.device = torch.device(device)
         self._nv = nvimgcodec
         self._options: dict[str, Any] = {"max_num_cpu_threads": self.CPU_THREADS}
-        self._backends = self.BACKENDS
         self._params = nvimgcodec.DecodeParams(apply_exif_orientation=True)
         self._own = threading.local()  # a decoder per calling thread: decode threads may run at once
-        self._decoder()  # fails here, at the start of a run, if nvImageCodec cannot run
+        self._choice = 0
+        self._first_decoder()  # fails here, at the start of a run, if nvImageCodec cannot run
+
+    @property
+    def backends(self) -> tuple[str, ...]:
+        """The backends in use (() for nvImageCodec's default)."""
+        return self.CHOICES[self._choice]
+
+    def _first_decoder(self) -> Any:
+        """This thread's decoder of the first choice from the current one on that nvImageCodec can make."""
+        while True:
+            try:
+                return self._decoder()
+            except Exception as err:
+                if self._choice + 1 >= len(self.CHOICES):
+                    raise
+                log.info("nvImageCodec cannot make a decoder with %s (%s): trying the next", self.backends, err)
+                self._choice += 1
 
     def _decoder(self) -> Any:
         if getattr(self._own, "decoder", None) is None:
             options = dict(self._options)
-            if self._backends:
-                options["backends"] = [self._nv.Backend(getattr(self._nv.BackendKind, b)) for b in self._backends]
+            if self.backends:
+                options["backends"] = [self._nv.Backend(getattr(self._nv.BackendKind, b)) for b in self.backends]
             self._own.decoder = self._nv.Decoder(**options)
         return self._own.decoder
 
@@ -163,10 +182,12 @@ class GpuDecoder:
 
         buf = io.BytesIO()
         Image.new("RGB", (640, 480), (120, 90, 60)).save(buf, "JPEG", quality=90)
+        self._first_decoder()
         images = self.decode([buf.getvalue()] * 2)
-        if images[0] is None and self._backends != self.FALLBACK:  # no hardware engine here: CUDA's decoder
-            log.info("nvImageCodec's %s refused a plain JPEG: decoding with %s", self._backends, self.FALLBACK)
-            self._backends, self._own.decoder = self.FALLBACK, None
+        while images[0] is None and self._choice + 1 < len(self.CHOICES):  # e.g. no hardware engine here
+            log.info("nvImageCodec's %s refused a plain JPEG: trying the next backends", self.backends)
+            self._choice, self._own.decoder = self._choice + 1, None
+            self._first_decoder()
             images = self.decode([buf.getvalue()] * 2)
         self.encode_jpeg([im for im in images if im is not None])
 

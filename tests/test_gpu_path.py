@@ -306,8 +306,9 @@ def test_a_jpegs_header_alone_gives_the_probe_process_what_the_whole_file_gives(
 
 class FakeNvImgCodec:
     """nvImageCodec's Python interface as GpuDecoder uses it, on the CPU: each Decoder records the buffers it
-    was asked to decode into and, built with the hardware backend alone, refuses everything (a GPU without the
-    hardware JPEG engine)."""
+    was asked to decode into; one built with the hardware backend alone refuses everything (a GPU without the
+    hardware JPEG engine), and the backend lists in `broken` cannot be made at all (as nvImageCodec 0.9 raises
+    "Could not create decoder" for CUDA's decoder alone on the H100)."""
 
     class BackendKind:
         HW_GPU_ONLY, GPU_ONLY = "HW_GPU_ONLY", "GPU_ONLY"
@@ -321,10 +322,13 @@ class FakeNvImgCodec:
             pass
 
     made: list[list[str]] = []
+    broken: list[list[str]] = []
 
     class Decoder:
         def __init__(self, backends: list | None = None, max_num_cpu_threads: int = 0) -> None:
             self.kinds = [b.kind for b in backends or []]
+            if self.kinds in FakeNvImgCodec.broken:
+                raise RuntimeError("Internal error - Could not create decoder. Code: 7")
             self.into: list = []
             FakeNvImgCodec.made.append(self.kinds)
 
@@ -337,20 +341,29 @@ class FakeNvImgCodec:
             return [np.array(Image.open(io.BytesIO(b)).convert("RGB")) for b in blobs]
 
 
-def test_gpu_decoder_reuses_its_buffers_and_falls_back_without_a_hardware_engine(upright: Path) -> None:
+def fake_decoder(broken: list[list[str]]):  # noqa: ANN201
+    """A GpuDecoder on the CPU over FakeNvImgCodec (its __init__ without CUDA: what it sets, set here)."""
     import threading
 
     import torch
 
     from indexing.gpu import GpuDecoder
 
-    dec = object.__new__(GpuDecoder)  # its __init__ without CUDA: what it sets, set here
+    dec = object.__new__(GpuDecoder)
     dec.torch, dec.device, dec._nv = torch, torch.device("cpu"), FakeNvImgCodec
-    dec._options, dec._backends, dec._params, dec._own = {}, GpuDecoder.BACKENDS, None, threading.local()
+    dec._options, dec._choice, dec._params, dec._own = {}, 0, None, threading.local()
     dec.encode_jpeg = lambda images: [b"jpeg"] * len(images)  # type: ignore[method-assign]
     FakeNvImgCodec.made.clear()
+    FakeNvImgCodec.broken[:] = broken
+    return dec
+
+
+def test_gpu_decoder_reuses_its_buffers_and_falls_back_without_a_hardware_engine(upright: Path) -> None:
+    import torch
+
+    dec = fake_decoder([])
     dec.warm()  # the hardware backend refuses the warm-up JPEG: CUDA's decoder from then on
-    assert FakeNvImgCodec.made == [["HW_GPU_ONLY"], ["GPU_ONLY"]]
+    assert FakeNvImgCodec.made == [["HW_GPU_ONLY"], ["GPU_ONLY"]] and dec.backends == ("GPU_ONLY",)
     import io
 
     buf = io.BytesIO()
@@ -364,3 +377,25 @@ def test_gpu_decoder_reuses_its_buffers_and_falls_back_without_a_hardware_engine
     assert into[-4] is None and into[-3] is None and into[-1] is None
     assert into[-2] is not None and len(into[-2]) == 3 and first[0].shape == third[0].shape == second[0].shape
     assert all(t is not None and t.dtype == torch.uint8 for t in third)
+
+
+def test_gpu_decoder_takes_the_next_backends_that_can_be_made(upright: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Neither the hardware engine nor CUDA's decoder alone can be made: nvImageCodec's default is used. None
+    at all: the run takes the CPU path, with a warning, instead of failing."""
+    import indexing.gpu as gpu
+
+    dec = fake_decoder([["HW_GPU_ONLY"], ["GPU_ONLY"]])
+    dec.warm()
+    assert FakeNvImgCodec.made == [[]] and dec.backends == ()
+    assert dec.decode([(upright.parent / "scene.png").read_bytes()])[0].shape == (240, 320, 3)
+    dec = fake_decoder([["HW_GPU_ONLY"], ["GPU_ONLY"], []])
+    with pytest.raises(RuntimeError, match="Could not create decoder"):
+        dec._first_decoder()
+
+    class Unmakeable:
+        def __init__(self, device: str) -> None:
+            raise RuntimeError("Internal error - Could not create decoder. Code: 7")
+
+    monkeypatch.setattr(gpu, "GpuDecoder", Unmakeable)
+    settings = type("S", (), {"gpu_decode": "auto"})()
+    assert gpu.gpu_decoder(settings, "cuda") is None
