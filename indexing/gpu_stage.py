@@ -36,10 +36,31 @@ DEPTH = 2  # batches waiting before each stage: enough to keep both busy, and GP
 # the stage runs: measured on the H100, see BENCHMARKS.md.
 SWITCH_INTERVAL = 0.0002
 GPU_BATCH_PIXELS = 800_000_000  # a decode call's pixels (2.4 GB decoded): 64 12-MP photos, 8 100-MP scans
+GPU_MEMORY_SHARE = 0.1  # at most this share of the GPU's memory for one decoded batch: see batch_pixels
 DECODE_THREADS = 1  # batches decoded at once (a decoder and a stream each): 2-4 were slower, BENCHMARKS.md
 # Thumbnails by the GPU's JPEG encoder in the decode thread (else Pillow's, in the CPU threads, from the resized
 # picture): content 353 against 283 img/s, all three 307 against 196, in one run (BENCHMARKS.md)
 GPU_JPEG_THUMBS = True
+
+
+def gpu_memory(decoder: Any) -> int | None:
+    """The memory of the GPU the decoder decodes on, in bytes; None off CUDA."""
+    device = getattr(decoder, "device", None)
+    if getattr(device, "type", None) != "cuda":
+        return None
+    import torch
+
+    return int(torch.cuda.get_device_properties(device).total_memory)
+
+
+def batch_pixels(memory: int | None) -> int:
+    """A decode call's pixels at most: GPU_BATCH_PIXELS, fewer on a GPU with less memory, so that the decoded
+    batches alive at once (two buffer sets kept for reuse, 3 bytes a pixel) and the resizes' float16 part of
+    one stay within about a third of it, the rest left to the towers: an 8 GB card decodes ~24 12-MP photos a
+    call, an 80 GB one 64."""
+    if not memory:
+        return GPU_BATCH_PIXELS
+    return max(1, min(GPU_BATCH_PIXELS, int(memory * GPU_MEMORY_SHARE / 3)))
 
 
 class GpuStage:
@@ -59,6 +80,7 @@ class GpuStage:
         self._gpu_jpeg = GPU_JPEG_THUMBS and hasattr(decoder, "encode_jpeg")
         self._pending: list[Outcome] = []
         self._pixels = 0
+        self._batch_pixels = batch_pixels(gpu_memory(decoder))
         self._in: queue.Queue = queue.Queue(DEPTH)
         self._mid: queue.Queue = queue.Queue(DEPTH)
         self._out: queue.Queue = queue.Queue()
@@ -87,7 +109,7 @@ class GpuStage:
         """A JPEG read, hashed and probed; batches go to the decoder by count or by pixels."""
         self._pending.append(o)
         self._pixels += (o.row.get("width") or 0) * (o.row.get("height") or 0)
-        if len(self._pending) >= self._batch_size or self._pixels >= GPU_BATCH_PIXELS:
+        if len(self._pending) >= self._batch_size or self._pixels >= self._batch_pixels:
             self.submit(self._pending)
             self._pending, self._pixels = [], 0
 
@@ -290,4 +312,4 @@ class GpuStage:
         self._took("thumbnails written (CPU threads)", t)
 
 
-__all__ = ["DECODE_THREADS", "DEPTH", "GPU_BATCH_PIXELS", "GpuStage"]
+__all__ = ["DECODE_THREADS", "DEPTH", "GPU_BATCH_PIXELS", "GpuStage", "batch_pixels", "gpu_memory"]

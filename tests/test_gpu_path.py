@@ -231,6 +231,18 @@ class JpegStandIn(PillowStandIn):
         return out
 
 
+def test_a_smaller_gpu_decodes_fewer_pixels_a_call() -> None:
+    """Decoded batches are bounded by the GPU's memory: a card of 8 GiB decodes ~24 12-MP photos a call (a
+    batch closes at the picture that passes the bound), 24 GB and more the full 64; off CUDA, the fixed bound."""
+    from indexing.gpu_stage import GPU_BATCH_PIXELS, batch_pixels, gpu_memory
+
+    twelve_mp = 4000 * 3000
+    assert 20 <= batch_pixels(8 << 30) // twelve_mp + 1 <= 24
+    assert batch_pixels(24 << 30) == batch_pixels(80 << 30) == batch_pixels(None) == GPU_BATCH_PIXELS
+    assert batch_pixels(8 << 30) * 3 * 2 < (8 << 30) / 3  # two decoded sets in a third of the card
+    assert gpu_memory(PillowStandIn()) is None
+
+
 class BrokenJpegStandIn(PillowStandIn):
     """A decoder whose JPEG encoder fails: the stage turns to Pillow for the rest of the run."""
 
