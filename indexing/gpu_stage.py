@@ -223,10 +223,9 @@ class GpuStage:
             self._put(self._mid, None)
 
     def _decode(self, batch: list[Outcome]) -> tuple[list[Outcome], list[Outcome], dict[str, Any], list[Any], Any]:
-        """(decoded, refused, each space's inputs of the decoded, their thumbnails as host uint8 tensors, the CUDA
-        event after which both are whole, or None off CUDA). Nothing here waits for the GPU, so the next batch's
-        decode call (the hardware engine, ~55 ms of this thread's time for 64 12-MP photos) starts while this
-        one's resizes and copies run: in turn they took 65 + 18 ms a batch (bench/gpu_prepare.py)."""
+        """(decoded, refused, each space's inputs of the decoded, their thumbnails (GPU tensors for the GPU's
+        encoder, else host uint8 tensors), the CUDA event after which both are whole, or None off CUDA). Nothing
+        here waits for the GPU: the towers' stream and the thumbnail threads wait on the event."""
         import torch
 
         t = time.perf_counter()
@@ -294,21 +293,20 @@ class GpuStage:
             return [t.cpu() for t in small]
 
     def _thumb(self, o: Outcome, small: Any, made: Any) -> None:
-        """Write the thumbnail: a JPEG of the picture the GPU resized (Pillow's JPEG encoder: 0.3 ms; nvImageCodec's
-        GPU encoder held the decode thread 18 ms a batch, and beside the decoder slowed it by a sixth)."""
+        """Write the thumbnail: the GPU encoder's JPEG, or Pillow's JPEG of the picture the GPU resized once its
+        copy to the host is done. None: the encoder refused this one; the first request draws it from the file,
+        as for a lost one."""
         from PIL import Image
 
         from indexing.imageio import thumbnail_bytes
 
         t = time.perf_counter()
-        if isinstance(small, bytes):
+        if small is not None and (o.job.redo or not self._thumbs.read(o.hash)):
+            if not isinstance(small, bytes):
+                if made is not None:
+                    made.synchronize()
+                small = thumbnail_bytes(Image.fromarray(small.numpy()), self._thumb_side, quality=85, fmt="JPEG")
             self._thumbs.write(o.hash, small)
-        elif small is not None and (o.job.redo or not self._thumbs.read(o.hash)):
-            if made is not None:
-                made.synchronize()  # the copy to the host is done
-            self._thumbs.write(
-                o.hash, thumbnail_bytes(Image.fromarray(small.numpy()), self._thumb_side, quality=85, fmt="JPEG")
-            )
         self._took("thumbnails written (CPU threads)", t)
 
 

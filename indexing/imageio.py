@@ -302,8 +302,8 @@ def _vips_fallback(
 
 
 def thumbnail_bytes(img: Image.Image, size: int, quality: int = 80, fmt: str = "WEBP") -> bytes:
-    """The thumbnail file: WebP (half JPEG's size, 4 ms a picture) on the CPU path; JPEG (0.3 ms) where the GPU
-    path hands over a picture already resized, at a rate the WebP encoder would need a dozen cores for."""
+    """The thumbnail file: WebP (half JPEG's size, 4 ms a picture) on the CPU path; JPEG (0.3 ms) for the GPU
+    path's pictures, already resized there, when its GPU encoder cannot run (its thumbnails are JPEG either way)."""
     thumb = img.copy()
     thumb.thumbnail((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0)
     buf = io.BytesIO()
