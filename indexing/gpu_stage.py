@@ -212,9 +212,14 @@ class GpuStage:
                 thumbs: Future = Future()
                 self._put(self._mid, (done, inputs, made, thumbs, cpu))
                 t = time.perf_counter()
-                small = self._jpegs(small)
+                try:
+                    small = self._jpegs(small)
+                    writes = [self._pool.submit(self._thumb, o, small[i], made) for i, o in enumerate(done)]
+                except BaseException as err:  # the tower thread waits on this future: it must not wait forever
+                    thumbs.set_exception(err)
+                    raise
+                thumbs.set_result(writes)
                 self._took("thumbnail JPEGs (GPU)", t)
-                thumbs.set_result([self._pool.submit(self._thumb, o, small[i], made) for i, o in enumerate(done)])
         self._put(self._in, None)  # the end, for the other decode threads
         with self._seconds_lock:
             self._decoding -= 1

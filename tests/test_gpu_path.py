@@ -231,6 +231,43 @@ class JpegStandIn(PillowStandIn):
         return out
 
 
+class DyingStandIn(PillowStandIn):
+    """A decoder whose JPEG encoder dies with more than an Exception, after its batch went to the towers."""
+
+    def encode_jpeg(self, images: list) -> list:
+        raise SystemExit("the encoder died (simulated)")
+
+
+def test_a_stage_that_dies_after_handing_a_batch_on_fails_the_run_without_hanging(
+    settings, shared_encoder, tmp_path: Path
+) -> None:  # noqa: ANN001
+    import threading
+
+    from services import StyleSeek
+    from settings import Settings
+
+    lib = tmp_path / "jpegs"
+    lib.mkdir()
+    for i in range(3):
+        scene(lib / f"s{i}.png", 200, 150)
+        run("convert", lib / f"s{i}.png", "-quality", "90", lib / f"s{i}.jpg")
+        (lib / f"s{i}.png").unlink()
+    svc = StyleSeek(Settings(**{**settings.model_dump(), "content_first": "off"}), content_encoder=shared_encoder)
+    got: list[BaseException] = []
+
+    def index() -> None:
+        try:
+            svc.indexer(gpu=DyingStandIn()).run([lib])
+        except BaseException as e:  # noqa: BLE001 - what the run ends with is the test's subject
+            got.append(e)
+
+    t = threading.Thread(target=index, daemon=True)
+    t.start()
+    t.join(120)
+    assert not t.is_alive(), "the run hung on the towers' wait for the thumbnails"
+    assert got and "GPU indexing stage failed" in str(got[0])
+
+
 def test_a_smaller_gpu_decodes_fewer_pixels_a_call() -> None:
     """Decoded batches are bounded by the GPU's memory: a card of 8 GiB decodes ~24 12-MP photos a call (a
     batch closes at the picture that passes the bound), 24 GB and more the full 64; off CUDA, the fixed bound."""
