@@ -8,7 +8,8 @@ What goes to the CPU path instead, and why (the CPU path is what the GPU path mu
 - an embedded ICC profile: the CPU path converts it to sRGB (phones' Display P3), which the GPU path does not
   do yet; likewise 4-component (CMYK/YCCK) JPEGs, which need Adobe's inversion and a profile;
 - 12-bit or arithmetic-coded JPEGs, which the hardware decoder does not take;
-- more than `max_pixels`: a 100-MP scan is decoded on the CPU with draft/reduce, so GPU memory stays bounded.
+- more than `max_pixels`: a 100-MP scan is decoded on the CPU with draft/reduce, so GPU memory stays bounded;
+- no end marker (a file cut short): the hardware decoder fills the rest with grey, the CPU path reports it.
 """
 
 from __future__ import annotations
@@ -105,6 +106,12 @@ def cpu_reason(data: bytes, max_pixels: int = GPU_MAX_PIXELS) -> str | None:
         return "ICC profile (converted to sRGB on the CPU)"
     if h.width * h.height > max_pixels:
         return f"{h.width * h.height / 1e6:.0f} MP: decoded reduced on the CPU"
+    # A file cut short: the hardware decoder returns it whole, its missing part grey, where the CPU path reports
+    # it broken (seen on the H100: tests/test_gpu_real.py). No FF D9 can stand inside the entropy-coded data, so
+    # the end marker's absence after the scan's start says so (a motion photo's video after it is no matter).
+    sos = next((i for m, i, _ in _segments(data) if m == 0xDA), None)
+    if sos is None or data.rfind(b"\xff\xd9", sos) < 0:
+        return "no end marker: cut short (the CPU path reports it)"
     return None
 
 

@@ -39,6 +39,8 @@ def test_which_jpegs_the_gpu_decoder_takes(upright: Path, tmp_path: Path) -> Non
     assert "CMYK" in cpu_reason(made(upright, tmp_path, "cmyk.jpg", "-colorspace", "CMYK"))
     icc = made(upright, tmp_path, "p3.jpg", "-profile", str(GHOSTSCRIPT_ICC / "a98.icc"))
     assert jpeg_header(icc).icc and "ICC" in cpu_reason(icc)
+    assert "cut short" in cpu_reason(baseline[: len(baseline) * 6 // 10])  # the hardware decoder fills it grey
+    assert cpu_reason(baseline + b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8) is None  # a motion photo
     assert cpu_reason((upright).read_bytes()) == "not a JPEG"
     assert cpu_reason(b"\xff\xd8\xff\xe0\x00") == "not a JPEG"  # cut short before its frame header
     # a 200-MP scan's header (the frame's size fields of a real JPEG set to 20000 x 10000): decoded on the CPU
