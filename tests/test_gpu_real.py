@@ -70,6 +70,9 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_files(tmp_path_factory.mktemp("gpu-real"))
 
 
+GPU_DECODED = ("base420.jpg", "orient3.jpg", "orient6.jpg")  # a phone's everyday JPEGs: the hardware engine's
+
+
 def pillow(path: Path) -> np.ndarray:
     with Image.open(path) as im:
         return np.asarray(ImageOps.exif_transpose(im).convert("RGB"), np.int16)
@@ -101,7 +104,7 @@ def test_the_hardware_decoder_reads_real_files_as_pillow_does(files: Path) -> No
         assert float(diff.mean()) < 3.0 and float(np.percentile(diff, 99)) < 32, (path.name, outcome[path.name])
     print("\n".join(f"{k}: {v}" for k, v in outcome.items()))
     assert outcome["truncated.jpg"].startswith("CPU path: no end marker")
-    assert all(outcome[f].startswith("GPU") for f in ("base420.jpg", "orient6.jpg", "orient3.jpg")), outcome
+    assert all(outcome[f].startswith("GPU") for f in GPU_DECODED), outcome
 
 
 def test_the_indexers_gpu_path_on_real_files_matches_the_cpu_path(
@@ -130,7 +133,9 @@ def test_the_indexers_gpu_path_on_real_files_matches_the_cpu_path(
             continue
         assert (b.width, b.height, b.orientation_applied) == (a.width, a.height, a.orientation_applied), path.name
         thumb = gpu.thumbs.read(b.hash)
-        assert thumb is not None and thumb[:3] == b"\xff\xd8\xff", path.name  # the GPU encoder's JPEG
+        assert thumb is not None, path.name
+        # the GPU encoder's JPEG; WebP where the decoder refused the file (the CPU path made it)
+        assert thumb[:3] == b"\xff\xd8\xff" or (thumb[:4] == b"RIFF" and path.name not in GPU_DECODED), path.name
         with Image.open(io.BytesIO(thumb)) as im:
             assert (im.width > im.height) == (b.width > b.height), path.name
         for space in ("content", "style", "texture"):
