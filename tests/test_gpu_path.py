@@ -34,7 +34,7 @@ def test_which_jpegs_the_gpu_decoder_takes(upright: Path, tmp_path: Path) -> Non
     assert (h.width, h.height, h.components, h.precision, h.progressive, h.icc) == (320, 240, 3, 8, False, False)
     assert cpu_reason(baseline) is None
     progressive = made(upright, tmp_path, "prog.jpg", "-interlace", "JPEG")
-    # sent to the decoder: the H100's hardware engine refuses them (then the CPU path), other backends decode them
+    # sent to the decoder: the H100's hardware engine refuses them, and the CPU path takes them
     assert jpeg_header(progressive).progressive and cpu_reason(progressive) is None
     assert cpu_reason(made(upright, tmp_path, "gray.jpg", "-colorspace", "Gray")) is None
     assert "CMYK" in cpu_reason(made(upright, tmp_path, "cmyk.jpg", "-colorspace", "CMYK"))
