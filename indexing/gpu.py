@@ -91,11 +91,14 @@ def jpeg_head(data: bytes) -> bytes:
     return data
 
 
-def cpu_reason(data: bytes, max_pixels: int = GPU_MAX_PIXELS) -> str | None:
-    """Why this file goes through the CPU path (None: the GPU decoder may take it)."""
+def cpu_reason(data: bytes, max_pixels: int = GPU_MAX_PIXELS, progressive: bool = True) -> str | None:
+    """Why this file goes through the CPU path (None: the GPU decoder may take it); `progressive`: whether the
+    decoder takes progressive JPEGs (GpuDecoder.progressive)."""
     h = jpeg_header(data)
     if h is None:
         return "not a JPEG"
+    if h.progressive and not progressive:
+        return "progressive JPEG (the hardware JPEG engine refuses it)"
     if h.components not in (1, 3):
         return f"{h.components}-component JPEG (CMYK/YCCK)"
     if h.precision != 8:
@@ -155,6 +158,13 @@ class GpuDecoder:
         self._own = threading.local()  # a decoder per calling thread: decode threads may run at once
         self._choice = 0
         self._first_decoder()  # fails here, at the start of a run, if nvImageCodec cannot run
+
+    @property
+    def progressive(self) -> bool:
+        """Whether progressive JPEGs are worth sending: the hardware engine refuses them (tests/test_gpu_real.py,
+        on the H100), and a refused file costs its batch the reuse of its buffers, so they go to the CPU path
+        up front."""
+        return self.backends != ("HW_GPU_ONLY",)
 
     @property
     def backends(self) -> tuple[str, ...]:

@@ -99,7 +99,8 @@ class Indexer:
                 moved_id = ids.pop() if ids else None
             if moved_id is not None:
                 return Outcome(job, "moved", hash=h, moved_id=moved_id)
-        if gpu and data is not None and cpu_reason(data, min(GPU_MAX_PIXELS, self.settings.max_image_pixels)) is None:
+        most = min(GPU_MAX_PIXELS, self.settings.max_image_pixels)
+        if gpu and data is not None and cpu_reason(data, most, getattr(self._gpu, "progressive", True)) is None:
             # the metadata from the header in a probe process, the pixels from the GPU decoder with the batch
             probing = PROBES.get().submit(probe_row, jpeg_head(data), e, self.settings.max_image_pixels)
             return Outcome(job, "gpu", hash=h, data=data, probing=probing)

@@ -36,6 +36,7 @@ def test_which_jpegs_the_gpu_decoder_takes(upright: Path, tmp_path: Path) -> Non
     progressive = made(upright, tmp_path, "prog.jpg", "-interlace", "JPEG")
     # sent to the decoder: the H100's hardware engine refuses them, and the CPU path takes them
     assert jpeg_header(progressive).progressive and cpu_reason(progressive) is None
+    assert "progressive" in cpu_reason(progressive, progressive=False)  # the engine alone: the CPU path up front
     assert cpu_reason(made(upright, tmp_path, "gray.jpg", "-colorspace", "Gray")) is None
     assert "CMYK" in cpu_reason(made(upright, tmp_path, "cmyk.jpg", "-colorspace", "CMYK"))
     icc = made(upright, tmp_path, "p3.jpg", "-profile", str(GHOSTSCRIPT_ICC / "a98.icc"))
@@ -234,6 +235,31 @@ class JpegStandIn(PillowStandIn):
         return out
 
 
+class EngineStandIn(PillowStandIn):
+    """A decoder that, as the hardware JPEG engine, takes no progressive JPEGs."""
+
+    progressive = False
+
+
+def test_progressive_jpegs_skip_a_decoder_that_refuses_them(settings, shared_encoder, tmp_path: Path) -> None:  # noqa: ANN001
+    """Sent to the CPU path up front: a refused file would cost its batch the reuse of the decoder's buffers."""
+    from services import StyleSeek
+    from settings import Settings
+
+    lib = tmp_path / "jpegs"
+    lib.mkdir()
+    for i, options in enumerate((["-quality", "90"], ["-interlace", "JPEG"], ["-quality", "80"])):
+        scene(lib / f"s{i}.png", 200, 150)
+        run("convert", lib / f"s{i}.png", *options, lib / f"s{i}.jpg")
+        (lib / f"s{i}.png").unlink()
+    svc = StyleSeek(Settings(**{**settings.model_dump(), "content_first": "off"}), content_encoder=shared_encoder)
+    stand_in = EngineStandIn()
+    report = svc.indexer(gpu=stand_in).run([lib])
+    assert (report.indexed, report.failed) == (3, 0)
+    assert stand_in.seen == 2  # the two baseline JPEGs; the progressive one went through the CPU path
+    assert svc.thumbs.read(svc.image_by_path(lib / "s1.jpg").hash)[:4] == b"RIFF"  # the CPU path's WebP
+
+
 class DyingStandIn(PillowStandIn):
     """A decoder whose JPEG encoder dies with more than an Exception, after its batch went to the towers."""
 
@@ -414,8 +440,10 @@ def test_gpu_decoder_reuses_its_buffers_and_falls_back_without_a_hardware_engine
     import torch
 
     dec = fake_decoder([])
+    assert not dec.progressive  # the hardware engine alone refuses progressive JPEGs
     dec.warm()  # the hardware backend refuses the warm-up JPEG: CUDA's decoder from then on
     assert FakeNvImgCodec.made == [["HW_GPU_ONLY"], ["GPU_ONLY"]] and dec.backends == ("GPU_ONLY",)
+    assert dec.progressive
     import io
 
     buf = io.BytesIO()
