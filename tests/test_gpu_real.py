@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -48,13 +49,10 @@ def make_files(folder: Path) -> Path:
         exif(stored(up, o, folder / f"orient{o}.jpg"), f"-Orientation#={o}")
     if shutil.which("cjpeg"):
         run("convert", up, folder / "scene.ppm")
-        (folder / "restart.jpg").write_bytes(
-            __import__("subprocess")
-            .run(
-                ["cjpeg", "-restart", "2", "-quality", "90", str(folder / "scene.ppm")], capture_output=True, check=True
-            )
-            .stdout
+        made = subprocess.run(  # cjpeg writes to stdout: bytes, which tests.realfiles.run (text) does not keep
+            ["cjpeg", "-restart", "2", "-quality", "90", str(folder / "scene.ppm")], capture_output=True, check=True
         )
+        (folder / "restart.jpg").write_bytes(made.stdout)
         (folder / "scene.ppm").unlink()
     data = (folder / "base420.jpg").read_bytes()
     (folder / "truncated.jpg").write_bytes(data[: len(data) * 6 // 10])
