@@ -15,7 +15,8 @@ and a mixed folder (70% JPEG, 20% HEIC, 10% PNG) through both paths.
     python bench/gpu_decode.py [--images 512] [--batch 64] [--mixed 512] [--out results.json]
     python bench/gpu_decode.py --variants   # only: the decoder's backends and host threads, in the Indexer
     python bench/gpu_decode.py --threads    # only: several decode threads, alone and in the Indexer
-    python bench/gpu_decode.py --readers    # only: the GPU path, GPU or Pillow JPEG thumbnails
+    python bench/gpu_decode.py --switch GPU_JPEG_THUMBS  # only: the GPU path, GPU or Pillow JPEG thumbnails
+    python bench/gpu_decode.py --switch PREP_THREAD      # only: resizes in the decode thread or their own
     python bench/gpu_decode.py --hash       # only: the readers' hash, BLAKE2b against xxh3 (pip install xxhash)
 
 Each Indexer run reports its GPU stage's busy seconds, each decode call's time, the main thread's waits and
@@ -365,9 +366,11 @@ def decoder_threads(tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: d
     stage.DECODE_THREADS = 1
 
 
-def readers(tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: dict) -> None:
-    """The Indexer's GPU path (8 readers), content and all three: thumbnails by the GPU's JPEG encoder in the
-    decode thread, or by Pillow in the CPU threads, beside the CPU path."""
+def switched(tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: dict, switch: str) -> None:
+    """The Indexer's GPU path (8 readers), content and all three, with one of gpu_stage's switches off and on in
+    turn, twice each (runs on one host differ by ~10%), beside the CPU path and the decoder alone in the same
+    run: GPU_JPEG_THUMBS (thumbnails by the GPU's JPEG encoder or by Pillow in the CPU threads), PREP_THREAD (the
+    resizes and thumbnail JPEGs in the decode thread or in one of their own)."""
     from indexing.work import PROBES
 
     [f.result() for f in [PROBES.get().submit(os.getpid) for _ in range(32)]]  # all started before the clocks
@@ -379,16 +382,15 @@ def readers(tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: dict) -> 
     print("decoder alone", out["decode_alone_img_s"], "cpu content", out["cpu_pipeline_content_img_s"], flush=True)
     import indexing.gpu_stage as stage
 
-    default = stage.GPU_JPEG_THUMBS
-    for gpu_jpeg in (False, True, False, True):  # twice each, in turn: runs on one host differ by ~10%
-        stage.GPU_JPEG_THUMBS = gpu_jpeg
-        thumbs = "gpu_jpeg" if gpu_jpeg else "pillow_jpeg"
+    default = getattr(stage, switch)
+    for value in (False, True, False, True):
+        setattr(stage, switch, value)
         for name, keys in (("content", {}), ("all_three", None)):
-            key = f"gpu_pipeline_{name}_{thumbs}"
+            key = f"gpu_pipeline_{name}_{switch.lower()}_{'on' if value else 'off'}"
             rate_, seconds = indexer_rate(tmp, f"{key}-{len(out)}", photos, n, bs, "gpu", keys, 8)
             out.setdefault(key, []).append({"img_s": rate_, **seconds})
             print(key, rate_, {k: v for k, v in seconds.items() if k != "thread_cpu_seconds"}, flush=True)
-    stage.GPU_JPEG_THUMBS = default
+    setattr(stage, switch, default)
 
 
 def hashes(tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: dict) -> None:
@@ -433,7 +435,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path)
     ap.add_argument("--variants", action="store_true", help="only: the decoder's host threads and backends")
     ap.add_argument("--threads", action="store_true", help="only: several decode threads, alone and in the Indexer")
-    ap.add_argument("--readers", action="store_true", help="only: GPU or Pillow JPEG thumbnails")
+    ap.add_argument("--switch", choices=["GPU_JPEG_THUMBS", "PREP_THREAD"], help="only: a GPU stage switch off/on")
     ap.add_argument("--hash", action="store_true", help="only: the readers' hash, BLAKE2b against xxh3")
     args = ap.parse_args()
     import torch
@@ -490,10 +492,12 @@ def main() -> None:
 
         return run
 
-    if args.variants or args.threads or args.readers or args.hash:
-        mode = decoder_threads if args.threads else readers if args.readers else decoder_variants
-        mode = hashes if args.hash else mode
+    if args.switch:
+        switched(tmp, photos, blobs, bs, out, args.switch)
+    elif args.variants or args.threads or args.hash:
+        mode = decoder_threads if args.threads else hashes if args.hash else decoder_variants
         mode(tmp, photos, blobs, bs, out)
+    if args.switch or args.variants or args.threads or args.hash:
         if args.out:
             args.out.write_text(json.dumps(out, indent=2) + "\n")
         return

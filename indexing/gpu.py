@@ -219,7 +219,12 @@ class GpuDecoder:
         ring = self._own.__dict__.setdefault("ring", deque())
         last = ring.popleft() if reuse and len(ring) >= reuse else None
         kw = {"images": last} if last is not None and len(last) == len(blobs) else {}
-        images = self._decoder().decode(list(blobs), params=self._params, cuda_stream=stream, **kw)
+        try:
+            images = self._decoder().decode(list(blobs), params=self._params, cuda_stream=stream, **kw)
+        except BaseException:
+            if reuse:  # a place a call, so that the k-th last is the caller's k-th last batch
+                ring.append(None)
+            raise
         if reuse:  # kept only whole: a refused file leaves no buffer in its place
             ring.append(images if all(im is not None for im in images) else None)
         return [None if im is None else self.torch.as_tensor(im, device=self.device) for im in images]

@@ -1,9 +1,13 @@
-"""The GPU path's stages (issue 13): the batched decode with every resize, and the towers, each in a thread of
-its own with a short queue between them, so that the hardware decoder, the models, the CPU threads (read, hash,
-probe, WebP thumbnails) and the main thread's commits all work at once. The towers take the inputs where they
-were made, in GPU memory; only the embeddings and the 400 px thumbnails come back to the host.
+"""The GPU path's stages (issue 13): the batched decode; every resize with the thumbnails' JPEGs; and the
+towers, each in a thread of its own with short queues between them, so that the hardware decoder, the GPU's
+other work, the models, the CPU threads (read, hash, thumbnail files) and the main thread's commits all work at
+once. The towers take the inputs where they were made, in GPU memory; only the embeddings and the 400 px
+thumbnails come back to the host.
 
-    reader threads -> main: submit(batch) -> [decode thread] -> [tower thread] -> main: ready() -> commit
+    readers -> main: submit(batch) -> [decode] -> [prep: resizes, JPEGs] -> [towers] -> main: ready() -> commit
+
+The decoder writes into BUFFERS sets of GPU buffers in turn (no memory allocated a batch), a set taken again
+only once the prep thread is through with the batch in it.
 
 A batch the decoder cannot take as a whole (an error, GPU memory) and every file it refuses go through the CPU
 path in the thumbnail threads, in the same run.
@@ -36,8 +40,11 @@ DEPTH = 2  # batches waiting before each stage: enough to keep both busy, and GP
 # the stage runs: measured on the H100, see BENCHMARKS.md.
 SWITCH_INTERVAL = 0.0002
 GPU_BATCH_PIXELS = 800_000_000  # a decode call's pixels (2.4 GB decoded): 64 12-MP photos, 8 100-MP scans
-GPU_MEMORY_SHARE = 0.1  # at most this share of the GPU's memory for one decoded batch: see batch_pixels
+GPU_MEMORY_SHARE = 0.08  # at most this share of the GPU's memory for one decoded batch: see batch_pixels
 DECODE_THREADS = 1  # batches decoded at once (a decoder and a stream each): 2-4 were slower, BENCHMARKS.md
+# The resizes and thumbnail JPEGs in a thread of their own, so that the hardware decoder takes the next batch
+# meanwhile (in the decode thread after each call it waited ~35 ms a batch: BENCHMARKS.md); False: all in one.
+PREP_THREAD = True
 # Thumbnails by the GPU's JPEG encoder in the decode thread (else Pillow's, in the CPU threads, from the resized
 # picture): content 353 against 283 img/s, all three 307 against 196, in one run (BENCHMARKS.md)
 GPU_JPEG_THUMBS = True
@@ -55,12 +62,18 @@ def gpu_memory(decoder: Any) -> int | None:
 
 def batch_pixels(memory: int | None) -> int:
     """A decode call's pixels at most: GPU_BATCH_PIXELS, fewer on a GPU with less memory, so that the decoded
-    batches alive at once (two buffer sets kept for reuse, 3 bytes a pixel) and the resizes' float16 part of
-    one stay within about a third of it, the rest left to the towers: an 8 GB card decodes ~24 12-MP photos a
-    call, an 80 GB one 64."""
+    batches alive at once (buffers() sets kept for reuse, 3 bytes a pixel) and the resizes' float16 part of
+    one stay within about a third of it, the rest left to the towers: an 8 GB card decodes ~20 12-MP photos a
+    call, one of 32 GB or more 64."""
     if not memory:
         return GPU_BATCH_PIXELS
     return max(1, min(GPU_BATCH_PIXELS, int(memory * GPU_MEMORY_SHARE / 3)))
+
+
+def buffers() -> int:
+    """Decoded batches whose GPU buffers the decoder keeps: with the prep thread, one being decoded, one being
+    resized and one waiting between them; without it the batch before last is long resized."""
+    return 3 if PREP_THREAD else 2
 
 
 class GpuStage:
@@ -81,7 +94,9 @@ class GpuStage:
         self._pending: list[Outcome] = []
         self._pixels = 0
         self._batch_pixels = batch_pixels(gpu_memory(decoder))
+        self._prep_thread, self._buffers = PREP_THREAD, buffers()
         self._in: queue.Queue = queue.Queue(DEPTH)
+        self._dec: queue.Queue = queue.Queue(DEPTH)  # decoded, to the prep thread
         self._mid: queue.Queue = queue.Queue(DEPTH)
         self._out: queue.Queue = queue.Queue()
         self._pool = ThreadPoolExecutor(max(2, workers // 2), thread_name_prefix="gpu-thumbs")
@@ -93,6 +108,8 @@ class GpuStage:
         self._seconds_lock = threading.Lock()
         self._decoding = DECODE_THREADS  # decode threads still running: the last one out tells the towers
         loops = [(f"gpu-decode-{i}", self._decode_loop) for i in range(DECODE_THREADS)]
+        if self._prep_thread:
+            loops.append(("gpu-prep", self._prep_loop))
         self._threads = [
             threading.Thread(target=self._run, args=(loop,), name=name, daemon=True)
             for name, loop in [*loops, ("gpu-towers", self._tower_loop)]
@@ -189,55 +206,104 @@ class GpuStage:
             return contextlib.nullcontext()
         return torch.cuda.stream(torch.cuda.Stream(priority=priority))
 
+    def _event(self) -> Any:
+        """A CUDA event recorded on this thread's stream (None off CUDA): where its work so far ends. A blocking
+        one: its waiters sleep (spinning, they took the decoder's cores)."""
+        import torch
+
+        if not torch.cuda.is_available():
+            return None
+        event = torch.cuda.Event(blocking=True)
+        event.record()
+        return event
+
+    def _acquire(self, free: threading.Semaphore) -> bool:
+        while not free.acquire(timeout=0.1):
+            if self._stop.is_set():
+                return False
+        return True
+
     def _decode_loop(self) -> None:
+        """Decode only (with the prep thread): a batch into the buffers of the one BUFFERS before, once the prep
+        thread has freed them, handed on with the event after which it is decoded."""
+        free = threading.Semaphore(self._buffers)
         with self._stream(priority=-1):
             if hasattr(self._decoder, "warm"):
                 try:
                     self._decoder.warm()
                 except Exception as err:  # noqa: BLE001 - a decoder that cannot run fails each batch to the CPU
                     log.warning("the GPU decoder failed its warm-up: %s", err)
-            while (batch := self._get(self._in)) is not None:
+            while (batch := self._get(self._in)) is not None and self._acquire(free):
                 t = time.perf_counter()
                 try:
-                    done, refused, inputs, small, made = self._decode(batch)
+                    images = self._decoder.decode([o.data for o in batch], reuse=self._buffers)
                 except Exception as err:  # noqa: BLE001 - e.g. GPU memory: the batch goes through the CPU path
                     log.warning("GPU decoding failed on a batch of %d (%s): CPU path for these", len(batch), err)
-                    done, refused, inputs, small, made = [], batch, {}, [], None
+                    images = [None] * len(batch)
                 for o in batch:
                     o.data = None  # the bytes are done with (the CPU path reads a refused file again)
-                self._took("decode and resize (GPU)", t)
-                cpu = [self._pool.submit(self._cpu, o) for o in refused]
-                # to the towers before the thumbnails are encoded (content 389 against 343 img/s, BENCHMARKS.md):
-                # their writes come with a future
-                thumbs: Future = Future()
-                self._put(self._mid, (done, inputs, made, thumbs, cpu))
-                t = time.perf_counter()
-                try:
-                    small = self._jpegs(small)
-                    writes = [self._pool.submit(self._thumb, o, small[i], made) for i, o in enumerate(done)]
-                except BaseException as err:  # the tower thread waits on this future: it must not wait forever
-                    thumbs.set_exception(err)
-                    raise
-                thumbs.set_result(writes)
-                self._took("thumbnail JPEGs (GPU)", t)
+                item = (batch, images, self._event(), free)
+                self._took("decoder (GPU)", t)
+                if self._prep_thread:
+                    self._put(self._dec, item)
+                else:
+                    self._prep(item)
         self._put(self._in, None)  # the end, for the other decode threads
         with self._seconds_lock:
             self._decoding -= 1
             last = self._decoding == 0
         if last:
-            self._put(self._mid, None)
+            self._put(self._dec if self._prep_thread else self._mid, None)
 
-    def _decode(self, batch: list[Outcome]) -> tuple[list[Outcome], list[Outcome], dict[str, Any], list[Any], Any]:
+    def _prep_loop(self) -> None:
+        """Every resize of a decoded batch and its thumbnails' JPEGs, while the decoder takes the next batch. High
+        priority as the decoder's: the towers' long kernels would hold both back."""
+        with self._stream(priority=-1):
+            while (item := self._get(self._dec)) is not None:
+                self._prep(item)
+        self._put(self._mid, None)
+
+    def _prep(self, item: tuple[list[Outcome], list[Any], Any, threading.Semaphore]) -> None:
+        """A decoded batch's model inputs to the towers, then its thumbnails' JPEGs; its buffers freed for the
+        decoder once this stream has read them."""
+        batch, images, decoded, free = item
+        t = time.perf_counter()
+        try:
+            if decoded is not None:  # this stream waits on the GPU for the decode, this thread does not
+                import torch
+
+                torch.cuda.current_stream().wait_event(decoded)
+            done, refused, inputs, small, made = self._prepare(batch, images)
+        except Exception as err:  # noqa: BLE001 - e.g. GPU memory: the batch goes through the CPU path
+            log.warning("GPU resizing failed on a batch of %d (%s): CPU path for these", len(batch), err)
+            done, refused, inputs, small, made = [], batch, {}, [], None
+        del images
+        self._took("resizes (GPU)", t)
+        cpu = [self._pool.submit(self._cpu, o) for o in refused]
+        # to the towers before the thumbnails are encoded (content 389 against 343 img/s, BENCHMARKS.md): their
+        # writes come with a future
+        thumbs: Future = Future()
+        self._put(self._mid, (done, inputs, made, thumbs, cpu))
+        t = time.perf_counter()
+        try:
+            small = self._jpegs(small)
+            writes = [self._pool.submit(self._thumb, o, small[i], made) for i, o in enumerate(done)]
+        except BaseException as err:  # the tower thread waits on this future: it must not wait forever
+            thumbs.set_exception(err)
+            raise
+        finally:
+            if made is not None:
+                made.synchronize()  # the decoded pictures are read: the decoder may write into them again
+            free.release()
+        thumbs.set_result(writes)
+        self._took("thumbnail JPEGs (GPU)", t)
+
+    def _prepare(
+        self, batch: list[Outcome], images: list[Any]
+    ) -> tuple[list[Outcome], list[Outcome], dict[str, Any], list[Any], Any]:
         """(decoded, refused, each space's inputs of the decoded, their thumbnails (GPU tensors for the GPU's
         encoder, else host uint8 tensors), the CUDA event after which both are whole, or None off CUDA). Nothing
         here waits for the GPU: the towers' stream and the thumbnail threads wait on the event."""
-        import torch
-
-        t = time.perf_counter()
-        # into the buffers of the batch before last: this stream has long finished resizing it (the decode call
-        # in between holds this thread for ~55 ms); the last batch's resizes may still be queued
-        images = self._decoder.decode([o.data for o in batch], reuse=2)
-        self._took("of which the decoder", t)
         done = [o for o, im in zip(batch, images, strict=True) if im is not None]
         refused = [o for o, im in zip(batch, images, strict=True) if im is None]
         if not done:
@@ -246,11 +312,7 @@ class GpuStage:
         wanted = {s: (self._encoders[s].input_size, *self._encoders[s].input_norm()) for s in spaces}
         decoded = [im for im in images if im is not None]
         inputs, small = prepare_batch(decoded, wanted, self._thumb_side, host_thumbs=not self._gpu_jpeg)
-        made = None
-        if decoded[0].is_cuda:
-            made = torch.cuda.Event(blocking=True)  # its waiters sleep: spinning, they took the decoder's cores
-            made.record()
-        return done, refused, inputs, small, made
+        return done, refused, inputs, small, self._event() if decoded[0].is_cuda else None
 
     def _tower_loop(self) -> None:
         with self._stream():
@@ -315,4 +377,13 @@ class GpuStage:
         self._took("thumbnails written (CPU threads)", t)
 
 
-__all__ = ["DECODE_THREADS", "DEPTH", "GPU_BATCH_PIXELS", "GpuStage", "batch_pixels", "gpu_memory"]
+__all__ = [
+    "DECODE_THREADS",
+    "DEPTH",
+    "GPU_BATCH_PIXELS",
+    "PREP_THREAD",
+    "GpuStage",
+    "batch_pixels",
+    "buffers",
+    "gpu_memory",
+]

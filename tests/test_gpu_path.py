@@ -90,13 +90,16 @@ class PillowStandIn:
     orientation applied, as nvImageCodec does), CPU tensors come out, and every third file is refused, as the GPU
     decoder may refuse one."""
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int = 1) -> None:
+        """threads: decode threads expected to call at once; the first calls wait (up to 10 s) until that many
+        have come, so that a test sees them all whatever the machine's load."""
         import threading
 
         self.seen = 0
         self.batches: list[int] = []
         self.threads: set[str] = set()
         self._lock = threading.Lock()  # decode threads may call at once
+        self._expected, self._all_in = threads, threading.Event()
 
     def decode(self, blobs: list[bytes], reuse: bool = False) -> list:
         import io
@@ -106,6 +109,11 @@ class PillowStandIn:
         import torch
         from PIL import ImageOps
 
+        with self._lock:
+            self.threads.add(threading.current_thread().name)
+            if len(self.threads) >= self._expected:
+                self._all_in.set()
+        self._all_in.wait(10)
         out = []
         for b in blobs:
             with self._lock:
@@ -113,16 +121,15 @@ class PillowStandIn:
                 refused = self.seen % 3 == 0
             im = ImageOps.exif_transpose(Image.open(io.BytesIO(b))).convert("RGB")
             out.append(None if refused else torch.from_numpy(np.asarray(im).copy()))
-        time.sleep(0.05)  # as a GPU batch takes a while: the other decode thread gets the next batch meanwhile
+        time.sleep(0.05)  # as a GPU batch takes a while
         with self._lock:
             self.batches.append(len(blobs))
-            self.threads.add(threading.current_thread().name)
         return out
 
 
-@pytest.mark.parametrize("decode_threads", [1, 2])
+@pytest.mark.parametrize(("decode_threads", "prep_thread"), [(1, True), (2, True), (1, False)])
 def test_the_indexer_gpu_branch_matches_the_cpu_path(
-    settings, shared_encoder, shared_style_encoders, tmp_path: Path, monkeypatch, decode_threads: int
+    settings, shared_encoder, shared_style_encoders, tmp_path: Path, monkeypatch, decode_threads: int, prep_thread: bool
 ) -> None:  # noqa: ANN001
     import indexing.gpu_stage
     from services import StyleSeek
@@ -145,7 +152,8 @@ def test_the_indexer_gpu_branch_matches_the_cpu_path(
         style_encoders=shared_style_encoders,
     )
     monkeypatch.setattr(indexing.gpu_stage, "DECODE_THREADS", decode_threads)
-    stand_in = PillowStandIn()
+    monkeypatch.setattr(indexing.gpu_stage, "PREP_THREAD", prep_thread)  # resizes in a thread of their own
+    stand_in = PillowStandIn(decode_threads)
     report = gpu.indexer(gpu=stand_in).run([lib])
     assert (report.indexed, report.failed) == (14, 0)
     jpegs = [p for p in lib.rglob("*.jpg") if p.name != "cmyk.jpg"]
@@ -298,14 +306,14 @@ def test_a_stage_that_dies_after_handing_a_batch_on_fails_the_run_without_hangin
 
 
 def test_a_smaller_gpu_decodes_fewer_pixels_a_call() -> None:
-    """Decoded batches are bounded by the GPU's memory: a card of 8 GiB decodes ~24 12-MP photos a call (a
-    batch closes at the picture that passes the bound), 24 GB and more the full 64; off CUDA, the fixed bound."""
-    from indexing.gpu_stage import GPU_BATCH_PIXELS, batch_pixels, gpu_memory
+    """Decoded batches are bounded by the GPU's memory: a card of 8 GiB decodes ~20 12-MP photos a call (a
+    batch closes at the picture that passes the bound), 32 GB and more the full 64; off CUDA, the fixed bound."""
+    from indexing.gpu_stage import GPU_BATCH_PIXELS, batch_pixels, buffers, gpu_memory
 
     twelve_mp = 4000 * 3000
-    assert 20 <= batch_pixels(8 << 30) // twelve_mp + 1 <= 24
-    assert batch_pixels(24 << 30) == batch_pixels(80 << 30) == batch_pixels(None) == GPU_BATCH_PIXELS
-    assert batch_pixels(8 << 30) * 3 * 2 < (8 << 30) / 3  # two decoded sets in a third of the card
+    assert 16 <= batch_pixels(8 << 30) // twelve_mp + 1 <= 24
+    assert batch_pixels(32 << 30) == batch_pixels(80 << 30) == batch_pixels(None) == GPU_BATCH_PIXELS
+    assert batch_pixels(8 << 30) * 3 * buffers() < (8 << 30) / 3  # the decoder's buffer sets in a third of it
     assert gpu_memory(PillowStandIn()) is None
 
 
@@ -414,6 +422,8 @@ class FakeNvImgCodec:
             import io
 
             self.into.append(images)
+            if b"boom" in blobs:  # a call that fails whole, as GPU memory running out would
+                raise RuntimeError("CUDA out of memory (simulated)")
             if self.kinds == ["HW_GPU_ONLY"]:
                 return [None] * len(blobs)
             return [np.array(Image.open(io.BytesIO(b)).convert("RGB")) for b in blobs]
@@ -457,6 +467,12 @@ def test_gpu_decoder_reuses_its_buffers_and_falls_back_without_a_hardware_engine
     assert into[-4] is None and into[-3] is None and into[-1] is None
     assert into[-2] is not None and len(into[-2]) == 3 and first[0].shape == third[0].shape == second[0].shape
     assert all(t is not None and t.dtype == torch.uint8 for t in third)
+    # a call that fails keeps its place: "two calls back" stays the caller's count of its batches
+    with pytest.raises(RuntimeError):
+        dec.decode([jpeg, b"boom"], reuse=2)
+    fourth = dec.decode([jpeg] * 2, reuse=2)  # two calls back: the batch of 2, done with
+    dec.decode([jpeg] * 2, reuse=2)  # two calls back: the failed one, so fresh buffers
+    assert into[-2] is not None and len(into[-2]) == 2 and into[-1] is None and fourth[0] is not None
 
 
 def test_gpu_decoder_takes_the_next_backends_that_can_be_made(upright: Path, monkeypatch: pytest.MonkeyPatch) -> None:
