@@ -42,9 +42,11 @@ SWITCH_INTERVAL = 0.0002
 GPU_BATCH_PIXELS = 800_000_000  # a decode call's pixels (2.4 GB decoded): 64 12-MP photos, 8 100-MP scans
 GPU_MEMORY_SHARE = 0.08  # at most this share of the GPU's memory for one decoded batch: see batch_pixels
 DECODE_THREADS = 1  # batches decoded at once (a decoder and a stream each): 2-4 were slower, BENCHMARKS.md
-# The resizes and thumbnail JPEGs in a thread of their own, so that the hardware decoder takes the next batch
-# meanwhile (in the decode thread after each call it waited ~35 ms a batch: BENCHMARKS.md); False: all in one.
-PREP_THREAD = True
+# The resizes and thumbnail JPEGs in a thread of their own, so that the hardware engine decodes the next batch
+# meanwhile (after each call in the decode thread it idles ~35 ms a batch of 64: BENCHMARKS.md). Off until it is
+# measured on the GPU (`python bench/gpu_decode.py --switch PREP_THREAD`): an earlier three-thread stage slowed
+# each decode call from ~87 to ~180 ms.
+PREP_THREAD = False
 # Thumbnails by the GPU's JPEG encoder in the decode thread (else Pillow's, in the CPU threads, from the resized
 # picture): content 353 against 283 img/s, all three 307 against 196, in one run (BENCHMARKS.md)
 GPU_JPEG_THUMBS = True
@@ -292,9 +294,9 @@ class GpuStage:
             thumbs.set_exception(err)
             raise
         finally:
-            if made is not None:
-                made.synchronize()  # the decoded pictures are read: the decoder may write into them again
-            free.release()
+            if made is not None and self._prep_thread:
+                made.synchronize()  # the decoded pictures read: the decoder may write into them again
+            free.release()  # (in one thread, this stream's order keeps the decoder off them)
         thumbs.set_result(writes)
         self._took("thumbnail JPEGs (GPU)", t)
 
