@@ -67,5 +67,8 @@ bench: setup
 vendor:
 	bash ui/vendor.sh
 
+# the benches' caches in the temp folder (generated photos, full-size random models: several GB) go too
+BENCH_CACHES := styleseek-bench styleseek-bigscans styleseek-scale styleseek-decode-versions
 clean:
 	rm -rf $(VENV) .pytest_cache tests/output
+	cd "$${TMPDIR:-/tmp}" && rm -rf $(BENCH_CACHES)

@@ -21,7 +21,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -33,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.run import images  # noqa: E402
+from bench.scratch import scratch  # noqa: E402
 from indexing.imageio import decode  # noqa: E402
 from indexing.progress import Progress  # noqa: E402
 from models.content import ContentEncoder  # noqa: E402
@@ -204,7 +204,7 @@ def main() -> None:
     ap.add_argument("--only", default="models,pipeline,text,cli")
     ap.add_argument("--out", type=Path)
     a = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="ss-backends-"))
+    tmp = scratch("ss-backends-")
     cache = Path(os.environ.get("STYLESEEK_BENCH_CACHE", "/tmp/styleseek-bench"))
     models = cache / "models-full"
     if not (models / "clip-vit-large-patch14").exists():

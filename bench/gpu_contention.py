@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.run import make_photo  # noqa: E402
+from bench.scratch import scratch  # noqa: E402
 from indexing.gpu import GpuDecoder, cpu_reason, jpeg_head  # noqa: E402
 
 CAP_S = 40.0  # a load that starves the decoder is reported at the rate it reached by then
@@ -86,7 +86,7 @@ def main() -> None:
 
     from indexing.work import PROBES
 
-    tmp = Path(tempfile.mkdtemp(prefix="gpu-contention-"))
+    tmp = scratch("gpu-contention-")
     with ProcessPoolExecutor(os.cpu_count()) as pool:
         paths = list(pool.map(make_photo, [(i, str(tmp / f"p{i:04d}.jpg")) for i in range(args.images)]))
     blobs = [Path(p).read_bytes() for p in paths]

@@ -29,7 +29,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
@@ -41,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.run import make_photo  # noqa: E402
+from bench.scratch import scratch  # noqa: E402
 from indexing.gpu import GpuDecoder, model_inputs, prepare_batch, thumbnails  # noqa: E402
 from models.backend import Tower  # noqa: E402
 from models.specs import OPENAI_MEAN, OPENAI_STD  # noqa: E402
@@ -445,7 +445,7 @@ def main() -> None:
 
     _record_stage_seconds()
 
-    tmp = Path(tempfile.mkdtemp(prefix="gpu-decode-"))
+    tmp = scratch("gpu-decode-")
     photos = tmp / "photos"
     photos.mkdir()
     with ProcessPoolExecutor(os.cpu_count()) as pool:

@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -31,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 import indexing.gpu as gpu  # noqa: E402
 from bench.run import make_photo  # noqa: E402
+from bench.scratch import scratch  # noqa: E402
 from models.specs import OPENAI_MEAN, OPENAI_STD  # noqa: E402
 
 SPACES = {"content": (224, OPENAI_MEAN, OPENAI_STD), "style": (224, OPENAI_MEAN, OPENAI_STD)}
@@ -134,7 +134,7 @@ def main() -> None:
 
     sys.setswitchinterval(SWITCH_INTERVAL)  # as the GPU stage sets it while it runs
 
-    tmp = Path(tempfile.mkdtemp(prefix="gpu-prepare-"))
+    tmp = scratch("gpu-prepare-")
     with ProcessPoolExecutor(os.cpu_count()) as pool:
         paths = list(pool.map(make_photo, [(i, str(tmp / f"p{i:04d}.jpg")) for i in range(args.images)]))
     blobs = [Path(p).read_bytes() for p in paths]

@@ -11,7 +11,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.scratch import scratch  # noqa: E402
 from indexing.catalog import Catalog  # noqa: E402
 from indexing.shards import MANIFEST, SHARD_VERSION, import_shards, schema  # noqa: E402
 from indexing.thumbs import ThumbCache  # noqa: E402
@@ -59,7 +59,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=50_000)
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="import-rate-"))
+    tmp = scratch("import-rate-")
     (tmp / "shards").mkdir()
     write_shards(tmp / "shards", args.rows)
     cat = Catalog(tmp / "catalog.sqlite3")

@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
@@ -22,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.run import make_photo  # noqa: E402
+from bench.scratch import scratch  # noqa: E402
 from models.tiny import write_full_random_models  # noqa: E402
 from settings import Settings  # noqa: E402
 
@@ -34,7 +34,7 @@ def main() -> None:
     args = ap.parse_args()
     from services import StyleSeek
 
-    tmp = Path(tempfile.mkdtemp(prefix="ray-local-"))
+    tmp = scratch("ray-local-")
     photos = tmp / "photos"
     photos.mkdir()
     with ProcessPoolExecutor(os.cpu_count()) as pool:

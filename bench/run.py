@@ -27,6 +27,7 @@ from PIL import Image, ImageOps
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.scratch import scratch  # noqa: E402
 from indexing.catalog import Catalog  # noqa: E402
 from indexing.imageio import decode  # noqa: E402
 from indexing.vectors import VectorIndex  # noqa: E402
@@ -305,7 +306,7 @@ def main() -> None:
     a = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     a.work.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=a.work))
+    tmp = scratch("run-", a.work)
     models = a.work / "models-full-random"
     if not (models / "clip-vit-b-16-openai" / "open_clip_model.safetensors").exists():
         write_full_random_models(models)

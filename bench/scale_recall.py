@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -25,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.scale import recall  # noqa: E402
+from bench.scratch import scratch  # noqa: E402
 from indexing.catalog import Catalog  # noqa: E402
 
 WORDS = ["red", "blue", "green", "yellow", "dark", "bright", "striped", "dotted", "round", "square", "sunset",
@@ -63,7 +63,7 @@ def main() -> None:
     from services import StyleSeek
     from settings import Settings
 
-    tmp = Path(tempfile.mkdtemp(prefix="scale-recall-"))
+    tmp = scratch("scale-recall-")
     if args.tiny:
         write_tiny_models(tmp / "models")
     else:

@@ -22,7 +22,6 @@ import json
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.run import make_photo  # noqa: E402
+from bench.scratch import scratch  # noqa: E402
 from models.tiny import write_full_random_models  # noqa: E402
 from settings import Settings  # noqa: E402
 
@@ -87,7 +87,7 @@ def main() -> None:
     from app import create_app
     from services import StyleSeek
 
-    tmp = Path(tempfile.mkdtemp(prefix="styleseek-server-bench-"))
+    tmp = scratch("styleseek-server-bench-")
     t0 = time.perf_counter()
     write_full_random_models(tmp / "models", keys=("content", "style", "texture"))
     settings = Settings(data_dir=tmp / "data", models_dir=tmp / "models", device="cpu", thumbnail_size=256)

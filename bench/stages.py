@@ -25,6 +25,7 @@ from PIL import Image  # noqa: E402
 
 import indexing.pipeline as pipeline  # noqa: E402
 from bench.run import images  # noqa: E402
+from bench.scratch import scratch  # noqa: E402
 from models.content import ContentEncoder  # noqa: E402
 from models.tiny import write_full_random_models  # noqa: E402
 from services import StyleSeek  # noqa: E402
@@ -60,7 +61,7 @@ def main() -> None:
     if not (models / "clip-vit-b-16-openai").exists():
         write_full_random_models(models, keys=("content",))
     s = Settings(
-        data_dir=Path(tempfile.mkdtemp()),
+        data_dir=scratch("stages-"),
         models_dir=models,
         batch_size=args.batch_size,
         decode_workers=args.workers,

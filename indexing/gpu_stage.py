@@ -40,7 +40,7 @@ DEPTH = 2  # batches waiting before each stage: enough to keep both busy, and GP
 # the stage runs: measured on the H100, see BENCHMARKS.md.
 SWITCH_INTERVAL = 0.0002
 GPU_BATCH_PIXELS = 800_000_000  # a decode call's pixels (2.4 GB decoded): 64 12-MP photos, 8 100-MP scans
-GPU_MEMORY_SHARE = 0.08  # at most this share of the GPU's memory for one decoded batch: see batch_pixels
+GPU_MEMORY_SHARE = 0.2  # at most this share of the GPU's memory for the decoder's buffer sets: see batch_pixels
 DECODE_THREADS = 1  # batches decoded at once (a decoder and a stream each): 2-4 were slower, BENCHMARKS.md
 # The resizes and thumbnail JPEGs in a thread of their own, so that the hardware engine decodes the next batch
 # meanwhile (after each call in the decode thread it idles ~35 ms a batch of 64: BENCHMARKS.md). Off until it is
@@ -65,11 +65,11 @@ def gpu_memory(decoder: Any) -> int | None:
 def batch_pixels(memory: int | None) -> int:
     """A decode call's pixels at most: GPU_BATCH_PIXELS, fewer on a GPU with less memory, so that the decoded
     batches alive at once (buffers() sets kept for reuse, 3 bytes a pixel) and the resizes' float16 part of
-    one stay within about a third of it, the rest left to the towers: an 8 GB card decodes ~20 12-MP photos a
-    call, one of 32 GB or more 64."""
+    one stay within about a third of it, the rest left to the towers: with two sets an 8 GB card decodes ~24
+    12-MP photos a call, one of 24 GB or more 64 (with the prep thread's three, ~16 and 40 GB)."""
     if not memory:
         return GPU_BATCH_PIXELS
-    return max(1, min(GPU_BATCH_PIXELS, int(memory * GPU_MEMORY_SHARE / 3)))
+    return max(1, min(GPU_BATCH_PIXELS, int(memory * GPU_MEMORY_SHARE / buffers() / 3)))
 
 
 def buffers() -> int:

@@ -305,15 +305,19 @@ def test_a_stage_that_dies_after_handing_a_batch_on_fails_the_run_without_hangin
     assert got and "GPU indexing stage failed" in str(got[0])
 
 
-def test_a_smaller_gpu_decodes_fewer_pixels_a_call() -> None:
-    """Decoded batches are bounded by the GPU's memory: a card of 8 GiB decodes ~20 12-MP photos a call (a
-    batch closes at the picture that passes the bound), 32 GB and more the full 64; off CUDA, the fixed bound."""
+def test_a_smaller_gpu_decodes_fewer_pixels_a_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Decoded batches are bounded by the GPU's memory: a card of 8 GiB decodes ~24 12-MP photos a call (a
+    batch closes at the picture that passes the bound), 24 GB and more the full 64; with the prep thread's
+    three buffer sets ~16 and 40 GB; off CUDA, the fixed bound."""
+    import indexing.gpu_stage as stage
     from indexing.gpu_stage import GPU_BATCH_PIXELS, batch_pixels, buffers, gpu_memory
 
     twelve_mp = 4000 * 3000
-    assert 16 <= batch_pixels(8 << 30) // twelve_mp + 1 <= 24
-    assert batch_pixels(32 << 30) == batch_pixels(80 << 30) == batch_pixels(None) == GPU_BATCH_PIXELS
-    assert batch_pixels(8 << 30) * 3 * buffers() < (8 << 30) / 3  # the decoder's buffer sets in a third of it
+    for prep_thread, photos, enough in ((False, 24, 24), (True, 16, 40)):
+        monkeypatch.setattr(stage, "PREP_THREAD", prep_thread)
+        assert batch_pixels(8 << 30) // twelve_mp + 1 == photos
+        assert batch_pixels(enough << 30) == batch_pixels(80 << 30) == batch_pixels(None) == GPU_BATCH_PIXELS
+        assert batch_pixels(8 << 30) * 3 * buffers() < (8 << 30) / 3  # the decoder's buffer sets in a third
     assert gpu_memory(PillowStandIn()) is None
 
 
