@@ -552,6 +552,56 @@ def test_viewer_steps_with_arrows_buttons_and_swipe_and_gives_focus_back(
     assert "view=" not in page.url and cards.count() == 6
 
 
+def test_viewer_steps_on_into_the_timelines_next_page(
+    server: str,
+    page,  # noqa: ANN001
+    svc: StyleSeek,
+    tmp_path: Path,
+    output_dir: Path,
+) -> None:
+    """At a phone's width, the viewer near the end of the timeline's first page brings the next page in (its
+    loader is far below, behind the viewer) and steps on into it, to the very last picture."""
+    from tests.imagegen import pattern, save_jpeg
+
+    lib = tmp_path / "roll"
+    for i in range(70):
+        save_jpeg(lib / f"IMG_{i:04d}.jpg", pattern(48, 36, i), taken=f"2024:06:{1 + i // 3:02d} 09:{i % 60:02d}:00")
+    svc.index_folders([lib])
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(server + "/")
+    page.wait_for_selector("#results .day-heading")
+    cards = page.locator("#results .result-card")
+    first = cards.evaluate_all("els => els.map(e => e.dataset.id)")
+    page.goto(server + f"/?view={first[56]}")  # a link to a picture near the end of the first page
+    page.locator("#preview-modal").wait_for(state="visible")
+    page.wait_for_function("document.activeElement.id === 'preview-modal'")  # not the search box: arrows step
+    assert cards.count() == 60
+    assert page.evaluate("document.querySelector('.more-pictures').getBoundingClientRect().top > innerHeight")
+
+    def shown(i: int) -> str:
+        page.wait_for_function(f"document.querySelector('#preview-dialog')?.dataset.id === '{ids[i]}'")
+        return ids[i]
+
+    ids = first
+    shown(56)
+    for i in (57, 58, 59):
+        page.keyboard.press("ArrowRight")
+        shown(i)
+    page.wait_for_function("document.querySelectorAll('#results .result-card').length === 70")
+    ids = cards.evaluate_all("els => els.map(e => e.dataset.id)")
+    assert ids[:60] == first and len(set(ids)) == 70  # the next page after the first, nothing twice
+    page.click(".viewer-next")
+    shown(60)  # the first picture of the page that came in while the viewer was open
+    page.screenshot(path=str(output_dir / "17b-viewer-next-page-390.png"))
+    for i in range(61, 70):
+        page.keyboard.press("ArrowRight")
+        shown(i)
+    page.wait_for_function("document.querySelector('.viewer-next')?.disabled")  # the last of all
+    page.keyboard.press("Escape")
+    page.locator("#preview-modal").wait_for(state="detached")
+    assert page.evaluate("document.activeElement.dataset.id") == ids[69] and cards.count() == 70
+
+
 def test_search_by_a_dropped_picture_then_by_results_for_and_against(
     server: str,
     page,  # noqa: ANN001

@@ -48,12 +48,28 @@ window.styleseek = {
   viewerCard(dialog = document.getElementById("preview-dialog")) {
     return dialog && styleseek.cards().find((c) => c.dataset.id === dialog.dataset.id);
   },
-  // previous (-1) or next (+1) picture of the list, in the open viewer (which stays open)
+  // the timeline's next page, asked for now (the viewer came near the end of what is loaded) rather than when
+  // its loader scrolls into view behind the viewer; a promise settled once it is in, or null at the end
+  more() {
+    const el = document.querySelector("#results .more-pictures");
+    if (!el) return null;
+    el.loading ??= htmx.ajax("GET", el.getAttribute("hx-get"), { source: el, target: el, swap: "outerHTML" });
+    return el.loading;
+  },
+  // previous (-1) or next (+1) picture of the list, in the open viewer (which stays open); past the last one
+  // loaded, the next page's first
   step(d) {
     const card = styleseek.viewerCard();
     const cards = styleseek.cards();
     const next = card && cards[cards.indexOf(card) + d];
-    if (!next) return;
+    if (!next) {
+      const more = d > 0 && card ? styleseek.more() : null;
+      more?.then(() => {
+        // still on that picture, and the page brought new ones: on to the first of them
+        if (styleseek.viewerCard() === card && styleseek.cards().length > cards.length) styleseek.step(d);
+      });
+      return;
+    }
     document.getElementById("preview-modal").focus({ preventScroll: true }); // not on what the swap removes
     const url = next.getAttribute("hx-get") + "&part=dialog";
     htmx.ajax("GET", url, { target: "#preview-dialog", swap: "outerHTML" });
@@ -74,7 +90,9 @@ window.styleseek = {
     const cards = styleseek.cards();
     const i = cards.indexOf(styleseek.viewerCard(dialog));
     dialog.querySelector(".viewer-prev").disabled = i <= 0;
-    dialog.querySelector(".viewer-next").disabled = i < 0 || i >= cards.length - 1;
+    const more = document.querySelector("#results .more-pictures");
+    dialog.querySelector(".viewer-next").disabled = i < 0 || (i >= cards.length - 1 && !more);
+    if (more && i >= cards.length - 3) styleseek.more(); // near the end: the next page comes before it is wanted
     const url = new URL(location.href);
     const had = url.searchParams.has("view");
     url.searchParams.set("view", dialog.dataset.id);
@@ -214,8 +232,14 @@ document.addEventListener("htmx:load", (e) => {
   if (!dialog) return;
   styleseek.viewerShown(dialog);
   // a page that came with the viewer in it (a link naming a picture): the modal's own load handler only
-  // runs for content htmx swaps in, so open it here
-  if (e.detail.elt === document.body) UIkit.modal("#preview-modal").show();
+  // runs for content htmx swaps in, so open it here, and take the focus from the search box's autofocus (the
+  // arrow keys went to the box, not to the viewer)
+  if (e.detail.elt !== document.body) return;
+  const focus = () => {
+    const modal = document.getElementById("preview-modal");
+    if (modal && !modal.contains(document.activeElement)) modal.focus({ preventScroll: true });
+  };
+  UIkit.modal("#preview-modal").show().then(focus);
 });
 // Find similar from the viewer pushes a page of its own: the entry that only named the picture becomes the
 // results it was opened from again (htmx's, so Back restores them)
