@@ -15,6 +15,7 @@ from routes.common import UserError, clear_error, is_htmx, services, viewer
 from search.dates import strip_date
 from search.errors import QueryError
 from search.grouping import group_by_place
+from search.options import MAX_K
 from search.query import Term, apply_balance, format_query, is_hard, make_term, with_place
 from services import StyleSeek
 from ui.form import SearchState, parse_float
@@ -47,7 +48,7 @@ def search_hits(svc: StyleSeek, st: SearchState, terms: list[Term]) -> list:
         return []
     return svc.search(
         apply_balance(terms, st.balance),
-        st.k,
+        st.shown,
         min_match=st.min_match,
         sort=st.sort,
         coherence=0.5 if st.coherence else 0.0,
@@ -88,6 +89,11 @@ def run_search(svc: StyleSeek, st: SearchState) -> FT:
         groups=group_by_place(records) if st.group_by_place else None,
         show_map=st.show_map,
         map_url="/map?" + urlencode(st.to_params()),
+        # a full list may go on: the next page draws the list again with k more (sorted by date, the new ones
+        # fall in among those shown)
+        more_url="/search?" + urlencode(replace(st, pages=st.pages + 1).to_params())
+        if len(hits) == st.shown < MAX_K
+        else "",
     )
 
 

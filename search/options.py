@@ -26,6 +26,14 @@ def check_k(k: int) -> int:
     return k
 
 
+def check_pages(pages: int, k: int) -> int:
+    """Pages of k results shown at once (the results' next page, as they scroll), at most MAX_K results."""
+    most = -(-MAX_K // k)
+    if not 1 <= pages <= most:
+        raise QueryError(f"pages must be between 1 and {most} for {k} results a page, got {pages}")
+    return pages
+
+
 def check_sort(sort: str) -> str:
     if sort not in SORTS:
         raise QueryError(f"sort must be one of {', '.join(SORTS)}, got {sort!r}")

@@ -602,6 +602,50 @@ def test_viewer_steps_on_into_the_timelines_next_page(
     assert page.evaluate("document.activeElement.dataset.id") == ids[69] and cards.count() == 70
 
 
+def test_search_results_go_on_as_they_scroll_and_in_the_viewer(
+    server: str,
+    page,  # noqa: ANN001
+    svc: StyleSeek,
+    tmp_path: Path,
+    output_dir: Path,
+) -> None:
+    """A search's results: the next page comes as the list's end scrolls into view, and the viewer steps on past
+    the last one loaded; a new search starts at the first page again."""
+    from tests.imagegen import pattern, save_jpeg
+
+    lib = tmp_path / "many"
+    for i in range(30):
+        save_jpeg(lib / f"p{i:02d}.jpg", pattern(64, 48, i))
+    svc.index_folders([lib])
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: twelve results fill more than the screen
+    page.goto(server + "/")
+    page.fill("#q", "a red pattern")
+    page.select_option("select[name=k]", "12")
+    page.keyboard.press("Enter")
+    cards = page.locator("#results .result-card")
+    page.wait_for_function("document.querySelectorAll('#results .result-card').length === 12")
+    first = cards.evaluate_all("els => els.map(e => e.dataset.id)")
+    page.locator("#results .more-results").scroll_into_view_if_needed()
+    page.wait_for_function("document.querySelectorAll('#results .result-card').length === 24")
+    ids = cards.evaluate_all("els => els.map(e => e.dataset.id)")
+    assert ids[:12] == first and len(set(ids)) == 24
+    page.screenshot(path=str(output_dir / "18b-results-second-page.png"))
+    cards.nth(23).click()  # the last loaded: the viewer brings the third page in and steps on into it
+    page.wait_for_function(f"document.querySelector('#preview-dialog')?.dataset.id === '{ids[23]}'")
+    page.wait_for_function("document.activeElement.id === 'preview-modal'")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("document.querySelectorAll('#results .result-card').length === 30")
+    ids = cards.evaluate_all("els => els.map(e => e.dataset.id)")
+    page.wait_for_function(f"document.querySelector('#preview-dialog')?.dataset.id === '{ids[24]}'")
+    assert page.locator("#results .more-results").count() == 0  # all 30: the end
+    page.keyboard.press("Escape")
+    page.locator("#preview-modal").wait_for(state="detached")
+    page.fill("#q", "a blue pattern")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.querySelectorAll('#results .result-card').length === 12")
+    assert "pages=" not in page.url
+
+
 def test_search_by_a_dropped_picture_then_by_results_for_and_against(
     server: str,
     page,  # noqa: ANN001

@@ -64,10 +64,38 @@ def test_search_partial_and_full_page(indexed: TestClient) -> None:
     assert full.status_code == 200 and "<html" in full.text and full.text.count('class="result-card') == 10
 
 
+def test_a_full_list_of_results_goes_on_as_it_scrolls(indexed: TestClient) -> None:
+    """k results, and a loader for the next page while the list is full: it asks for the same search with one
+    page more, drawn whole in the list's place; the last page has none. A new search (the form) starts again."""
+    import re
+    from html import unescape
+    from urllib.parse import parse_qsl
+
+    def page(params: dict | list) -> tuple[list[str], str | None]:
+        r = indexed.get("/search", params=params, headers=HX)
+        assert r.status_code == 200, r.text[:300]
+        ids = re.findall(r'data-id="(\d+)"[^>]*class="result-card', r.text)
+        more = re.search(r'hx-get="(/search\?[^"]*)"[^>]*hx-target="#results" class="more-pictures', r.text)
+        return ids, unescape(more.group(1)) if more else None
+
+    first, more = page({"q": "a sunset", "k": "4"})
+    assert len(first) == 4 and more is not None and "pages=2" in more and "k=4" in more
+    second, more = page(parse_qsl(more.split("?", 1)[1]))
+    assert len(second) == 8 and second[:4] == first and more is not None and "pages=3" in more
+    third, more = page(parse_qsl(more.split("?", 1)[1]))
+    assert len(third) == 10 and third[:8] == second and more is None  # all ten: the end
+    full = indexed.get("/search", params={"q": "a sunset", "k": "4", "pages": "2"}).text
+    assert full.count('class="result-card') == 8 and 'name="pages"' not in full  # the form's next search: page 1
+    assert indexed.get("/search", params={"q": "a sunset", "k": "4", "pages": "0"}, headers=HX).status_code == 400
+
+
 @pytest.mark.parametrize(
     ("url", "status", "message"),
     [
         ("/search?q=x&k=abc", 400, "k must be a whole number"),
+        ("/search?q=x&k=24&pages=0", 400, "pages must be between 1 and 42"),
+        ("/search?q=x&k=500&pages=3", 400, "pages must be between 1 and 2"),
+        ("/search?q=x&pages=two", 400, "pages must be a whole number"),
         ("/search?q=x&k=0", 400, "k must be between"),
         ("/search?q=x&k=100000", 400, "k must be between"),
         ("/?k=-1", 400, "k must be between"),

@@ -14,7 +14,7 @@ from typing import Any
 
 from search.dates import DateSpan, intersect, strip_date
 from search.errors import QueryError
-from search.options import Filters, check_balance, check_k, check_min_match, check_sort
+from search.options import MAX_K, Filters, check_balance, check_k, check_min_match, check_pages, check_sort
 from search.query import Term, make_term, parse_query
 
 
@@ -42,6 +42,7 @@ class SearchState:
 
     q: str = ""
     k: int = 24
+    pages: int = 1  # pages of k results shown: the next one comes as the results scroll; a new search starts at 1
     rows: list[Term] = field(default_factory=list)
     balance: float = 0.5
     sort: str = "score"
@@ -69,9 +70,11 @@ class SearchState:
             if tx.strip()  # an empty row in the builder is simply not used
         ]
         min_match = one("min_match", "").strip()
+        k = check_k(parse_int(one("k", "24"), "k"))
         st = cls(
             q=one("q", ""),
-            k=check_k(parse_int(one("k", "24"), "k")),
+            k=k,
+            pages=check_pages(parse_int(one("pages", "1"), "pages"), k),
             rows=rows,
             balance=check_balance(parse_float(one("balance", "0.5"), "balance")),
             sort=check_sort(one("sort", "score")),
@@ -90,7 +93,7 @@ class SearchState:
 
     def to_params(self) -> list[tuple[str, str]]:
         """The query string that reproduces this state (the inverse of from_params)."""
-        p = [("q", self.q), ("k", str(self.k))]
+        p = [("q", self.q), ("k", str(self.k))] + ([("pages", str(self.pages))] if self.pages > 1 else [])
         for t in self.rows:
             p += [("text", t.text), ("target", t.target), ("weight", f"{t.weight:g}")]
         p += [("balance", f"{self.balance:g}"), ("sort", self.sort)]
@@ -103,6 +106,11 @@ class SearchState:
         p += [("camera", self.camera)] if self.camera else []
         p += [("gps", "1")] if self.with_gps else []
         return p
+
+    @property
+    def shown(self) -> int:
+        """How many results: the pages of k, up to MAX_K."""
+        return min(self.k * self.pages, MAX_K)
 
     @property
     def filters(self) -> Filters:
@@ -136,5 +144,5 @@ class SearchState:
     @property
     def customised(self) -> bool:
         """Any term or option beyond the query line: the options panel then opens."""
-        default = SearchState()
-        return any(getattr(self, f.name) != getattr(default, f.name) for f in fields(self) if f.name not in ("q", "k"))
+        default, plain = SearchState(), ("q", "k", "pages")
+        return any(getattr(self, f.name) != getattr(default, f.name) for f in fields(self) if f.name not in plain)

@@ -171,6 +171,19 @@ def PlaceNote(text: str, label: str, alternatives: list[tuple[str, str]]) -> FT:
     )
 
 
+def MoreResults(url: str) -> FT:
+    """The end of a list that may go on: the next page, swapped in for the whole list as this comes into view
+    (the viewer's next also asks for it: styleseek.more)."""
+    return Div(
+        Loading(cls=(LoadingT.dots, LoadingT.sm)),
+        hx_get=url,
+        hx_trigger="revealed",
+        hx_target="#results",
+        hx_swap="outerHTML",
+        cls="more-pictures more-results flex justify-center py-4",
+    )
+
+
 GRID = "grid grid-cols-2 sm:grid-cols-3 md:grid-cols-4 lg:grid-cols-5 xl:grid-cols-6 gap-3"
 
 
@@ -183,7 +196,10 @@ def Results(
     groups: list[tuple[str, list[dict]]] | None = None,
     show_map: bool = False,
     map_url: str = "",
+    more_url: str = "",
 ) -> FT:
+    """The results; `more_url`: the same search with another page, asked for as the list's end scrolls into
+    view (or by the viewer stepping past the last), drawn in place of this list."""
     body: Any
     if hits and groups:
         body = Div(
@@ -223,6 +239,7 @@ def Results(
         *(notes or []),
         ResultsMap(hits, query, map_url=map_url) if show_map and hits else "",
         body,
+        MoreResults(more_url) if more_url and hits else "",
         id="results",
         cls="mt-4 space-y-2",
     )

@@ -48,12 +48,14 @@ window.styleseek = {
   viewerCard(dialog = document.getElementById("preview-dialog")) {
     return dialog && styleseek.cards().find((c) => c.dataset.id === dialog.dataset.id);
   },
-  // the timeline's next page, asked for now (the viewer came near the end of what is loaded) rather than when
-  // its loader scrolls into view behind the viewer; a promise settled once it is in, or null at the end
+  // the next page of the timeline or of the results, asked for now (the viewer came near the end of what is
+  // loaded) rather than when its loader scrolls into view behind the viewer; a promise settled once it is
+  // in, or null at the end. The timeline's loader is replaced by the page, the results' by the whole list.
   more() {
     const el = document.querySelector("#results .more-pictures");
     if (!el) return null;
-    el.loading ??= htmx.ajax("GET", el.getAttribute("hx-get"), { source: el, target: el, swap: "outerHTML" });
+    const target = el.getAttribute("hx-target") || el;
+    el.loading ??= htmx.ajax("GET", el.getAttribute("hx-get"), { source: el, target, swap: "outerHTML" });
     return el.loading;
   },
   // previous (-1) or next (+1) picture of the list, in the open viewer (which stays open); past the last one
@@ -65,8 +67,10 @@ window.styleseek = {
     if (!next) {
       const more = d > 0 && card ? styleseek.more() : null;
       more?.then(() => {
-        // still on that picture, and the page brought new ones: on to the first of them
-        if (styleseek.viewerCard() === card && styleseek.cards().length > cards.length) styleseek.step(d);
+        // still on that picture (its card may be a new one: the results are drawn whole), and the page brought
+        // more: on to the next
+        const now = styleseek.viewerCard();
+        if (now?.dataset.id === card.dataset.id && styleseek.cards().length > cards.length) styleseek.step(d);
       });
       return;
     }
