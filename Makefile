@@ -3,9 +3,12 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-# On machines whose pip is capped to the torch on local disk, take exactly that build; elsewhere the
-# resolver picks a torch within pyproject's range.
-TORCH_PIN := $(if $(wildcard /etc/xdg/pip/constraints.txt),torch==2.14.1 torchvision==0.29.1,)
+# On this workplace's machines (CI's too) pip reaches a local mirror that holds one torch build: take exactly
+# that one there. Left to itself the resolver takes the registry's newest, several GB of CUDA packages
+# downloaded on top, which once filled the CI machine's disk mid-install. Elsewhere it picks a torch within
+# pyproject's range.
+LOCAL_TORCH := $(wildcard /etc/xdg/pip/constraints.txt /opt/pypi-more/files/torch-2.14.1-*.whl /opt/wheels/torch-2.14.1-*.whl)
+TORCH_PIN := $(if $(LOCAL_TORCH),torch==2.14.1 torchvision==0.29.1,)
 
 .PHONY: setup setup-fast run test test-fast lint browser tools bench vendor clean
 
