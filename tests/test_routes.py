@@ -208,6 +208,14 @@ def test_preview_modal_and_find_similar(indexed: TestClient, svc: StyleSeek, lib
     s = indexed.get("/similar", params={"id": row.id, "k": "4"}, headers=HX)
     assert s.status_code == 200 and s.text.count('class="result-card') == 4
     assert f'data-id="{row.id}"' not in s.text
+    # a full list goes on: the next page is the same pictures and four more; the nine others are all there are
+    assert f'hx-get="/similar?id={row.id}&amp;k=4&amp;pages=2&amp;balance=0"' in s.text
+    s2 = indexed.get("/similar", params={"id": row.id, "k": "4", "pages": "2"}, headers=HX)
+    assert s2.text.count('class="result-card') == 8 and "pages=3" in s2.text
+    s3 = indexed.get("/similar", params={"id": row.id, "k": "4", "pages": "3"}, headers=HX).text
+    assert s3.count('class="result-card') == 9 and "more-results" not in s3
+    bad = indexed.get("/similar", params={"id": row.id, "k": "4", "pages": "0"}, headers=HX)
+    assert bad.status_code == 400 and "pages must be between 1 and 250" in bad.text
 
 
 def test_index_from_the_ui_with_progress_polling(client: TestClient, svc: StyleSeek, lib: Path) -> None:
