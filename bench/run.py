@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.scratch import scratch  # noqa: E402
-from indexing.catalog import Catalog  # noqa: E402
+from indexing.catalog import Catalog, vector_blob  # noqa: E402
 from indexing.imageio import decode  # noqa: E402
 from indexing.vectors import VectorIndex  # noqa: E402
 from models.content import ContentEncoder  # noqa: E402
@@ -138,7 +138,7 @@ def bench_search(enc: ContentEncoder, n: int, tmp: Path, queries: int = 200) -> 
     with cat.transaction() as t:
         t.executemany(
             "INSERT INTO vectors(image_id, space, vector) VALUES (?, 'content', ?)",
-            ((i + 1, vecs[i].tobytes()) for i in range(n)),
+            ((i + 1, vector_blob(vecs[i])) for i in range(n)),
         )
     index = VectorIndex(tmp / f"search-{n}" / "content.faiss", "content", d)
     t0 = time.perf_counter()

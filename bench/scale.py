@@ -24,7 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from indexing.catalog import Catalog  # noqa: E402
+from indexing.catalog import Catalog, vector_blob  # noqa: E402
 
 DIMS = {"content": 512, "style": 768, "texture": 2816}
 CLUSTERS = 256
@@ -77,7 +77,7 @@ def grow(cat: Catalog, upto: int) -> float:
                 v = vectors(space, start, n)
                 t.executemany(
                     "INSERT INTO vectors(image_id, space, vector) VALUES (?,?,?)",
-                    ((i, space, v[j].tobytes()) for j, i in enumerate(ids)),
+                    ((i, space, vector_blob(v[j])) for j, i in enumerate(ids)),
                 )
     return time.monotonic() - t0
 

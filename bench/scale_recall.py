@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.scale import recall  # noqa: E402
 from bench.scratch import scratch  # noqa: E402
-from indexing.catalog import Catalog  # noqa: E402
+from indexing.catalog import Catalog, vector_blob  # noqa: E402
 
 WORDS = ["red", "blue", "green", "yellow", "dark", "bright", "striped", "dotted", "round", "square", "sunset",
          "forest", "beach", "city", "portrait", "painting", "sketch", "watercolour", "photo", "texture"]  # fmt: skip
@@ -94,7 +94,7 @@ def main() -> None:
                 for s, v in vecs.items():
                     t.executemany(
                         "INSERT INTO vectors(image_id, space, vector) VALUES (?,?,?)",
-                        ((first + j, s, v[j].astype(np.float32).tobytes()) for j in range(len(images))),
+                        ((first + j, s, vector_blob(v[j])) for j in range(len(images))),
                     )
     out: dict = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "pictures": n,
                  "encode_s": round(time.monotonic() - t0, 1)}  # fmt: skip

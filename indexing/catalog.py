@@ -21,6 +21,40 @@ from indexing.metadata import span_seconds
 from indexing.rows import IMAGE_COLUMNS, FolderStats, ImageRow, Known  # noqa: F401 - the catalog's interface
 from indexing.schema import META_VERSION, METADATA_COLUMNS, MIGRATIONS  # noqa: F401 - META_VERSION: the catalog's interface
 
+# Vectors are stored as float16: half the bytes of float32 (the SQLite file of a million pictures 22.5 -> ~12 GB,
+# BENCHMARKS.md). Every encoder's vector is L2-normalised, and so is a stored one as read back (rounding moves
+# its norm by ~1e-4): a picture's cosine with a query then stays within ~1e-4 of float32's. Rows written as
+# float32 before are read as they are.
+STORED = np.dtype("<f2")
+
+
+def vector_blob(vec: np.ndarray) -> bytes:
+    """The bytes a vector is stored as."""
+    return np.ascontiguousarray(vec, dtype=STORED).tobytes()
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def as_stored(vecs: np.ndarray) -> np.ndarray:
+    """float32 vectors as they are read back from SQLite: what the FAISS index is given too, so that an index
+    rebuilt from SQLite is the one built while indexing, and the exact and approximate paths agree."""
+    return _unit(np.asarray(vecs, dtype=STORED).astype(np.float32))
+
+
+def vectors_from_blobs(blobs: list[bytes], dim: int) -> np.ndarray:
+    """(n, dim) float32 from stored blobs: float16 (now), float32 (catalogs written before), or both."""
+    half, full = dim * STORED.itemsize, dim * 4
+    if all(len(b) == half for b in blobs):
+        return _unit(np.frombuffer(b"".join(blobs), dtype=STORED).reshape(len(blobs), dim).astype(np.float32))
+    out = np.empty((len(blobs), dim), dtype=np.float32)
+    for i, b in enumerate(blobs):
+        if len(b) not in (half, full):
+            raise ValueError(f"a stored vector of {len(b)} bytes has not {dim} dimensions: the catalog is damaged")
+        out[i] = _unit(np.frombuffer(b, dtype=STORED).astype(np.float32)) if len(b) == half else np.frombuffer(b, "<f4")
+    return out
+
 
 def _wrapped(lo: float, hi: float) -> tuple[float, float]:
     """The part of a longitude range past the antimeridian, on the other side."""
@@ -214,8 +248,7 @@ class Catalog:
                 q = f"SELECT image_id, vector FROM vectors WHERE space=? AND image_id IN ({','.join('?' * len(chunk))})"
                 pairs.extend(self.conn.execute(q, [space, *chunk]))
         out_ids = np.array([p[0] for p in pairs], dtype=np.int64)
-        vecs = np.frombuffer(b"".join(p[1] for p in pairs), dtype=np.float32).reshape(len(pairs), dim)
-        return out_ids, vecs
+        return out_ids, vectors_from_blobs([p[1] for p in pairs], dim)
 
     # writes: called inside transaction() so that a batch lands whole or not at all ----------------
     @staticmethod
@@ -232,7 +265,7 @@ class Catalog:
     def add_vector(t: sqlite3.Connection, image_id: int, space: str, vec: np.ndarray) -> None:
         t.execute(
             "INSERT OR REPLACE INTO vectors(image_id, space, vector) VALUES (?,?,?)",
-            (image_id, space, np.ascontiguousarray(vec, dtype=np.float32).tobytes()),
+            (image_id, space, vector_blob(vec)),
         )
 
     @staticmethod

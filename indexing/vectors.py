@@ -17,7 +17,7 @@ import numpy as np
 
 from basics import replacing, write_atomic
 from indexing import ann
-from indexing.catalog import Catalog
+from indexing.catalog import Catalog, as_stored
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +160,7 @@ class VectorIndex:
         if len(ids) == 0:
             return
         with self._lock:
-            self._index.add_with_ids(np.ascontiguousarray(vecs, dtype=np.float32), np.asarray(ids, dtype=np.int64))
+            self._index.add_with_ids(as_stored(vecs), np.asarray(ids, dtype=np.int64))  # as SQLite holds them
             self._ids_cache = None
             self.dirty = True
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexing.catalog import Catalog
+from indexing.catalog import Catalog, as_stored
 from indexing.vectors import VectorIndex
 from services import StyleSeek
 from settings import Settings
@@ -66,8 +66,8 @@ def test_past_the_threshold_the_index_proposes_and_sqlite_scores(tmp_path: Path)
     assert recall >= 0.95, recall
     vecs, have = index.reconstruct_many(np.array([ids[5], 10**9, ids[0]]))
     assert have.tolist() == [True, False, True]
-    np.testing.assert_array_equal(vecs[0], x[5])  # the vector SQLite holds, not its 8-bit code
-    np.testing.assert_array_equal(index.reconstruct(ids[0]), x[0])
+    np.testing.assert_array_equal(vecs[0], as_stored(x[5]))  # the vector SQLite holds, not its 8-bit code
+    np.testing.assert_array_equal(index.reconstruct(ids[0]), as_stored(x[0]))
     # ranking thousands of candidates decodes the codes in memory instead: close, not equal
     decoded, have = index.reconstruct_many(np.asarray(ids[:500] + [10**9]), exact=False)
     assert have.tolist() == [True] * 500 + [False]
@@ -197,5 +197,33 @@ def test_a_deleted_pictures_id_is_never_given_again(tmp_path: Path) -> None:
     assert new == ids[1] + 1
     reopened = VectorIndex(tmp_path / "content.faiss", "content", 8)
     assert reopened.load_and_reconcile(cat) == {"loaded": 2, "added": 1, "removed": 1}
-    np.testing.assert_array_equal(reopened.reconstruct(new), x[2])
+    np.testing.assert_array_equal(reopened.reconstruct(new), as_stored(x[2]))
     assert reopened.reconstruct(ids[1]) is None
+
+
+def test_vectors_are_stored_at_half_size_and_older_float32_rows_still_read(tmp_path: Path) -> None:
+    """SQLite holds float16 (half the bytes); read back, a vector is unit length again and its cosine with a
+    query within 5e-5 of float32's at the real sizes; rows an earlier version wrote as float32 read as they were,
+    beside new ones; a blob of another length is an error that says the catalog is damaged."""
+    rng = np.random.default_rng(3)
+    for dim in (512, 768, 2816):
+        x = clustered(200, dim, seed=dim)
+        got = as_stored(x)
+        q = clustered(20, dim, seed=1)
+        assert np.abs(q @ x.T - q @ got.T).max() < 5e-5
+        np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-6)
+    x = clustered(3, 32)
+    cat, ids = catalog_with(tmp_path, x[:2])
+    blobs = [b for (b,) in cat.conn.execute("SELECT vector FROM vectors ORDER BY image_id")]
+    assert [len(b) for b in blobs] == [32 * 2, 32 * 2]
+    old = add_pictures(cat, tmp_path, x[2:], prefix="old")[0]
+    with cat.transaction() as t:  # as versions before float16 wrote it
+        t.execute("UPDATE vectors SET vector=? WHERE image_id=?", (x[2].astype(np.float32).tobytes(), old))
+    got_ids, vecs = cat.load_vectors("content", None, 32)
+    assert got_ids.tolist() == [*ids, old]
+    np.testing.assert_array_equal(vecs[2], x[2])  # the float32 row exactly as written
+    np.testing.assert_array_equal(vecs[:2], as_stored(x[:2]))
+    with cat.transaction() as t:
+        t.execute("UPDATE vectors SET vector=? WHERE image_id=?", (rng.bytes(50), ids[0]))
+    with pytest.raises(ValueError, match="catalog is damaged"):
+        cat.load_vectors("content", None, 32)
