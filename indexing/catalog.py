@@ -6,6 +6,7 @@ row (and id), a moved file keeps its row. That keeps the FAISS files reconcilabl
 
 from __future__ import annotations
 
+import logging
 import math
 import sqlite3
 import threading
@@ -26,11 +27,19 @@ from indexing.schema import META_VERSION, METADATA_COLUMNS, MIGRATIONS  # noqa: 
 # its norm by ~1e-4): a picture's cosine with a query then stays within ~1e-4 of float32's. Rows written as
 # float32 before are read as they are.
 STORED = np.dtype("<f2")
+log = logging.getLogger(__name__)
 
 
 def vector_blob(vec: np.ndarray) -> bytes:
     """The bytes a vector is stored as."""
     return np.ascontiguousarray(vec, dtype=STORED).tobytes()
+
+
+def _stored_vector(blob: bytes, dim: int | None) -> bytes:
+    """SQL stored_vector(blob, dim): a float32 blob of dim dimensions as stored now (migration 9), else as it is."""
+    if dim and len(blob) == 4 * dim:
+        return np.frombuffer(blob, dtype="<f4").astype(STORED).tobytes()
+    return blob
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -81,6 +90,7 @@ class Catalog:
             c.execute("PRAGMA journal_mode=WAL")
             c.execute("PRAGMA synchronous=NORMAL")
             c.execute("PRAGMA foreign_keys=ON")
+            c.create_function("stored_vector", 2, _stored_vector, deterministic=True)
             self._local.conn = c
         return c
 
@@ -99,6 +109,12 @@ class Catalog:
         c = self.conn
         version = c.execute("PRAGMA user_version").fetchone()[0]
         for i, sql in enumerate(MIGRATIONS[version:], start=version + 1):
+            if callable(sql):  # moves data in steps of its own, and sets the version in its last
+                if version:
+                    log.warning("upgrading the catalog (migration %d): once, about a minute per 100k pictures", i)
+                sql(self.transaction)
+                self._vacuum()
+                continue
             with self.transaction() as t:
                 stmt = ""
                 for piece in sql.split(";"):  # a trigger's body holds ';' too: whole statements only
@@ -108,6 +124,18 @@ class Catalog:
                             t.execute(stmt)
                         stmt = ""
                 t.execute(f"PRAGMA user_version={i}")
+
+    def _vacuum(self) -> None:
+        """Give the disk back what a migration freed (a quarter of the file or more), once; another process with
+        the catalog open makes it wait for a later opening."""
+        c = self.conn
+        free, pages = c.execute("PRAGMA freelist_count").fetchone()[0], c.execute("PRAGMA page_count").fetchone()[0]
+        if free * 4 < pages:
+            return
+        try:
+            c.execute("VACUUM")
+        except sqlite3.OperationalError as err:
+            log.warning("the catalog keeps %d free pages for now (%s): they are used again as it grows", free, err)
 
     # spaces -------------------------------------------------------------------------------------
     def check_space(self, name: str, dim: int, fingerprint: str) -> None:

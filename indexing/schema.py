@@ -1,9 +1,61 @@
-"""The catalog's schema: its versioned migrations (each runs once, in order, in one transaction) and the
-version of the reader that filled a row's metadata."""
+"""The catalog's schema: its versioned migrations (each runs once, in order: SQL in one transaction, Python in
+steps of its own that resume) and the version of the reader that filled a row's metadata."""
 
 from __future__ import annotations
 
-MIGRATIONS: list[str] = [
+import sqlite3
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+
+VECTOR_TRIGGERS = """
+    CREATE TRIGGER vectors_added AFTER INSERT ON vectors
+        BEGIN UPDATE spaces SET generation = generation + 1 WHERE name = NEW.space; END;
+    CREATE TRIGGER vectors_deleted AFTER DELETE ON vectors
+        BEGIN UPDATE spaces SET generation = generation + 1 WHERE name = OLD.space; END;
+    CREATE TRIGGER vectors_replaced AFTER UPDATE ON vectors
+        BEGIN UPDATE spaces SET generation = generation + 1 WHERE name = NEW.space; END;
+"""
+
+
+def vectors_at_half_size(transaction: Callable[[], AbstractContextManager[sqlite3.Connection]]) -> None:
+    """Migration 9: the vectors as float16 (the SQL function stored_vector, indexing/catalog.py) in an ordinary
+    rowid table. A WITHOUT ROWID table keeps at most ~1 KB of a row in its page and each row's rest in an
+    overflow page of its own, mostly empty: at float16 more than half its pages were unused (BENCHMARKS.md).
+    Moved a slice of pictures a transaction, so that the WAL stays small and freed pages are reused as it goes;
+    a run cut short goes on from where it stopped at the next opening (the version is set in the last step).
+    The generation triggers are off during the move: the FAISS files hold the same pictures before and after."""
+    with transaction() as t:
+        t.execute(
+            "CREATE TABLE IF NOT EXISTS vectors_new (image_id INTEGER NOT NULL REFERENCES images(id)"
+            " ON DELETE CASCADE, space TEXT NOT NULL, vector BLOB NOT NULL)"
+        )
+        for name in ("vectors_added", "vectors_deleted", "vectors_replaced"):
+            t.execute(f"DROP TRIGGER IF EXISTS {name}")
+    while True:
+        with transaction() as t:
+            row = t.execute("SELECT image_id FROM vectors ORDER BY image_id LIMIT 1 OFFSET 6000").fetchone()
+            last = "" if row is None else " WHERE image_id < ?"  # 2,000 pictures' three rows, or all that is left
+            args = () if row is None else (row[0],)
+            t.execute(
+                "INSERT INTO vectors_new(image_id, space, vector) SELECT image_id, space,"
+                f" stored_vector(vector, (SELECT dim FROM spaces WHERE name = space)) FROM vectors{last}"
+                " ORDER BY image_id, space",
+                args,
+            )
+            t.execute(f"DELETE FROM vectors{last}", args)
+        if row is None:
+            break
+    with transaction() as t:
+        t.execute("DROP TABLE vectors")
+        t.execute("ALTER TABLE vectors_new RENAME TO vectors")
+        t.execute("CREATE UNIQUE INDEX vectors_key ON vectors(image_id, space)")
+        t.execute("CREATE INDEX vectors_space ON vectors(space, image_id)")
+        for trigger in VECTOR_TRIGGERS.split("END;")[:-1]:
+            t.execute(trigger + "END;")
+        t.execute("PRAGMA user_version=9")
+
+
+MIGRATIONS: list[str | Callable[..., None]] = [
     # 1: the spine
     """
     CREATE TABLE folders (
@@ -136,7 +188,10 @@ MIGRATIONS: list[str] = [
         WHEN NEW.id > (SELECT value FROM counters WHERE name = 'image_id')
         BEGIN UPDATE counters SET value = NEW.id WHERE name = 'image_id'; END;
     """,
+    # 9: the vectors at float16 in an ordinary table (Python: moved in steps)
+    vectors_at_half_size,
 ]
+
 # 1: before real-device files were read right; 2: container orientation, XMP, offsets, RAW, colour (issue 9).
 # Older rows are refreshed on the next run: HEIF/AVIF re-embedded (their pixels were turned), others re-read.
 META_VERSION = 2

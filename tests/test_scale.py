@@ -227,3 +227,71 @@ def test_vectors_are_stored_at_half_size_and_older_float32_rows_still_read(tmp_p
         t.execute("UPDATE vectors SET vector=? WHERE image_id=?", (rng.bytes(50), ids[0]))
     with pytest.raises(ValueError, match="catalog is damaged"):
         cat.load_vectors("content", None, 32)
+
+
+def old_catalog(path: Path, vectors: np.ndarray, version: int = 8) -> list[int]:
+    """A catalog as a version before migration 9 wrote it: its migrations' SQL, a WITHOUT ROWID vectors table
+    of float32 blobs."""
+    import sqlite3
+
+    from indexing.schema import MIGRATIONS
+
+    c = sqlite3.connect(path, isolation_level=None)
+    for sql in MIGRATIONS[:version]:
+        c.executescript(sql)
+    c.execute("INSERT INTO folders(path, added_at) VALUES ('/p', 1.0)")
+    c.execute("INSERT INTO spaces(name, dim, model_fingerprint) VALUES ('content', ?, 'test')", (vectors.shape[1],))
+    ids = []
+    c.execute("BEGIN")
+    for i, v in enumerate(vectors):
+        cur = c.execute(
+            "INSERT INTO images(folder_id, path, size, mtime, hash, status, indexed_at)"
+            " VALUES (1, ?, 1, 1.0, ?, 'indexed', 1.0)",
+            (f"/p/{i}.jpg", f"{i:032x}"),
+        )
+        ids.append(int(cur.lastrowid))
+        c.execute("INSERT INTO vectors VALUES (?, 'content', ?)", (ids[-1], v.astype("<f4").tobytes()))
+    c.execute("COMMIT")
+    c.execute(f"PRAGMA user_version={version}")
+    c.close()
+    return ids
+
+
+def test_an_older_catalog_gets_its_vectors_at_half_size_once_even_if_cut_short(tmp_path: Path) -> None:
+    from indexing.schema import MIGRATIONS
+
+    """Migration 9 moves an older catalog's float32 vectors into an ordinary table at float16, pictures and the
+    space's counter unchanged, and gives the disk back; cut short (half moved), the next opening finishes it."""
+    x = clustered(7000, 256)  # more than one step of the move
+    ids = old_catalog(tmp_path / "a.sqlite3", x)
+    before = (tmp_path / "a.sqlite3").stat().st_size
+    cat = Catalog(tmp_path / "a.sqlite3")
+    assert cat.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 9
+    table = cat.conn.execute("SELECT sql FROM sqlite_master WHERE name='vectors'").fetchone()[0]
+    assert "WITHOUT ROWID" not in table
+    assert {len(b) for (b,) in cat.conn.execute("SELECT vector FROM vectors")} == {256 * 2}
+    got_ids, vecs = cat.load_vectors("content", None, 256)
+    assert got_ids.tolist() == ids
+    np.testing.assert_array_equal(vecs, as_stored(x))
+    generation = cat.space_generation("content")
+    assert (tmp_path / "a.sqlite3").stat().st_size < before * 0.7  # vacuumed: float32 -> float16 and no waste
+    add_pictures(cat, tmp_path, clustered(1, 256, seed=9), prefix="new")  # the triggers are back
+    assert cat.space_generation("content") == generation + 1
+    # cut short: the new table holds the first pictures, the old one the rest, the version still 8
+    ids = old_catalog(tmp_path / "b.sqlite3", x[:3000])
+    import sqlite3
+
+    from indexing.catalog import _stored_vector
+
+    c = sqlite3.connect(tmp_path / "b.sqlite3", isolation_level=None)
+    c.create_function("stored_vector", 2, _stored_vector)
+    c.execute("CREATE TABLE vectors_new (image_id INTEGER NOT NULL, space TEXT NOT NULL, vector BLOB NOT NULL)")
+    c.execute(
+        "INSERT INTO vectors_new SELECT image_id, space, stored_vector(vector, 256) FROM vectors WHERE image_id <= 1500"
+    )
+    c.execute("DELETE FROM vectors WHERE image_id <= 1500")
+    c.close()
+    cat = Catalog(tmp_path / "b.sqlite3")
+    got_ids, vecs = cat.load_vectors("content", None, 256)
+    assert got_ids.tolist() == ids
+    np.testing.assert_array_equal(vecs, as_stored(x[:3000]))  # each picture once, all at float16
