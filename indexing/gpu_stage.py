@@ -6,8 +6,9 @@ thumbnails come back to the host.
 
     readers -> main: submit(batch) -> [decode] -> [prep: resizes, JPEGs] -> [towers] -> main: ready() -> commit
 
-The decoder writes into BUFFERS sets of GPU buffers in turn (no memory allocated a batch), a set taken again
-only once the prep thread is through with the batch in it.
+The decoder writes into buffers() sets of GPU buffers in turn (no memory allocated a batch), a set taken again
+only once the batch in it is resized. The prep thread is a switch (PREP_THREAD, off): without it the decode
+thread resizes each batch itself.
 
 A batch the decoder cannot take as a whole (an error, GPU memory) and every file it refuses go through the CPU
 path in the thumbnail threads, in the same run.
@@ -226,8 +227,8 @@ class GpuStage:
         return True
 
     def _decode_loop(self) -> None:
-        """Decode only (with the prep thread): a batch into the buffers of the one BUFFERS before, once the prep
-        thread has freed them, handed on with the event after which it is decoded."""
+        """Decode (and with no prep thread, prepare): a batch into the buffers of the one buffers() before, once
+        they are resized, handed on with the event after which it is decoded."""
         free = threading.Semaphore(self._buffers)
         with self._stream(priority=-1):
             if hasattr(self._decoder, "warm"):
