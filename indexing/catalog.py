@@ -111,7 +111,7 @@ class Catalog:
         for i, sql in enumerate(MIGRATIONS[version:], start=version + 1):
             if callable(sql):  # moves data in steps of its own, and sets the version in its last
                 if version:
-                    log.warning("upgrading the catalog (migration %d): once, about a minute per 100k pictures", i)
+                    log.warning("upgrading the catalog (migration %d): once, about 30 s per 100k pictures", i)
                 sql(self.transaction)
                 self._vacuum()
                 continue
