@@ -144,12 +144,9 @@ MIGRATIONS: list[str | Callable[..., None]] = [
     # and an R*Tree of positions) so that a filter over a million rows reads only what it keeps
     """
     ALTER TABLE spaces ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
-    CREATE TRIGGER vectors_added AFTER INSERT ON vectors
-        BEGIN UPDATE spaces SET generation = generation + 1 WHERE name = NEW.space; END;
-    CREATE TRIGGER vectors_deleted AFTER DELETE ON vectors
-        BEGIN UPDATE spaces SET generation = generation + 1 WHERE name = OLD.space; END;
-    CREATE TRIGGER vectors_replaced AFTER UPDATE ON vectors
-        BEGIN UPDATE spaces SET generation = generation + 1 WHERE name = NEW.space; END;
+    """
+    + VECTOR_TRIGGERS
+    + """
     CREATE INDEX images_camera ON images(camera_model);
     CREATE VIRTUAL TABLE positions USING rtree(id, min_lat, max_lat, min_lon, max_lon);
     INSERT INTO positions SELECT id, gps_lat, gps_lat, gps_lon, gps_lon FROM images WHERE gps_lat IS NOT NULL;
