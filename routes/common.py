@@ -57,7 +57,7 @@ def viewer(svc: StyleSeek, value: str, q: str = "", balance: float = 0.5, dialog
     row = indexed_row(svc, value)
     breakdown = None
     if q.strip():
-        hit = svc.searcher().explain(parse_query(q), row.id)
+        hit = svc.searcher().explain(parse_query(q), row.id, picture_balance=balance)
         breakdown = (hit.contributions(), hit.score)
     make = PreviewDialog if dialog else PreviewModal
     return make(svc.record(row), breakdown, svc.style_available()[0], balance, svc.settings.time_display)

@@ -53,6 +53,7 @@ def search_hits(svc: StyleSeek, st: SearchState, terms: list[Term]) -> list:
         sort=st.sort,
         coherence=0.5 if st.coherence else 0.0,
         filters=st.filters,
+        picture_balance=st.balance,  # the slider shares a picture term between content and style too
     )
 
 
@@ -79,6 +80,7 @@ def run_search(svc: StyleSeek, st: SearchState) -> FT:
         f"{len(hits)} results for “{label}”",
         empty=why_empty(svc, st, terms, label) if not hits and svc.counts()["indexed"] else "",
         query=format_query(apply_balance(terms, st.balance)),
+        balance=st.balance,
         notes=[date_chip(st)]
         + [place_note(st, q_terms, i, t) for i, t in enumerate(terms) if t.target == "location"]
         + (

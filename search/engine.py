@@ -120,8 +120,8 @@ class Searcher:
             raise QueryError(unavailable(space))
 
     # text terms ---------------------------------------------------------------------------------------
-    def encode_terms(self, terms: list[Term]) -> list[Part]:
-        """All terms of one model in one batch."""
+    def encode_terms(self, terms: list[Term], picture_balance: float = PICTURE_BALANCE) -> list[Part]:
+        """All terms of one model in one batch; a picture term split by picture_balance (see picture_parts)."""
         validate(terms)
         for t in terms:
             self._require(t.target)
@@ -140,7 +140,7 @@ class Searcher:
         parts = []
         for i, t in enumerate(terms):
             if t.target == "image" and t.weight != 0:
-                parts += self.picture_parts(t)
+                parts += self.picture_parts(t, picture_balance)
             elif t.weight != 0 or is_hard(t):
                 parts.append(Part(t.text, t.target, t.weight, vecs.get(i), t, areas.get(i), hard=is_hard(t)))
         return parts
@@ -164,17 +164,21 @@ class Searcher:
             raise QueryError(f"picture {ref} is not indexed: pick one from the results (its id is on its card)")
         return out
 
-    def picture_split(self) -> dict[str, float]:
-        """The spaces a picture term is searched in, and each one's share: half content, half the style side
+    def picture_split(self, balance: float = PICTURE_BALANCE) -> dict[str, float]:
+        """The spaces a picture term is searched in, and each one's share: by default half content, half the
+        style side; balance 0 content alone, 1 the style side alone, as the search form's slider sets it
         (content alone where no style model is installed)."""
         has_style = any(s in self.encoders for s in ("style", "texture"))
-        return self.balance_weights(PICTURE_BALANCE if has_style else 0.0)
+        return self.balance_weights(balance if has_style else 0.0)
 
-    def picture_parts(self, term: Term) -> list[Part]:
-        """A picture term in each space it has a vector in: content half, the style side the other half (as
-        Find similar's balanced mode), the shares renormalised so that the term weighs what it says."""
+    def picture_parts(self, term: Term, balance: float = PICTURE_BALANCE) -> list[Part]:
+        """A picture term in each space it has a vector in, shared by `balance` (0.5: content half, the style
+        side the other half, as Find similar's balanced mode), the shares renormalised so that the term weighs
+        what it says; a picture without the style side's vectors yet stands on its content."""
         vecs = self.picture_vectors(term.text)
-        shares = {s: w for s, w in self.picture_split().items() if s in vecs}
+        shares = {s: w for s, w in self.picture_split(balance).items() if s in vecs and w > 0}
+        if not shares:
+            shares = {"content": 1.0}
         total = sum(shares.values())
         verb = "unlike" if term.weight < 0 else "like"
         return [Part(f"{verb} {term.text}", s, term.weight * w / total, vecs[s], term) for s, w in shares.items()]
@@ -189,11 +193,12 @@ class Searcher:
         sort: str = "score",
         coherence: float = 0.0,
         filters: Filters | None = None,
+        picture_balance: float = PICTURE_BALANCE,
     ) -> list[Hit]:
         check_k(k)
         named = {int(t.text[1:]) for t in terms if t.target == "image" and t.text.startswith("#")}
         return self.fuse(
-            self.encode_terms(terms),
+            self.encode_terms(terms, picture_balance),
             k,
             exclude=named,
             min_score=min_score,
@@ -353,9 +358,9 @@ class Searcher:
         weights = np.array([p.weight for p in parts], np.float32)[:, None]
         return sims, present, weights * sims / norm, vectors, places
 
-    def explain(self, terms: list[Term], image_id: int) -> Hit:
+    def explain(self, terms: list[Term], image_id: int, picture_balance: float = PICTURE_BALANCE) -> Hit:
         """One image's score for a query, with each term's share: the breakdown the preview shows."""
-        parts = self.encode_terms(terms)
+        parts = self.encode_terms(terms, picture_balance)
         row = self.catalog.get(image_id)
         if row is None:
             raise LookupError(f"no image with id {image_id}")

@@ -142,6 +142,25 @@ def test_pictures_are_terms_fused_by_the_same_formula(world: Searcher) -> None:
         world.search(parse_query("like: @0123456789abcdef"))
 
 
+def test_the_balance_shares_a_picture_term_between_content_and_style(world: Searcher) -> None:
+    """The search form's slider: 0 searches a picture by its content alone, 1 by its style alone, 0.5 (the
+    default) half each; the term keeps its weight either way, and the viewer's breakdown says the same."""
+    content = {1: unit(1, 0, 0), 2: unit(0.8, 0.6, 0), 3: unit(0, 1, 0), 4: unit(0, 0, 1), 5: unit(0.8, 0.6, 0)}
+    style = {1: unit(0, 1), 2: unit(1, 0), 3: unit(1, 1), 4: unit(1, 0)}
+    like = parse_query("like: #2")
+    by_content = world.search(like, k=5, picture_balance=0.0)
+    assert {p[1] for h in by_content for p in h.parts} == {"content"}
+    for h in by_content:
+        assert h.score == pytest.approx(float(content[h.image.id] @ content[2]), abs=5e-4)
+    by_style = world.search(like, k=5, picture_balance=1.0)
+    assert {p[1] for h in by_style for p in h.parts} == {"style"}
+    assert ids(by_style)[:2] == [4, 3]  # 4 has 2's style exactly, 3 half of it; 5 (no style vector) scores 0
+    half = {h.image.id: h.score for h in world.search(like, k=5)}
+    assert half[4] == pytest.approx(0.5 * float(content[4] @ content[2]) + 0.5 * float(style[4] @ style[2]), abs=5e-4)
+    explained = world.explain(like, 4, picture_balance=1.0)
+    assert [p[1] for p in explained.parts] == ["style"] and explained.score == pytest.approx(1.0, abs=5e-4)
+
+
 def test_sort_by_date_keeps_the_same_hits(world: Searcher) -> None:
     by_score = world.search([Term("x")], k=5)
     by_date = world.search([Term("x")], k=5, sort="date")

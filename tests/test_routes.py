@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 from app import create_app
 from services import StyleSeek
 from tests.imagegen import make_collection, pattern, save_jpeg, write_broken
+from ui.widgets import MODEL_NAMES
 
 HX = {"HX-Request": "true"}
 
@@ -591,6 +592,18 @@ def test_search_by_a_dropped_picture_and_by_pictures_for_and_against(
     hits = svc.search(q, k=6)
     assert [h.image.id for h in hits] == [int(c["data-id"]) for c in soup.select(".result-card")]
     assert {p[0] for p in hits[0].parts} == {f"like #{i}" for i in picks[:3]} | {f"unlike #{picks[3]}"}
+    # the slider to content: the pictures are searched by their content alone, and the viewer says so
+    r = indexed.get("/search", params={"q": q, "k": "6", "balance": "0"}, headers=HX)
+    soup = BeautifulSoup(r.text, "html.parser")
+    hits = svc.search(q, k=6, picture_balance=0.0)
+    assert [h.image.id for h in hits] == [int(c["data-id"]) for c in soup.select(".result-card")]
+    assert {p[1] for p in hits[0].parts} == {"content"}
+    assert {p[1] for p in svc.search(q, k=6)[0].parts} > {"content"}  # half each at the default balance
+    card = soup.select(".result-card")[0]["hx-get"]
+    assert card.endswith("&balance=0")
+    table = BeautifulSoup(indexed.get(card, headers=HX).text, "html.parser").select_one("#breakdown")
+    models = {tr.select("td")[1].text for tr in table.select("tbody tr")}
+    assert models == {MODEL_NAMES["content"]}
     # bad input: not a picture, no file, an unknown id
     bad = indexed.post("/picture", files={"file": ("notes.txt", b"hello", "text/plain")})
     assert bad.status_code == 400 and "cannot search by notes.txt" in bad.text

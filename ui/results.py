@@ -81,13 +81,14 @@ def short_date(rec: dict) -> str:
         return iso[:10]
 
 
-def CardButton(rec: dict, query: str) -> FT:
-    """The card itself: it opens the viewer."""
+def CardButton(rec: dict, query: str, balance: float = 0.5) -> FT:
+    """The card itself: it opens the viewer (with the search's balance, which splits its picture terms)."""
     name = PurePath(rec["path"]).name
     score, match = rec.get("score"), rec.get("match")
     when = short_date(rec)
     where = place_label(rec["place"], detail=False) if rec.get("place") else ""
     url = f"/preview?id={rec['id']}" + (f"&q={quote(query)}" if query else "")
+    url += f"&balance={balance:g}" if query and balance != 0.5 else ""
     return PlainButton(
         Div(
             Img(src=f"/thumb/{rec['id']}", alt=name, loading="lazy", cls="w-full h-full object-cover"),
@@ -114,9 +115,9 @@ def CardButton(rec: dict, query: str) -> FT:
     )
 
 
-def ResultCard(rec: dict, query: str = "") -> FT:
+def ResultCard(rec: dict, query: str = "", balance: float = 0.5) -> FT:
     """A result: the card, selectable as an example picture ('More like these', 'Less like these')."""
-    return Selectable(rec, CardButton(rec, query))
+    return Selectable(rec, CardButton(rec, query, balance))
 
 
 def DateChip(label: str, href: str) -> FT:
@@ -197,6 +198,7 @@ def Results(
     show_map: bool = False,
     map_url: str = "",
     more_url: str = "",
+    balance: float = 0.5,
 ) -> FT:
     """The results; `more_url`: the same search with another page, asked for as the list's end scrolls into
     view (or by the viewer stepping past the last), drawn in place of this list."""
@@ -206,14 +208,14 @@ def Results(
             *[
                 Section(
                     H4(f"{label} · {len(members)}", cls="text-sm font-medium mb-2 place-group"),
-                    Div(*[ResultCard(h, query) for h in members], cls=GRID),
+                    Div(*[ResultCard(h, query, balance) for h in members], cls=GRID),
                 )
                 for label, members in groups
             ],
             cls="space-y-6",
         )
     elif hits:
-        body = Div(*[ResultCard(h, query) for h in hits], cls=GRID)
+        body = Div(*[ResultCard(h, query, balance) for h in hits], cls=GRID)
     else:
         body = Div(
             empty or P("Index a folder, then search it by describing what is in the pictures."),
