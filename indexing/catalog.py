@@ -22,10 +22,10 @@ from indexing.metadata import span_seconds
 from indexing.rows import IMAGE_COLUMNS, FolderStats, ImageRow, Known  # noqa: F401 - the catalog's interface
 from indexing.schema import META_VERSION, METADATA_COLUMNS, MIGRATIONS  # noqa: F401 - META_VERSION: the catalog's interface
 
-# Vectors are stored as float16: half the bytes of float32 (the SQLite file of a million pictures 22.5 -> ~12 GB,
-# BENCHMARKS.md). Every encoder's vector is L2-normalised, and so is a stored one as read back (rounding moves
-# its norm by ~1e-4): a picture's cosine with a query then stays within ~1e-4 of float32's. Rows written as
-# float32 before are read as they are.
+# Vectors are stored as float16: half the bytes of float32 (with migration 9's table, the SQLite file of a million
+# pictures 22.5 -> 10 GB, BENCHMARKS.md). Every encoder's vector is L2-normalised, and so is a stored one as read
+# back (rounding moves its norm by ~1e-4): a picture's cosine with a query then stays within 5e-5 of float32's
+# at the real sizes. Rows written as float32 before are read as they are.
 STORED = np.dtype("<f2")
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from routes.common import UserError, clear_error, is_htmx, services, viewer
 from search.dates import strip_date
 from search.errors import QueryError
 from search.grouping import group_by_place
-from search.options import MAX_K
+from search.options import more_pages
 from search.query import Term, apply_balance, format_query, is_hard, make_term, with_place
 from services import StyleSeek
 from ui.form import SearchState, parse_float
@@ -94,7 +94,7 @@ def run_search(svc: StyleSeek, st: SearchState) -> FT:
         # a full list may go on: the next page draws the list again with k more (sorted by date, the new ones
         # fall in among those shown)
         more_url="/search?" + urlencode(replace(st, pages=st.pages + 1).to_params())
-        if len(hits) == st.shown < MAX_K
+        if more_pages(len(hits), st.k, st.pages)
         else "",
     )
 

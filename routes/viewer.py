@@ -11,7 +11,7 @@ from starlette.requests import Request
 
 from routes.common import UserError, clear_error, image_id, is_htmx, services, viewer
 from routes.search import full_page
-from search.options import MAX_K, check_balance, check_k, check_pages, check_radius
+from search.options import check_balance, check_k, check_pages, check_radius, more_pages, shown
 from ui.form import SearchState, parse_float, parse_int
 from ui.results import Results
 
@@ -38,8 +38,7 @@ def similar(  # noqa: ANN201
     row = svc.image(iid)
     if row is None or row.status != "indexed":
         raise UserError(404, f"no indexed image with id {iid}")
-    n = min(kk * pp, MAX_K)
-    hits = svc.similar(iid, n, bal, radius)
+    hits = svc.similar(iid, shown(kk, pp), bal, radius)
     how = {0.0: "", 1.0: " in style"}.get(bal, f" (style balance {bal:g})")
     how += f" within {radius:g} km" if radius is not None else ""
     more = [("id", str(iid)), ("k", str(kk)), ("pages", str(pp + 1)), ("balance", f"{bal:g}")]
@@ -47,7 +46,7 @@ def similar(  # noqa: ANN201
     results = Results(
         svc.records(hits),
         f"{len(hits)} images similar{how} to {Path(row.path).name}",
-        more_url="/similar?" + urlencode(more) if len(hits) == n < MAX_K else "",
+        more_url="/similar?" + urlencode(more) if more_pages(len(hits), kk, pp) else "",
     )
     return (results, clear_error()) if is_htmx(req) else full_page(svc, SearchState(), results, req)
 

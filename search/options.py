@@ -26,6 +26,16 @@ def check_k(k: int) -> int:
     return k
 
 
+def shown(k: int, pages: int) -> int:
+    """How many results pages of k show: up to MAX_K."""
+    return min(k * pages, MAX_K)
+
+
+def more_pages(found: int, k: int, pages: int) -> bool:
+    """Whether a list may go on: it came back full, short of MAX_K."""
+    return found == shown(k, pages) < MAX_K
+
+
 def check_pages(pages: int, k: int) -> int:
     """Pages of k results shown at once (the results' next page, as they scroll), at most MAX_K results."""
     most = -(-MAX_K // k)

@@ -644,6 +644,9 @@ def test_search_results_go_on_as_they_scroll_and_in_the_viewer(
     page.keyboard.press("Enter")
     page.wait_for_function("document.querySelectorAll('#results .result-card').length === 12")
     assert "pages=" not in page.url
+    page.set_viewport_size({"width": 1280, "height": 800})  # at a desktop width the next pages fill the screen
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(output_dir / "18c-results-desktop.png"))
 
 
 def test_search_by_a_dropped_picture_then_by_results_for_and_against(

@@ -14,7 +14,7 @@ from typing import Any
 
 from search.dates import DateSpan, intersect, strip_date
 from search.errors import QueryError
-from search.options import MAX_K, Filters, check_balance, check_k, check_min_match, check_pages, check_sort
+from search.options import Filters, check_balance, check_k, check_min_match, check_pages, check_sort, shown
 from search.query import Term, make_term, parse_query
 
 
@@ -110,7 +110,7 @@ class SearchState:
     @property
     def shown(self) -> int:
         """How many results: the pages of k, up to MAX_K."""
-        return min(self.k * self.pages, MAX_K)
+        return shown(self.k, self.pages)
 
     @property
     def filters(self) -> Filters:
