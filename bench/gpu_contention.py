@@ -75,6 +75,86 @@ def towers(stop: threading.Event) -> None:
             torch.cuda.current_stream().synchronize()
 
 
+def _thumbs(n: int = 64):  # noqa: ANN202
+    """64 thumbnail-sized pictures (400x300 uint8, HWC) on the GPU, as the GPU stage encodes a batch's."""
+    import torch
+
+    return [torch.randint(0, 255, (300, 400, 3), dtype=torch.uint8, device="cuda") for _ in range(n)]
+
+
+def nv_jpegs(stop: threading.Event, threads: int = 0) -> None:
+    """nvImageCodec's GPU JPEG encoder on 64 thumbnails a call, on a stream of its own (the GPU stage's
+    thumbnails); `threads`: the encoder's own host threads (0: nvImageCodec's default, one a core)."""
+    import torch
+    from nvidia import nvimgcodec as nv
+
+    enc = nv.Encoder(max_num_cpu_threads=threads) if threads else nv.Encoder()
+    params = nv.EncodeParams(quality_type=nv.QualityType.QUALITY, quality_value=85)
+    small = _thumbs()
+    with torch.cuda.stream(torch.cuda.Stream()):
+        while not stop.is_set():
+            cs = torch.cuda.current_stream().cuda_stream
+            [bytes(memoryview(c)) for c in enc.encode([nv.as_image(t) for t in small], "jpeg", params=params,
+                                                     cuda_stream=cs)]  # fmt: skip
+
+
+def tv_jpegs(stop: threading.Event) -> None:
+    """torchvision's GPU encode_jpeg (nvJPEG) on the same 64 thumbnails, the bytes copied to the host."""
+    import torch
+    from torchvision.io import encode_jpeg
+
+    small = [t.permute(2, 0, 1).contiguous() for t in _thumbs()]
+    with torch.cuda.stream(torch.cuda.Stream()):
+        while not stop.is_set():
+            [b.cpu() for b in encode_jpeg(small, quality=85)]
+
+
+def resizes(blobs: list[bytes], stop: threading.Event) -> None:
+    """prepare_batch (the three encoders' inputs and the 400 px thumbnail) on one decoded batch, over and over."""
+    import torch
+
+    from indexing.gpu import prepare_batch
+    from models.specs import OPENAI_MEAN, OPENAI_STD
+
+    with torch.cuda.stream(torch.cuda.Stream(priority=-1)):
+        images = GpuDecoder().decode(blobs[:64])
+        want = {"content": (224, OPENAI_MEAN, OPENAI_STD), "style": (224, OPENAI_MEAN, OPENAI_STD),
+                "texture": (128, (0.5,) * 3, (0.5,) * 3)}  # fmt: skip
+        while not stop.is_set():
+            prepare_batch(images, want, 400, host_thumbs=False)
+            torch.cuda.current_stream().synchronize()
+
+
+def gil_share(fn: Callable[[], object], seconds: float = 1.5) -> dict:
+    """How much of the GIL a call leaves to other threads: a counting thread's rate while `fn` runs over and over
+    in this thread, against its rate alone (1.0: the call holds no GIL; near 0: it holds it throughout)."""
+    count, stop = [0], threading.Event()
+
+    def counter() -> None:
+        while not stop.is_set():
+            count[0] += 1
+
+    def counted(work: Callable[[], object] | None) -> tuple[float, int]:
+        count[0], stop_at = 0, time.perf_counter() + seconds
+        t = threading.Thread(target=counter)
+        stop.clear()
+        t.start()
+        calls = 0
+        while time.perf_counter() < stop_at:
+            if work is None:
+                time.sleep(0.01)
+            else:
+                work()
+                calls += 1
+        stop.set()
+        t.join()
+        return count[0] / seconds, calls
+
+    alone, _ = counted(None)
+    busy, calls = counted(fn)
+    return {"counter_share": round(busy / alone, 3), "calls": calls}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--images", type=int, default=1024)
@@ -133,6 +213,10 @@ def main() -> None:
         ("1 thread holding the GIL half the time", half_gil, 1),
         ("4 threads writing thumbnails", lambda s: thumb_writes(tmp / "thumbs", s), 4),
         ("the content tower on the GPU, batches of 64", towers, 1),
+        ("nvImageCodec's GPU JPEG encoder, 64 thumbnails a call", nv_jpegs, 1),
+        ("nvImageCodec's GPU JPEG encoder with 1 host thread", lambda s: nv_jpegs(s, 1), 1),
+        ("torchvision's GPU encode_jpeg, 64 thumbnails a call", tv_jpegs, 1),
+        ("the resizes of a decoded batch (prepare_batch)", lambda s: resizes(blobs, s), 1),
     ]
     if os.environ.get("CONTENTION_ONLY"):
         loads = [x for x in loads if x[0] in os.environ["CONTENTION_ONLY"].split("|")]
@@ -176,6 +260,37 @@ def main() -> None:
             " nvjpeg_hw_decoder:preallocate_height_hint=3000"
         },
     }
+    # which calls hold the GIL (a thread beside them waits for it: the GPU stage's other threads)
+    from nvidia import nvimgcodec as nv
+
+    enc, small = nv.Encoder(), _thumbs()
+    jpeg = nv.EncodeParams(quality_type=nv.QualityType.QUALITY, quality_value=85)
+    calls = {
+        "decode of 64": lambda: dec.decode(blobs[:bs]),
+        "nvImageCodec encode of 64 thumbnails": lambda: [
+            bytes(memoryview(c)) for c in enc.encode([nv.as_image(t) for t in small], "jpeg", params=jpeg)
+        ],
+    }
+    from indexing.gpu import prepare_batch
+    from models.specs import OPENAI_MEAN, OPENAI_STD
+
+    decoded = dec.decode(blobs[:bs])
+    want = {"content": (224, OPENAI_MEAN, OPENAI_STD), "style": (224, OPENAI_MEAN, OPENAI_STD)}
+    calls["prepare_batch of 64 (resizes)"] = lambda: (
+        prepare_batch(decoded, want, 400, False),
+        torch.cuda.synchronize(),
+    )
+    try:
+        from torchvision.io import encode_jpeg
+
+        chw = [t.permute(2, 0, 1).contiguous() for t in small]
+        calls["torchvision encode_jpeg of 64 thumbnails"] = lambda: [b.cpu() for b in encode_jpeg(chw, quality=85)]
+    except Exception as e:  # noqa: BLE001 - an older torchvision: no GPU encoder
+        out["torchvision encode_jpeg"] = f"{type(e).__name__}: {e}"[:200]
+    for name, fn in calls.items():
+        fn()
+        out[f"GIL left to others: {name}"] = gil_share(fn)
+        print(name, out[f"GIL left to others: {name}"], flush=True)
     for name, kw in options.items() if not os.environ.get("CONTENTION_ONLY") else ():
         try:
             dec._own.decoder = nvimgcodec.Decoder(**kw)
