@@ -20,6 +20,8 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -109,14 +111,26 @@ def tv_jpegs(stop: threading.Event) -> None:
             [b.cpu() for b in encode_jpeg(small, quality=85)]
 
 
-def resizes(blobs: list[bytes], stop: threading.Event) -> None:
-    """prepare_batch (the three encoders' inputs and the 400 px thumbnail) on one decoded batch, over and over."""
+def pillow_jpegs(stop: threading.Event) -> None:
+    """Pillow's JPEG (quality 85) of 400x300 pictures from host memory, as the CPU threads write thumbnails."""
+    import io
+
+    from PIL import Image
+
+    small = np.random.default_rng(0).integers(0, 255, (300, 400, 3), dtype=np.uint8)
+    while not stop.is_set():
+        Image.fromarray(small).save(io.BytesIO(), "JPEG", quality=85)
+
+
+def resizes(blobs: list[bytes], stop: threading.Event, priority: int = -1) -> None:
+    """prepare_batch (the three encoders' inputs and the 400 px thumbnail) on one decoded batch, over and over,
+    on a stream of that priority."""
     import torch
 
     from indexing.gpu import prepare_batch
     from models.specs import OPENAI_MEAN, OPENAI_STD
 
-    with torch.cuda.stream(torch.cuda.Stream(priority=-1)):
+    with torch.cuda.stream(torch.cuda.Stream(priority=priority)):
         images = GpuDecoder().decode(blobs[:64])
         want = {"content": (224, OPENAI_MEAN, OPENAI_STD), "style": (224, OPENAI_MEAN, OPENAI_STD),
                 "texture": (128, (0.5,) * 3, (0.5,) * 3)}  # fmt: skip
@@ -217,6 +231,8 @@ def main() -> None:
         ("nvImageCodec's GPU JPEG encoder with 1 host thread", lambda s: nv_jpegs(s, 1), 1),
         ("torchvision's GPU encode_jpeg, 64 thumbnails a call", tv_jpegs, 1),
         ("the resizes of a decoded batch (prepare_batch)", lambda s: resizes(blobs, s), 1),
+        ("the resizes on a low-priority stream", lambda s: resizes(blobs, s, 0), 1),
+        ("Pillow's JPEG of 64 thumbnails in 8 threads", pillow_jpegs, 8),
     ]
     if os.environ.get("CONTENTION_ONLY"):
         loads = [x for x in loads if x[0] in os.environ["CONTENTION_ONLY"].split("|")]
@@ -226,7 +242,7 @@ def main() -> None:
         for w in workers:
             w.start()
         time.sleep(3 if "tower" in name else 0.5)
-        out[name] = {"bytes": rate(blobs)}
+        out[name] = {"bytes": rate(blobs), "as in the GPU stage": rate(blobs, reuse=True, priority=-1)}
         if name in ("alone", "the content tower on the GPU, batches of 64"):
             out[name]["images reused"] = rate(blobs, reuse=True)
             out[name]["own stream"] = rate(blobs, priority=0)

@@ -15,8 +15,8 @@ and a mixed folder (70% JPEG, 20% HEIC, 10% PNG) through both paths.
     python bench/gpu_decode.py [--images 512] [--batch 64] [--mixed 512] [--out results.json]
     python bench/gpu_decode.py --variants   # only: the decoder's backends and host threads, in the Indexer
     python bench/gpu_decode.py --threads    # only: several decode threads, alone and in the Indexer
-    python bench/gpu_decode.py --switch GPU_JPEG_THUMBS  # only: the GPU path, GPU or Pillow JPEG thumbnails
-    python bench/gpu_decode.py --switch PREP_THREAD      # only: resizes in the decode thread or their own
+    python bench/gpu_decode.py --configs "" "JPEG_THREAD=0" "PREP_THREAD=1"  # only: the GPU path under each set
+        of gpu_stage's switches in turn (GPU_JPEG_THUMBS, PREP_THREAD, JPEG_THREAD, GpuDecoder.JPEG_ENCODER)
     python bench/gpu_decode.py --hash       # only: the readers' hash, BLAKE2b against xxh3 (pip install xxhash)
 
 Each Indexer run reports its GPU stage's busy seconds, each decode call's time, the main thread's waits and
@@ -193,6 +193,9 @@ def indexer_rate(
         main["decode calls, ms: first 3, median"] = [round(x * 1e3) for x in DECODE_CALLS[:3]] + [
             round(float(np.median(DECODE_CALLS)) * 1e3)
         ]
+    thumbs = [p.stat().st_size for p in (settings.data_dir).rglob("*.jpg")]  # the GPU path's thumbnails
+    if thumbs:
+        main["thumbnail_jpeg_kb_mean"] = round(float(np.mean(thumbs)) / 1e3, 1)
     return n / took, {**seconds, **main, "wall": round(took, 2), "thread_cpu_seconds": cpu.seconds}
 
 
@@ -366,11 +369,26 @@ def decoder_threads(tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: d
     stage.DECODE_THREADS = 1
 
 
-def switched(tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: dict, switch: str) -> None:
-    """The Indexer's GPU path (8 readers), content and all three, with one of gpu_stage's switches off and on in
-    turn, twice each (runs on one host differ by ~10%), beside the CPU path and the decoder alone in the same
-    run: GPU_JPEG_THUMBS (thumbnails by the GPU's JPEG encoder or by Pillow in the CPU threads), PREP_THREAD (the
-    resizes and thumbnail JPEGs in the decode thread or in one of their own)."""
+def _apply(config: str) -> dict:
+    """Set a run's switches, "NAME=VALUE,..." (gpu_stage's names, or GpuDecoder.NAME; 0/1 are booleans); gives
+    back what they were."""
+    import indexing.gpu_stage as stage
+
+    before = {}
+    for part in filter(None, config.split(",")):
+        name, value = part.split("=")
+        owner, attr = (GpuDecoder, name.split(".", 1)[1]) if name.startswith("GpuDecoder.") else (stage, name)
+        before[name] = str(int(v)) if isinstance(v := getattr(owner, attr), bool) else str(v)
+        setattr(owner, attr, {"0": False, "1": True}.get(value, value))
+    return before
+
+
+def switched(
+    tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: dict, configs: list[str], content_only: bool = False
+) -> None:
+    """The Indexer's GPU path (8 readers), content and all three, under each of `configs` in turn (gpu_stage's
+    switches: "" the defaults, "PREP_THREAD=1,JPEG_THREAD=0", "GpuDecoder.JPEG_ENCODER=nvimgcodec"), twice
+    each (runs on one host differ by ~10%), beside the CPU path and the decoder alone in the same run."""
     from indexing.work import PROBES
 
     [f.result() for f in [PROBES.get().submit(os.getpid) for _ in range(32)]]  # all started before the clocks
@@ -380,17 +398,15 @@ def switched(tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: dict, sw
     out["decode_alone_img_s"] = rate(n, lambda: [dec.decode(blobs[i : i + bs]) for i in range(0, n, bs)])
     out["cpu_pipeline_content_img_s"], _ = indexer_rate(tmp, "cpu-content", photos, n, bs, "cpu", {})
     print("decoder alone", out["decode_alone_img_s"], "cpu content", out["cpu_pipeline_content_img_s"], flush=True)
-    import indexing.gpu_stage as stage
-
-    default = getattr(stage, switch)
-    for value in (False, True, False, True):
-        setattr(stage, switch, value)
-        for name, keys in (("content", {}), ("all_three", None)):
-            key = f"gpu_pipeline_{name}_{switch.lower()}_{'on' if value else 'off'}"
-            rate_, seconds = indexer_rate(tmp, f"{key}-{len(out)}", photos, n, bs, "gpu", keys, 8)
+    for config in configs * 2:
+        before = _apply(config)
+        for name, keys in (("content", {}), ("all_three", None))[: 1 if content_only else 2]:
+            key = f"gpu_pipeline_{name} [{config or 'defaults'}]"
+            runs = sum(len(v) for v in out.values() if isinstance(v, list))  # a fresh data folder each run
+            rate_, seconds = indexer_rate(tmp, f"run-{runs}", photos, n, bs, "gpu", keys, 8)
             out.setdefault(key, []).append({"img_s": rate_, **seconds})
             print(key, rate_, {k: v for k, v in seconds.items() if k != "thread_cpu_seconds"}, flush=True)
-    setattr(stage, switch, default)
+        _apply(",".join(f"{k}={v}" for k, v in before.items()))
 
 
 def hashes(tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: dict) -> None:
@@ -435,7 +451,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path)
     ap.add_argument("--variants", action="store_true", help="only: the decoder's host threads and backends")
     ap.add_argument("--threads", action="store_true", help="only: several decode threads, alone and in the Indexer")
-    ap.add_argument("--switch", choices=["GPU_JPEG_THUMBS", "PREP_THREAD"], help="only: a GPU stage switch off/on")
+    ap.add_argument("--configs", nargs="+", help='only: the GPU path under each set of switches ("" the defaults)')
+    ap.add_argument("--content-only", action="store_true", help="with --configs: the content space alone")
     ap.add_argument("--hash", action="store_true", help="only: the readers' hash, BLAKE2b against xxh3")
     args = ap.parse_args()
     import torch
@@ -492,12 +509,12 @@ def main() -> None:
 
         return run
 
-    if args.switch:
-        switched(tmp, photos, blobs, bs, out, args.switch)
+    if args.configs:
+        switched(tmp, photos, blobs, bs, out, args.configs, args.content_only)
     elif args.variants or args.threads or args.hash:
         mode = decoder_threads if args.threads else hashes if args.hash else decoder_variants
         mode(tmp, photos, blobs, bs, out)
-    if args.switch or args.variants or args.threads or args.hash:
+    if args.configs or args.variants or args.threads or args.hash:
         if args.out:
             args.out.write_text(json.dumps(out, indent=2) + "\n")
         return

@@ -22,6 +22,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 GPU_MAX_PIXELS = 100_000_000
 
 log = logging.getLogger(__name__)
@@ -145,6 +147,7 @@ class GpuDecoder:
     # default (()). A GPU without the engine (consumer cards) refuses the first: on the H100, nvImageCodec 0.9
     # also refuses the second alone ("Could not create decoder", arch mismatch), so such a GPU may end at ().
     CHOICES: tuple[tuple[str, ...], ...] = (("HW_GPU_ONLY",), ("GPU_ONLY",), ())
+    JPEG_ENCODER = "torchvision"  # the thumbnails' GPU JPEG encoder: torchvision's, or nvImageCodec's (the bench's A/B)
 
     def __init__(self, device: str = "cuda") -> None:
         import torch
@@ -230,8 +233,19 @@ class GpuDecoder:
         return [None if im is None else self.torch.as_tensor(im, device=self.device) for im in images]
 
     def encode_jpeg(self, images: Sequence[Any], quality: int = 85) -> list[bytes | None]:
-        """JPEGs of (h, w, 3) uint8 GPU tensors by the GPU's encoder, in one call (the thumbnails: 4,672 img/s on
-        the H100 against 846 for Pillow's WebP on its 16 cores; BENCHMARKS.md)."""
+        """JPEGs of (h, w, 3) uint8 GPU tensors by the GPU's encoder, in one call, on the calling thread's stream.
+        torchvision's nvJPEG encoder (JPEG_ENCODER): it leaves the GIL to other threads and beside it the
+        decoder keeps its rate (1,044 img/s against 1,058 alone), where nvImageCodec's encoder held the GIL half
+        its call and cut the decoder to 227 img/s (BENCHMARKS.md)."""
+        if not images:
+            return []
+        if self.JPEG_ENCODER == "torchvision":
+            from torchvision.io import encode_jpeg
+
+            got = encode_jpeg([t.permute(2, 0, 1).contiguous() for t in images], quality=quality)
+            flat = self.torch.cat(got).cpu().numpy()  # one copy to the host, not one a picture
+            ends = np.cumsum([int(g.numel()) for g in got])
+            return [flat[a:b].tobytes() for a, b in zip([0, *ends[:-1]], ends, strict=True)]
         if getattr(self._own, "encoder", None) is None:
             self._own.encoder = self._nv.Encoder()
             self._jpeg = self._nv.EncodeParams(quality_type=self._nv.QualityType.QUALITY, quality_value=quality)

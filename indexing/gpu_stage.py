@@ -51,6 +51,9 @@ PREP_THREAD = False
 # Thumbnails by the GPU's JPEG encoder in the decode thread (else Pillow's, in the CPU threads, from the resized
 # picture): content 353 against 283 img/s, all three 307 against 196, in one run (BENCHMARKS.md)
 GPU_JPEG_THUMBS = True
+# The thumbnails' JPEGs in a thread of their own, off the decode thread (torchvision's encoder leaves the GIL
+# and the decoder alone: bench/gpu_contention.py)
+JPEG_THREAD = True
 
 
 def gpu_memory(decoder: Any) -> int | None:
@@ -97,10 +100,11 @@ class GpuStage:
         self._pending: list[Outcome] = []
         self._pixels = 0
         self._batch_pixels = batch_pixels(gpu_memory(decoder))
-        self._prep_thread, self._buffers = PREP_THREAD, buffers()
+        self._prep_thread, self._buffers, self._jpeg_thread = PREP_THREAD, buffers(), JPEG_THREAD
         self._in: queue.Queue = queue.Queue(DEPTH)
         self._dec: queue.Queue = queue.Queue(DEPTH)  # decoded, to the prep thread
         self._mid: queue.Queue = queue.Queue(DEPTH)
+        self._jpg: queue.Queue = queue.Queue(DEPTH)  # thumbnails to encode, to the JPEG thread
         self._out: queue.Queue = queue.Queue()
         self._pool = ThreadPoolExecutor(max(2, workers // 2), thread_name_prefix="gpu-thumbs")
         self._interval = sys.getswitchinterval()
@@ -113,6 +117,8 @@ class GpuStage:
         loops = [(f"gpu-decode-{i}", self._decode_loop) for i in range(DECODE_THREADS)]
         if self._prep_thread:
             loops.append(("gpu-prep", self._prep_loop))
+        if self._jpeg_thread:
+            loops.append(("gpu-jpegs", self._jpeg_loop))
         self._threads = [
             threading.Thread(target=self._run, args=(loop,), name=name, daemon=True)
             for name, loop in [*loops, ("gpu-towers", self._tower_loop)]
@@ -255,8 +261,10 @@ class GpuStage:
         with self._seconds_lock:
             self._decoding -= 1
             last = self._decoding == 0
-        if last:
-            self._put(self._dec if self._prep_thread else self._mid, None)
+        if last and self._prep_thread:
+            self._put(self._dec, None)
+        elif last:
+            self._ended()
 
     def _prep_loop(self) -> None:
         """Every resize of a decoded batch and its thumbnails' JPEGs, while the decoder takes the next batch. High
@@ -264,7 +272,19 @@ class GpuStage:
         with self._stream(priority=-1):
             while (item := self._get(self._dec)) is not None:
                 self._prep(item)
+        self._ended()
+
+    def _ended(self) -> None:
+        """No more batches: the towers (and the JPEG thread) end once they have done theirs."""
         self._put(self._mid, None)
+        if self._jpeg_thread:
+            self._put(self._jpg, None)
+
+    def _jpeg_loop(self) -> None:
+        """The thumbnails' JPEGs of each batch, while the decode thread goes on."""
+        with self._stream(priority=-1):
+            while (job := self._get(self._jpg)) is not None:
+                self._encode(job)
 
     def _prep(self, item: tuple[list[Outcome], list[Any], Any, threading.Semaphore]) -> None:
         """A decoded batch's model inputs to the towers, then its thumbnails' JPEGs; its buffers freed for the
@@ -287,17 +307,31 @@ class GpuStage:
         # writes come with a future
         thumbs: Future = Future()
         self._put(self._mid, (done, inputs, made, thumbs, cpu))
+        try:
+            if self._jpeg_thread:
+                self._put(self._jpg, (done, small, made, thumbs))
+            else:
+                self._encode((done, small, made, thumbs), wait=False)
+        finally:
+            if made is not None and self._prep_thread:
+                made.synchronize()  # the decoded pictures read: the decoder may write into them again
+            free.release()  # (in one thread, this stream's order keeps the decoder off them)
+
+    def _encode(self, job: tuple[list[Outcome], list[Any], Any, Future], wait: bool = True) -> None:
+        """A batch's thumbnails as JPEGs (`wait`: once `made`, the event after which they are whole, is passed on
+        this thread's stream), each written by a CPU thread; the writes handed to the towers by the future."""
+        done, small, made, thumbs = job
         t = time.perf_counter()
         try:
+            if made is not None and wait:
+                import torch
+
+                torch.cuda.current_stream().wait_event(made)
             small = self._jpegs(small)
             writes = [self._pool.submit(self._thumb, o, small[i], made) for i, o in enumerate(done)]
         except BaseException as err:  # the tower thread waits on this future: it must not wait forever
             thumbs.set_exception(err)
             raise
-        finally:
-            if made is not None and self._prep_thread:
-                made.synchronize()  # the decoded pictures read: the decoder may write into them again
-            free.release()  # (in one thread, this stream's order keeps the decoder off them)
         thumbs.set_result(writes)
         self._took("thumbnail JPEGs (GPU)", t)
 
@@ -384,6 +418,7 @@ __all__ = [
     "DECODE_THREADS",
     "DEPTH",
     "GPU_BATCH_PIXELS",
+    "JPEG_THREAD",
     "PREP_THREAD",
     "GpuStage",
     "batch_pixels",
