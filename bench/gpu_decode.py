@@ -15,8 +15,10 @@ and a mixed folder (70% JPEG, 20% HEIC, 10% PNG) through both paths.
     python bench/gpu_decode.py [--images 512] [--batch 64] [--mixed 512] [--out results.json]
     python bench/gpu_decode.py --variants   # only: the decoder's backends and host threads, in the Indexer
     python bench/gpu_decode.py --threads    # only: several decode threads, alone and in the Indexer
-    python bench/gpu_decode.py --configs "" "JPEG_THREAD=0" "PREP_THREAD=1"  # only: the GPU path under each set
-        of gpu_stage's switches in turn (GPU_JPEG_THUMBS, PREP_THREAD, JPEG_THREAD, GpuDecoder.JPEG_ENCODER)
+    python bench/gpu_decode.py --configs "" "JPEG_THREAD=0" "PREP_STREAM=0"  # only: the GPU path under each set
+        of gpu_stage's switches in turn (GPU_JPEG_THUMBS, PREP_STREAM, JPEG_THREAD, GpuDecoder.JPEG_ENCODER)
+    python bench/gpu_decode.py --images 1024 --copies 4 ...  # 4,096 files: each photo 4 times, each copy with
+        a comment segment of its own (another hash, the same decoding work; generating a photo takes ~1 s)
     python bench/gpu_decode.py --hash       # only: the readers' hash, BLAKE2b against xxh3 (pip install xxhash)
 
 Each Indexer run reports its GPU stage's busy seconds, each decode call's time, the main thread's waits and
@@ -387,7 +389,7 @@ def switched(
     tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: dict, configs: list[str], content_only: bool = False
 ) -> None:
     """The Indexer's GPU path (8 readers), content and all three, under each of `configs` in turn (gpu_stage's
-    switches: "" the defaults, "PREP_THREAD=1,JPEG_THREAD=0", "GpuDecoder.JPEG_ENCODER=nvimgcodec"), twice
+    switches: "" the defaults, "PREP_STREAM=0,JPEG_THREAD=0", "GpuDecoder.JPEG_ENCODER=nvimgcodec"), twice
     each (runs on one host differ by ~10%), beside the CPU path and the decoder alone in the same run."""
     from indexing.work import PROBES
 
@@ -447,6 +449,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--images", type=int, default=512)
     ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--copies", type=int, default=1, help="each photo this many times, as distinct files")
     ap.add_argument("--mixed", type=int, default=512, help="pictures in the mixed folder (0: none)")
     ap.add_argument("--out", type=Path)
     ap.add_argument("--variants", action="store_true", help="only: the decoder's host threads and backends")
@@ -469,6 +472,13 @@ def main() -> None:
         paths = [
             Path(p) for p in pool.map(make_photo, [(i, str(photos / f"p{i:04d}.jpg")) for i in range(args.images)])
         ]
+    for k in range(1, args.copies):  # a COM segment after SOI: a new file to the catalog, the same pixels
+        for p in paths[: args.images]:
+            data = p.read_bytes()
+            note = f"copy {k}".encode()
+            copy = data[:2] + b"\xff\xfe" + (len(note) + 2).to_bytes(2, "big") + note + data[2:]
+            (q := photos / f"{p.stem}-{k}.jpg").write_bytes(copy)
+            paths.append(q)
     blobs = [p.read_bytes() for p in paths]
     n, bs = len(blobs), args.batch
     out: dict = {

@@ -242,7 +242,10 @@ class GpuDecoder:
         if self.JPEG_ENCODER == "torchvision":
             from torchvision.io import encode_jpeg
 
-            got = encode_jpeg([t.permute(2, 0, 1).contiguous() for t in images], quality=quality)
+            chw = [t.permute(2, 0, 1).contiguous() for t in images]
+            # its encoder works on a stream of its own that does not wait for the caller's: the pictures whole first
+            self.torch.cuda.current_stream(self.device).synchronize()
+            got = encode_jpeg(chw, quality=quality)
             flat = self.torch.cat(got).cpu().numpy()  # one copy to the host, not one a picture
             ends = np.cumsum([int(g.numel()) for g in got])
             return [flat[a:b].tobytes() for a, b in zip([0, *ends[:-1]], ends, strict=True)]

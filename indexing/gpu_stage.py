@@ -4,11 +4,13 @@ other work, the models, the CPU threads (read, hash, thumbnail files) and the ma
 once. The towers take the inputs where they were made, in GPU memory; only the embeddings and the 400 px
 thumbnails come back to the host.
 
-    readers -> main: submit(batch) -> [decode] -> [prep: resizes, JPEGs] -> [towers] -> main: ready() -> commit
+    readers -> main: submit(batch) -> [decode, resizes] -> [towers] -> main: ready() -> commit
+                                                        -> [thumbnail JPEGs] -> CPU threads: write
 
-The decoder writes into buffers() sets of GPU buffers in turn (no memory allocated a batch), a set taken again
-only once the batch in it is resized. The prep thread is a switch (PREP_THREAD, off): without it the decode
-thread resizes each batch itself.
+The decode thread issues each batch's resizes on a stream of lower priority than the decoder's, so that the
+GPU runs them while the hardware engine decodes the next batch and the decoder's own kernels go first. The
+decoder writes into the buffers of the batch before last (no memory allocated a batch), once that batch's
+resizes are done on the GPU.
 
 A batch the decoder cannot take as a whole (an error, GPU memory) and every file it refuses go through the CPU
 path in the thumbnail threads, in the same run.
@@ -22,7 +24,7 @@ import queue
 import sys
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -43,11 +45,10 @@ SWITCH_INTERVAL = 0.0002
 GPU_BATCH_PIXELS = 800_000_000  # a decode call's pixels (2.4 GB decoded): 64 12-MP photos, 8 100-MP scans
 GPU_MEMORY_SHARE = 0.2  # at most this share of the GPU's memory for the decoder's buffer sets: see batch_pixels
 DECODE_THREADS = 1  # batches decoded at once (a decoder and a stream each): 2-4 were slower, BENCHMARKS.md
-# The resizes and thumbnail JPEGs in a thread of their own, so that the hardware engine decodes the next batch
-# meanwhile (after each call in the decode thread it idles ~35 ms a batch of 64: BENCHMARKS.md). Off until it is
-# measured on the GPU (`python bench/gpu_decode.py --switch PREP_THREAD`): an earlier three-thread stage slowed
-# each decode call from ~87 to ~180 ms.
-PREP_THREAD = False
+# The resizes on a stream of normal priority, below the decoder's (beside resizes on a stream of the decoder's
+# priority it decoded 574 img/s, beside the same on a lower one 887, alone 971: bench/gpu_contention.py). A
+# thread of their own instead was slower twice (the decode calls 83-98 -> 154-179 ms; BENCHMARKS.md).
+PREP_STREAM = True
 # Thumbnails by the GPU's JPEG encoder in the decode thread (else Pillow's, in the CPU threads, from the resized
 # picture): content 353 against 283 img/s, all three 307 against 196, in one run (BENCHMARKS.md)
 GPU_JPEG_THUMBS = True
@@ -68,18 +69,15 @@ def gpu_memory(decoder: Any) -> int | None:
 
 def batch_pixels(memory: int | None) -> int:
     """A decode call's pixels at most: GPU_BATCH_PIXELS, fewer on a GPU with less memory, so that the decoded
-    batches alive at once (buffers() sets kept for reuse, 3 bytes a pixel) and the resizes' float16 part of
-    one stay within about a third of it, the rest left to the towers: with two sets an 8 GB card decodes ~24
-    12-MP photos a call, one of 24 GB or more 64 (with the prep thread's three, ~16 and 40 GB)."""
+    batches alive at once (BUFFERS sets kept for reuse, 3 bytes a pixel) and the resizes' float16 part of
+    one stay within about a third of it, the rest left to the towers: an 8 GB card decodes ~24 12-MP photos a
+    call, one of 24 GB or more 64."""
     if not memory:
         return GPU_BATCH_PIXELS
-    return max(1, min(GPU_BATCH_PIXELS, int(memory * GPU_MEMORY_SHARE / buffers() / 3)))
+    return max(1, min(GPU_BATCH_PIXELS, int(memory * GPU_MEMORY_SHARE / BUFFERS / 3)))
 
 
-def buffers() -> int:
-    """Decoded batches whose GPU buffers the decoder keeps: with the prep thread, one being decoded, one being
-    resized and one waiting between them; without it the batch before last is long resized."""
-    return 3 if PREP_THREAD else 2
+BUFFERS = 2  # decoded batches whose GPU buffers the decoder keeps: one being decoded, one being resized
 
 
 class GpuStage:
@@ -100,9 +98,8 @@ class GpuStage:
         self._pending: list[Outcome] = []
         self._pixels = 0
         self._batch_pixels = batch_pixels(gpu_memory(decoder))
-        self._prep_thread, self._buffers, self._jpeg_thread = PREP_THREAD, buffers(), JPEG_THREAD
+        self._jpeg_thread = JPEG_THREAD
         self._in: queue.Queue = queue.Queue(DEPTH)
-        self._dec: queue.Queue = queue.Queue(DEPTH)  # decoded, to the prep thread
         self._mid: queue.Queue = queue.Queue(DEPTH)
         self._jpg: queue.Queue = queue.Queue(DEPTH)  # thumbnails to encode, to the JPEG thread
         self._out: queue.Queue = queue.Queue()
@@ -115,8 +112,6 @@ class GpuStage:
         self._seconds_lock = threading.Lock()
         self._decoding = DECODE_THREADS  # decode threads still running: the last one out tells the towers
         loops = [(f"gpu-decode-{i}", self._decode_loop) for i in range(DECODE_THREADS)]
-        if self._prep_thread:
-            loops.append(("gpu-prep", self._prep_loop))
         if self._jpeg_thread:
             loops.append(("gpu-jpegs", self._jpeg_loop))
         self._threads = [
@@ -226,53 +221,38 @@ class GpuStage:
         event.record()
         return event
 
-    def _acquire(self, free: threading.Semaphore) -> bool:
-        while not free.acquire(timeout=0.1):
-            if self._stop.is_set():
-                return False
-        return True
-
     def _decode_loop(self) -> None:
-        """Decode (and with no prep thread, prepare): a batch into the buffers of the one buffers() before, once
-        they are resized, handed on with the event after which it is decoded."""
-        free = threading.Semaphore(self._buffers)
+        """Decode a batch into the buffers of the one BUFFERS before, once the GPU has resized that one; then issue
+        its resizes (and, without the JPEG thread, encode its thumbnails)."""
+        resized: deque = deque()  # per batch, the event after which its resizes are done (None off CUDA)
         with self._stream(priority=-1):
+            prep = self._stream(priority=0) if PREP_STREAM else contextlib.nullcontext()
             if hasattr(self._decoder, "warm"):
                 try:
                     self._decoder.warm()
                 except Exception as err:  # noqa: BLE001 - a decoder that cannot run fails each batch to the CPU
                     log.warning("the GPU decoder failed its warm-up: %s", err)
-            while (batch := self._get(self._in)) is not None and self._acquire(free):
+            while (batch := self._get(self._in)) is not None:
                 t = time.perf_counter()
+                if len(resized) >= BUFFERS and (done := resized.popleft()) is not None:
+                    done.wait()  # this stream waits on the GPU for the resizes, this thread does not
                 try:
-                    images = self._decoder.decode([o.data for o in batch], reuse=self._buffers)
+                    images = self._decoder.decode([o.data for o in batch], reuse=BUFFERS)
                 except Exception as err:  # noqa: BLE001 - e.g. GPU memory: the batch goes through the CPU path
                     log.warning("GPU decoding failed on a batch of %d (%s): CPU path for these", len(batch), err)
                     images = [None] * len(batch)
                 for o in batch:
                     o.data = None  # the bytes are done with (the CPU path reads a refused file again)
-                item = (batch, images, self._event(), free)
+                decoded = self._event()
                 self._took("decoder (GPU)", t)
-                if self._prep_thread:
-                    self._put(self._dec, item)
-                else:
-                    self._prep(item)
+                with prep:
+                    resized.append(self._prep(batch, images, decoded))
         self._put(self._in, None)  # the end, for the other decode threads
         with self._seconds_lock:
             self._decoding -= 1
             last = self._decoding == 0
-        if last and self._prep_thread:
-            self._put(self._dec, None)
-        elif last:
+        if last:
             self._ended()
-
-    def _prep_loop(self) -> None:
-        """Every resize of a decoded batch and its thumbnails' JPEGs, while the decoder takes the next batch. High
-        priority as the decoder's: the towers' long kernels would hold both back."""
-        with self._stream(priority=-1):
-            while (item := self._get(self._dec)) is not None:
-                self._prep(item)
-        self._ended()
 
     def _ended(self) -> None:
         """No more batches: the towers (and the JPEG thread) end once they have done theirs."""
@@ -286,10 +266,9 @@ class GpuStage:
             while (job := self._get(self._jpg)) is not None:
                 self._encode(job)
 
-    def _prep(self, item: tuple[list[Outcome], list[Any], Any, threading.Semaphore]) -> None:
-        """A decoded batch's model inputs to the towers, then its thumbnails' JPEGs; its buffers freed for the
-        decoder once this stream has read them."""
-        batch, images, decoded, free = item
+    def _prep(self, batch: list[Outcome], images: list[Any], decoded: Any) -> Any:
+        """A decoded batch's model inputs to the towers, its thumbnails to the JPEG encoder; the event after which
+        the resizes are done (None off CUDA or if none were made)."""
         t = time.perf_counter()
         try:
             if decoded is not None:  # this stream waits on the GPU for the decode, this thread does not
@@ -307,15 +286,11 @@ class GpuStage:
         # writes come with a future
         thumbs: Future = Future()
         self._put(self._mid, (done, inputs, made, thumbs, cpu))
-        try:
-            if self._jpeg_thread:
-                self._put(self._jpg, (done, small, made, thumbs))
-            else:
-                self._encode((done, small, made, thumbs), wait=False)
-        finally:
-            if made is not None and self._prep_thread:
-                made.synchronize()  # the decoded pictures read: the decoder may write into them again
-            free.release()  # (in one thread, this stream's order keeps the decoder off them)
+        if self._jpeg_thread:
+            self._put(self._jpg, (done, small, made, thumbs))
+        else:
+            self._encode((done, small, made, thumbs), wait=False)
+        return made
 
     def _encode(self, job: tuple[list[Outcome], list[Any], Any, Future], wait: bool = True) -> None:
         """A batch's thumbnails as JPEGs (`wait`: once `made`, the event after which they are whole, is passed on
@@ -419,9 +394,8 @@ __all__ = [
     "DEPTH",
     "GPU_BATCH_PIXELS",
     "JPEG_THREAD",
-    "PREP_THREAD",
+    "PREP_STREAM",
     "GpuStage",
     "batch_pixels",
-    "buffers",
     "gpu_memory",
 ]

@@ -127,9 +127,9 @@ class PillowStandIn:
         return out
 
 
-@pytest.mark.parametrize(("decode_threads", "prep_thread"), [(1, True), (2, True), (1, False)])
+@pytest.mark.parametrize(("decode_threads", "jpeg_thread"), [(1, True), (2, True), (1, False)])
 def test_the_indexer_gpu_branch_matches_the_cpu_path(
-    settings, shared_encoder, shared_style_encoders, tmp_path: Path, monkeypatch, decode_threads: int, prep_thread: bool
+    settings, shared_encoder, shared_style_encoders, tmp_path: Path, monkeypatch, decode_threads: int, jpeg_thread: bool
 ) -> None:  # noqa: ANN001
     import indexing.gpu_stage
     from services import StyleSeek
@@ -152,7 +152,7 @@ def test_the_indexer_gpu_branch_matches_the_cpu_path(
         style_encoders=shared_style_encoders,
     )
     monkeypatch.setattr(indexing.gpu_stage, "DECODE_THREADS", decode_threads)
-    monkeypatch.setattr(indexing.gpu_stage, "PREP_THREAD", prep_thread)  # resizes in a thread of their own
+    monkeypatch.setattr(indexing.gpu_stage, "JPEG_THREAD", jpeg_thread)  # thumbnails' JPEGs in a thread of their own
     stand_in = PillowStandIn(decode_threads)
     report = gpu.indexer(gpu=stand_in).run([lib])
     assert (report.indexed, report.failed) == (14, 0)
@@ -305,19 +305,15 @@ def test_a_stage_that_dies_after_handing_a_batch_on_fails_the_run_without_hangin
     assert got and "GPU indexing stage failed" in str(got[0])
 
 
-def test_a_smaller_gpu_decodes_fewer_pixels_a_call(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_smaller_gpu_decodes_fewer_pixels_a_call() -> None:
     """Decoded batches are bounded by the GPU's memory: a card of 8 GiB decodes ~24 12-MP photos a call (a
-    batch closes at the picture that passes the bound), 24 GB and more the full 64; with the prep thread's
-    three buffer sets ~16 and 40 GB; off CUDA, the fixed bound."""
-    import indexing.gpu_stage as stage
-    from indexing.gpu_stage import GPU_BATCH_PIXELS, batch_pixels, buffers, gpu_memory
+    batch closes at the picture that passes the bound), 24 GB and more the full 64; off CUDA, the fixed bound."""
+    from indexing.gpu_stage import BUFFERS, GPU_BATCH_PIXELS, batch_pixels, gpu_memory
 
     twelve_mp = 4000 * 3000
-    for prep_thread, photos, enough in ((False, 24, 24), (True, 16, 40)):
-        monkeypatch.setattr(stage, "PREP_THREAD", prep_thread)
-        assert batch_pixels(8 << 30) // twelve_mp + 1 == photos
-        assert batch_pixels(enough << 30) == batch_pixels(80 << 30) == batch_pixels(None) == GPU_BATCH_PIXELS
-        assert batch_pixels(8 << 30) * 3 * buffers() < (8 << 30) / 3  # the decoder's buffer sets in a third
+    assert batch_pixels(8 << 30) // twelve_mp + 1 == 24
+    assert batch_pixels(24 << 30) == batch_pixels(80 << 30) == batch_pixels(None) == GPU_BATCH_PIXELS
+    assert batch_pixels(8 << 30) * 3 * BUFFERS < (8 << 30) / 3  # the decoder's buffer sets in a third
     assert gpu_memory(PillowStandIn()) is None
 
 
