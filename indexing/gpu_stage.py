@@ -55,6 +55,8 @@ GPU_JPEG_THUMBS = True
 # The thumbnails' JPEGs in a thread of their own, off the decode thread (torchvision's encoder leaves the GIL
 # and the decoder alone: bench/gpu_contention.py)
 JPEG_THREAD = True
+# A batch whose thumbnails find the JPEG thread two batches behind goes to Pillow in the CPU threads instead
+JPEG_SPILL = False
 
 
 def gpu_memory(decoder: Any) -> int | None:
@@ -275,10 +277,11 @@ class GpuStage:
                 import torch
 
                 torch.cuda.current_stream().wait_event(decoded)
-            done, refused, inputs, small, made = self._prepare(batch, images)
+            spill = JPEG_SPILL and self._jpeg_thread and self._gpu_jpeg and self._jpg.full()
+            done, refused, inputs, small, made = self._prepare(batch, images, host=spill or not self._gpu_jpeg)
         except Exception as err:  # noqa: BLE001 - e.g. GPU memory: the batch goes through the CPU path
             log.warning("GPU resizing failed on a batch of %d (%s): CPU path for these", len(batch), err)
-            done, refused, inputs, small, made = [], batch, {}, [], None
+            done, refused, inputs, small, made, spill = [], batch, {}, [], None, False
         del images
         self._took("resizes (GPU)", t)
         cpu = [self._pool.submit(self._cpu, o) for o in refused]
@@ -286,15 +289,18 @@ class GpuStage:
         # writes come with a future
         thumbs: Future = Future()
         self._put(self._mid, (done, inputs, made, thumbs, cpu))
-        if self._jpeg_thread:
+        if self._jpeg_thread and not spill:
             self._put(self._jpg, (done, small, made, thumbs))
         else:
-            self._encode((done, small, made, thumbs), wait=False)
+            self._encode((done, small, made, thumbs), wait=False, pillow=spill)
         return made
 
-    def _encode(self, job: tuple[list[Outcome], list[Any], Any, Future], wait: bool = True) -> None:
+    def _encode(
+        self, job: tuple[list[Outcome], list[Any], Any, Future], wait: bool = True, pillow: bool = False
+    ) -> None:
         """A batch's thumbnails as JPEGs (`wait`: once `made`, the event after which they are whole, is passed on
-        this thread's stream), each written by a CPU thread; the writes handed to the towers by the future."""
+        this thread's stream), each written by a CPU thread (`pillow`: encoded there too, from the host copies);
+        the writes handed to the towers by the future."""
         done, small, made, thumbs = job
         t = time.perf_counter()
         try:
@@ -302,7 +308,7 @@ class GpuStage:
                 import torch
 
                 torch.cuda.current_stream().wait_event(made)
-            small = self._jpegs(small)
+            small = small if pillow else self._jpegs(small)
             writes = [self._pool.submit(self._thumb, o, small[i], made) for i, o in enumerate(done)]
         except BaseException as err:  # the tower thread waits on this future: it must not wait forever
             thumbs.set_exception(err)
@@ -311,7 +317,7 @@ class GpuStage:
         self._took("thumbnail JPEGs (GPU)", t)
 
     def _prepare(
-        self, batch: list[Outcome], images: list[Any]
+        self, batch: list[Outcome], images: list[Any], host: bool
     ) -> tuple[list[Outcome], list[Outcome], dict[str, Any], list[Any], Any]:
         """(decoded, refused, each space's inputs of the decoded, their thumbnails (GPU tensors for the GPU's
         encoder, else host uint8 tensors), the CUDA event after which both are whole, or None off CUDA). Nothing
@@ -323,7 +329,7 @@ class GpuStage:
         spaces = sorted({s for o in done for s in o.job.spaces})
         wanted = {s: (self._encoders[s].input_size, *self._encoders[s].input_norm()) for s in spaces}
         decoded = [im for im in images if im is not None]
-        inputs, small = prepare_batch(decoded, wanted, self._thumb_side, host_thumbs=not self._gpu_jpeg)
+        inputs, small = prepare_batch(decoded, wanted, self._thumb_side, host_thumbs=host)
         return done, refused, inputs, small, self._event() if decoded[0].is_cuda else None
 
     def _tower_loop(self) -> None:
