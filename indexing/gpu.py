@@ -14,6 +14,7 @@ What goes to the CPU path instead, and why (the CPU path is what the GPU path mu
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import struct
 import threading
@@ -209,7 +210,8 @@ class GpuDecoder:
             self._choice, self._own.decoder = self._choice + 1, None
             self._first_decoder()
             images = self.decode([buf.getvalue()] * 2)
-        self.encode_jpeg([im for im in images if im is not None])
+        with contextlib.suppress(Exception):  # an encoder that fails is the stage's to report, on the first batch
+            self.encode_jpeg([im for im in images if im is not None])
 
     def decode(self, blobs: Sequence[bytes], reuse: int = 0) -> list[Any]:
         """reuse=k: decode into the buffers of the pictures this thread's k-th last reuse call gave (the caller
@@ -243,8 +245,8 @@ class GpuDecoder:
             from torchvision.io import encode_jpeg
 
             chw = [t.permute(2, 0, 1).contiguous() for t in images]
-            # its encoder works on a stream of its own that does not wait for the caller's: the pictures whole first
-            self.torch.cuda.current_stream(self.device).synchronize()
+            if self.device.type == "cuda":  # its encoder's stream does not wait for the caller's: pictures whole first
+                self.torch.cuda.current_stream(self.device).synchronize()
             got = encode_jpeg(chw, quality=quality)
             flat = self.torch.cat(got).cpu().numpy()  # one copy to the host, not one a picture
             ends = np.cumsum([int(g.numel()) for g in got])

@@ -55,8 +55,6 @@ GPU_JPEG_THUMBS = True
 # The thumbnails' JPEGs in a thread of their own, off the decode thread (torchvision's encoder leaves the GIL
 # and the decoder alone: bench/gpu_contention.py)
 JPEG_THREAD = True
-# A batch whose thumbnails find the JPEG thread two batches behind goes to Pillow in the CPU threads instead
-JPEG_SPILL = False
 
 
 def gpu_memory(decoder: Any) -> int | None:
@@ -277,11 +275,10 @@ class GpuStage:
                 import torch
 
                 torch.cuda.current_stream().wait_event(decoded)
-            spill = JPEG_SPILL and self._jpeg_thread and self._gpu_jpeg and self._jpg.full()
-            done, refused, inputs, small, made = self._prepare(batch, images, host=spill or not self._gpu_jpeg)
+            done, refused, inputs, small, made = self._prepare(batch, images)
         except Exception as err:  # noqa: BLE001 - e.g. GPU memory: the batch goes through the CPU path
             log.warning("GPU resizing failed on a batch of %d (%s): CPU path for these", len(batch), err)
-            done, refused, inputs, small, made, spill = [], batch, {}, [], None, False
+            done, refused, inputs, small, made = [], batch, {}, [], None
         del images
         self._took("resizes (GPU)", t)
         cpu = [self._pool.submit(self._cpu, o) for o in refused]
@@ -289,18 +286,15 @@ class GpuStage:
         # writes come with a future
         thumbs: Future = Future()
         self._put(self._mid, (done, inputs, made, thumbs, cpu))
-        if self._jpeg_thread and not spill:
+        if self._jpeg_thread:
             self._put(self._jpg, (done, small, made, thumbs))
         else:
-            self._encode((done, small, made, thumbs), wait=False, pillow=spill)
+            self._encode((done, small, made, thumbs), wait=False)
         return made
 
-    def _encode(
-        self, job: tuple[list[Outcome], list[Any], Any, Future], wait: bool = True, pillow: bool = False
-    ) -> None:
+    def _encode(self, job: tuple[list[Outcome], list[Any], Any, Future], wait: bool = True) -> None:
         """A batch's thumbnails as JPEGs (`wait`: once `made`, the event after which they are whole, is passed on
-        this thread's stream), each written by a CPU thread (`pillow`: encoded there too, from the host copies);
-        the writes handed to the towers by the future."""
+        this thread's stream), each written by a CPU thread; the writes handed to the towers by the future."""
         done, small, made, thumbs = job
         t = time.perf_counter()
         try:
@@ -308,7 +302,7 @@ class GpuStage:
                 import torch
 
                 torch.cuda.current_stream().wait_event(made)
-            small = small if pillow else self._jpegs(small)
+            small = self._jpegs(small)
             writes = [self._pool.submit(self._thumb, o, small[i], made) for i, o in enumerate(done)]
         except BaseException as err:  # the tower thread waits on this future: it must not wait forever
             thumbs.set_exception(err)
@@ -317,7 +311,7 @@ class GpuStage:
         self._took("thumbnail JPEGs (GPU)", t)
 
     def _prepare(
-        self, batch: list[Outcome], images: list[Any], host: bool
+        self, batch: list[Outcome], images: list[Any]
     ) -> tuple[list[Outcome], list[Outcome], dict[str, Any], list[Any], Any]:
         """(decoded, refused, each space's inputs of the decoded, their thumbnails (GPU tensors for the GPU's
         encoder, else host uint8 tensors), the CUDA event after which both are whole, or None off CUDA). Nothing
@@ -329,7 +323,7 @@ class GpuStage:
         spaces = sorted({s for o in done for s in o.job.spaces})
         wanted = {s: (self._encoders[s].input_size, *self._encoders[s].input_norm()) for s in spaces}
         decoded = [im for im in images if im is not None]
-        inputs, small = prepare_batch(decoded, wanted, self._thumb_side, host_thumbs=host)
+        inputs, small = prepare_batch(decoded, wanted, self._thumb_side, host_thumbs=not self._gpu_jpeg)
         return done, refused, inputs, small, self._event() if decoded[0].is_cuda else None
 
     def _tower_loop(self) -> None:

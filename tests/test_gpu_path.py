@@ -475,6 +475,27 @@ def test_gpu_decoder_reuses_its_buffers_and_falls_back_without_a_hardware_engine
     assert into[-2] is not None and len(into[-2]) == 2 and into[-1] is None and fourth[0] is not None
 
 
+def test_gpu_decoder_encodes_thumbnails_with_torchvision_one_jpeg_each(upright: Path) -> None:
+    """The thumbnails' JPEGs (torchvision's encoder; on the CPU here, nvJPEG on the GPU): one call for the batch,
+    its bytes copied back at once and cut into one JPEG a picture, each the picture it was given."""
+    import io
+
+    import torch
+
+    dec = fake_decoder([])
+    del dec.encode_jpeg  # the class's encoder, not the stand-in's
+    scene = Image.open(upright).convert("RGB")
+    sizes = [(400, 300), (300, 400), (123, 77)]
+    images = [torch.from_numpy(np.asarray(scene.resize(s)).copy()) for s in sizes]
+    got = dec.encode_jpeg(images)
+    assert len(got) == 3
+    for data, size, im in zip(got, sizes, images, strict=True):
+        back = Image.open(io.BytesIO(data))
+        assert back.format == "JPEG" and back.size == size
+        assert np.abs(np.asarray(back.convert("RGB"), np.int16) - im.numpy()).mean() < 6
+    assert dec.encode_jpeg([]) == []
+
+
 def test_gpu_decoder_takes_the_next_backends_that_can_be_made(upright: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Neither the hardware engine nor CUDA's decoder alone can be made: nvImageCodec's default is used. None
     at all: the run takes the CPU path, with a warning, instead of failing."""
