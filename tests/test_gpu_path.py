@@ -4,6 +4,7 @@ path's own preprocessing on the same pixels."""
 
 from __future__ import annotations
 
+import io
 import struct
 from pathlib import Path
 
@@ -127,10 +128,20 @@ class PillowStandIn:
         return out
 
 
-@pytest.mark.parametrize(("decode_threads", "jpeg_thread"), [(1, True), (2, True), (1, False)])
+@pytest.mark.parametrize(
+    ("decode_threads", "jpeg_thread", "procs"), [(1, True, 0), (2, True, 0), (1, False, 0), (1, True, 2)]
+)
 def test_the_indexer_gpu_branch_matches_the_cpu_path(
-    settings, shared_encoder, shared_style_encoders, tmp_path: Path, monkeypatch, decode_threads: int, jpeg_thread: bool
+    settings,
+    shared_encoder,
+    shared_style_encoders,
+    tmp_path: Path,
+    monkeypatch,
+    decode_threads: int,
+    jpeg_thread: bool,
+    procs: int,
 ) -> None:  # noqa: ANN001
+    """procs: the thumbnails' JPEGs by Pillow in that many processes of their own (shared-memory slots)."""
     import indexing.gpu_stage
     from services import StyleSeek
     from settings import Settings
@@ -153,6 +164,17 @@ def test_the_indexer_gpu_branch_matches_the_cpu_path(
     )
     monkeypatch.setattr(indexing.gpu_stage, "DECODE_THREADS", decode_threads)
     monkeypatch.setattr(indexing.gpu_stage, "JPEG_THREAD", jpeg_thread)  # thumbnails' JPEGs in a thread of their own
+    monkeypatch.setattr(indexing.gpu_stage, "THUMB_PROCESSES", procs)
+    import indexing.thumb_procs
+
+    handed: list[int] = []  # pictures handed to the processes
+    submit = indexing.thumb_procs.ThumbProcesses.submit
+
+    def counted(self, small: list, *a: object) -> object:  # noqa: ANN001
+        handed.append(len(small))
+        return submit(self, small, *a)
+
+    monkeypatch.setattr(indexing.thumb_procs.ThumbProcesses, "submit", counted)
     stand_in = PillowStandIn(decode_threads)
     report = gpu.indexer(gpu=stand_in).run([lib])
     assert (report.indexed, report.failed) == (14, 0)
@@ -164,10 +186,16 @@ def test_the_indexer_gpu_branch_matches_the_cpu_path(
         assert (b.width, b.height, b.orientation_applied, b.taken_at, b.gps) == (
             a.width, a.height, a.orientation_applied, a.taken_at, a.gps
         ), path  # fmt: skip
-        assert gpu.thumbs.read(b.hash) is not None
+        thumb = gpu.thumbs.read(b.hash)
+        assert thumb is not None
+        if path.suffix == ".jpg" and thumb[:4] != b"RIFF":  # the GPU path's (the CPU path's are WebP)
+            tw, th = Image.open(io.BytesIO(thumb)).size
+            assert thumb[:3] == b"\xff\xd8\xff" and max(tw, th) == min(settings.thumbnail_size, max(b.width, b.height))
+            assert (tw > th) == (b.width > b.height), path  # upright, as the picture
         for space in ("content", "style", "texture"):
             va, vb = cpu.vector_index(space).reconstruct(a.id), gpu.vector_index(space).reconstruct(b.id)
             assert float(va @ vb) > 0.99, (path.name, space)
+    assert sum(handed) == (len(jpegs) - len(jpegs) // 3 if procs else 0)  # all the decoded, none refused
     portrait = gpu.image_by_path(lib / "portrait.jpg")
     assert (portrait.width, portrait.height) == (200, 150)  # upright, as the scene was drawn
 
