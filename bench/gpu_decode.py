@@ -310,7 +310,7 @@ def decoder_variants(tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: 
             dec = GpuDecoder()
             dec.warm()
             dec.decode(blobs[:bs])
-            alone = rate(n, lambda: [dec.decode(blobs[i : i + bs]) for i in range(0, n, bs)])  # noqa: B023
+            alone = rate(n, lambda: [len(dec.decode(blobs[i : i + bs])) for i in range(0, n, bs)])  # noqa: B023
             piped, seconds = indexer_rate(tmp, f"gpu-{name}", photos, n, bs, "gpu", {}, 8)
             out[name] = {"backends": dec.backends, "decode_alone_img_s": alone, "gpu_pipeline_content_img_s": piped}
             out[name]["stage_seconds"] = seconds
