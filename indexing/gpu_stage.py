@@ -55,9 +55,6 @@ GPU_JPEG_THUMBS = True
 # The thumbnails' JPEGs in a thread of their own, off the decode thread (torchvision's encoder leaves the GIL
 # and the decoder alone: bench/gpu_contention.py)
 JPEG_THREAD = True
-# With the JPEG thread: the thumbnails' JPEGs by Pillow in this many processes of their own instead of the GPU's
-# encoder (indexing/thumb_procs.py); 0: the GPU's. Off until measured on the GPU.
-THUMB_PROCESSES = 0
 
 
 def gpu_memory(decoder: Any) -> int | None:
@@ -102,11 +99,6 @@ class GpuStage:
         self._pixels = 0
         self._batch_pixels = batch_pixels(gpu_memory(decoder))
         self._jpeg_thread = JPEG_THREAD
-        self._procs = None
-        if THUMB_PROCESSES and JPEG_THREAD:
-            from indexing.thumb_procs import ThumbProcesses
-
-            self._procs = ThumbProcesses(thumbs.root, self._thumb_side, self._batch_size, THUMB_PROCESSES)
         self._in: queue.Queue = queue.Queue(DEPTH)
         self._mid: queue.Queue = queue.Queue(DEPTH)
         self._jpg: queue.Queue = queue.Queue(DEPTH)  # thumbnails to encode, to the JPEG thread
@@ -172,8 +164,6 @@ class GpuStage:
         for t in self._threads:
             t.join()
         self._pool.shutdown()
-        if self._procs is not None:
-            self._procs.close()
         log.info("GPU stage, seconds busy: %s", {k: round(v, 2) for k, v in self.seconds.items()})
         return self.ready()
 
@@ -182,8 +172,6 @@ class GpuStage:
         dropped, and the next run does it again)."""
         self._stop.set()
         self._pool.shutdown(cancel_futures=True)
-        if self._procs is not None:
-            self._procs.close()
         sys.setswitchinterval(self._interval)
 
     def _raise(self) -> None:
@@ -314,11 +302,8 @@ class GpuStage:
                 import torch
 
                 torch.cuda.current_stream().wait_event(made)
-            if self._procs is not None:
-                writes = [self._procs.submit(small, [o.hash for o in done], [o.job.redo for o in done])]
-            else:
-                small = self._jpegs(small)
-                writes = [self._pool.submit(self._thumb, o, small[i], made) for i, o in enumerate(done)]
+            small = self._jpegs(small)
+            writes = [self._pool.submit(self._thumb, o, small[i], made) for i, o in enumerate(done)]
         except BaseException as err:  # the tower thread waits on this future: it must not wait forever
             thumbs.set_exception(err)
             raise
@@ -338,8 +323,7 @@ class GpuStage:
         spaces = sorted({s for o in done for s in o.job.spaces})
         wanted = {s: (self._encoders[s].input_size, *self._encoders[s].input_norm()) for s in spaces}
         decoded = [im for im in images if im is not None]
-        host = not (self._gpu_jpeg or self._procs)  # the thumbnails to Pillow in the CPU threads
-        inputs, small = prepare_batch(decoded, wanted, self._thumb_side, host_thumbs=host)
+        inputs, small = prepare_batch(decoded, wanted, self._thumb_side, host_thumbs=not self._gpu_jpeg)
         return done, refused, inputs, small, self._event() if decoded[0].is_cuda else None
 
     def _tower_loop(self) -> None:
@@ -410,7 +394,6 @@ __all__ = [
     "DEPTH",
     "GPU_BATCH_PIXELS",
     "JPEG_THREAD",
-    "THUMB_PROCESSES",
     "PREP_STREAM",
     "GpuStage",
     "batch_pixels",

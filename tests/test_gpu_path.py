@@ -128,20 +128,10 @@ class PillowStandIn:
         return out
 
 
-@pytest.mark.parametrize(
-    ("decode_threads", "jpeg_thread", "procs"), [(1, True, 0), (2, True, 0), (1, False, 0), (1, True, 2)]
-)
+@pytest.mark.parametrize(("decode_threads", "jpeg_thread"), [(1, True), (2, True), (1, False)])
 def test_the_indexer_gpu_branch_matches_the_cpu_path(
-    settings,
-    shared_encoder,
-    shared_style_encoders,
-    tmp_path: Path,
-    monkeypatch,
-    decode_threads: int,
-    jpeg_thread: bool,
-    procs: int,
+    settings, shared_encoder, shared_style_encoders, tmp_path: Path, monkeypatch, decode_threads: int, jpeg_thread: bool
 ) -> None:  # noqa: ANN001
-    """procs: the thumbnails' JPEGs by Pillow in that many processes of their own (shared-memory slots)."""
     import indexing.gpu_stage
     from services import StyleSeek
     from settings import Settings
@@ -164,17 +154,6 @@ def test_the_indexer_gpu_branch_matches_the_cpu_path(
     )
     monkeypatch.setattr(indexing.gpu_stage, "DECODE_THREADS", decode_threads)
     monkeypatch.setattr(indexing.gpu_stage, "JPEG_THREAD", jpeg_thread)  # thumbnails' JPEGs in a thread of their own
-    monkeypatch.setattr(indexing.gpu_stage, "THUMB_PROCESSES", procs)
-    import indexing.thumb_procs
-
-    handed: list[int] = []  # pictures handed to the processes
-    submit = indexing.thumb_procs.ThumbProcesses.submit
-
-    def counted(self, small: list, *a: object) -> object:  # noqa: ANN001
-        handed.append(len(small))
-        return submit(self, small, *a)
-
-    monkeypatch.setattr(indexing.thumb_procs.ThumbProcesses, "submit", counted)
     stand_in = PillowStandIn(decode_threads)
     report = gpu.indexer(gpu=stand_in).run([lib])
     assert (report.indexed, report.failed) == (14, 0)
@@ -195,7 +174,6 @@ def test_the_indexer_gpu_branch_matches_the_cpu_path(
         for space in ("content", "style", "texture"):
             va, vb = cpu.vector_index(space).reconstruct(a.id), gpu.vector_index(space).reconstruct(b.id)
             assert float(va @ vb) > 0.99, (path.name, space)
-    assert sum(handed) == (len(jpegs) - len(jpegs) // 3 if procs else 0)  # all the decoded, none refused
     portrait = gpu.image_by_path(lib / "portrait.jpg")
     assert (portrait.width, portrait.height) == (200, 150)  # upright, as the scene was drawn
 
