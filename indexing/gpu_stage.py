@@ -1,4 +1,4 @@
-"""The GPU path's stages (issue 13): the batched decode; every resize with the thumbnails' JPEGs; and the
+"""The GPU path's stages (issue 13): the batched decode with every resize; the thumbnails' JPEGs; and the
 towers, each in a thread of its own with short queues between them, so that the hardware decoder, the GPU's
 other work, the models, the CPU threads (read, hash, thumbnail files) and the main thread's commits all work at
 once. The towers take the inputs where they were made, in GPU memory; only the embeddings and the 400 px
@@ -49,11 +49,12 @@ DECODE_THREADS = 1  # batches decoded at once (a decoder and a stream each): 2-4
 # priority it decoded 574 img/s, beside the same on a lower one 887, alone 971: bench/gpu_contention.py). A
 # thread of their own instead was slower twice (the decode calls 83-98 -> 154-179 ms; BENCHMARKS.md).
 PREP_STREAM = True
-# Thumbnails by the GPU's JPEG encoder in the decode thread (else Pillow's, in the CPU threads, from the resized
-# picture): content 353 against 283 img/s, all three 307 against 196, in one run (BENCHMARKS.md)
+# Thumbnails by the GPU's JPEG encoder (else Pillow's, in the CPU threads, from the resized picture): over
+# 4,096 photos content 449-502 against 357 img/s, all three 372-374 against 293-294, in one run (BENCHMARKS.md)
 GPU_JPEG_THUMBS = True
-# The thumbnails' JPEGs in a thread of their own, off the decode thread (torchvision's encoder leaves the GIL
-# and the decoder alone: bench/gpu_contention.py)
+# The thumbnails' JPEGs in a thread of their own, off the decode thread: torchvision's encoder leaves the GIL
+# and the decoder alone (its decode calls 64-72 ms a batch of 64 beside it, 87-108 with nvImageCodec's encoder
+# in the decode thread; BENCHMARKS.md)
 JPEG_THREAD = True
 
 
