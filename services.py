@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from indexing.catalog import Catalog, ImageRow
+from indexing.dropped import DroppedPictures
 from indexing.imageio import decode, preview_bytes, thumbnail_bytes
 from indexing.jobs import IndexJob, Jobs
 from indexing.pipeline import Indexer, RunReport
@@ -62,7 +62,6 @@ def all_encoders(settings: Settings) -> dict[str, Encoder]:
     return {"content": default_content_encoder(settings), **default_style_encoders(settings)}
 
 
-MAX_PICTURES = 32  # dropped pictures held in memory, the least recently used forgotten first
 PICTURE_REF_HEX = 16  # '@' and 16 hex digits of the SHA-256: a dropped picture's name in a query
 
 
@@ -83,9 +82,8 @@ class StyleSeek:
         self._index_lock = threading.Lock()
         self.jobs = Jobs()
         self.suggester = Suggester(settings, lambda: self.encoders, self.vector_index)
-        # dropped pictures' vectors by content hash: in memory only, never written (the user did not ask)
-        self.pictures: OrderedDict[str, dict[str, np.ndarray]] = OrderedDict()
-        self._pictures_lock = threading.Lock()
+        # dropped pictures' vectors by content hash (never the picture), kept so that a link naming one works
+        self.pictures = DroppedPictures(self.catalog, lambda space: self.encoders[space].fingerprint)
 
     @property
     def encoders(self) -> dict[str, Encoder]:
@@ -266,7 +264,8 @@ class StyleSeek:
 
     def remember_picture(self, source: bytes | Path, name: str = "") -> str:
         """A picture to search by that is not (or not necessarily) indexed: decoded and embedded now in the
-        spaces a picture term uses, held in memory by content hash; the '@…' reference a query names it by.
+        spaces a picture term uses, its vectors kept by content hash (indexing/dropped.py); the '@…' reference a
+        query names it by.
         An indexed file is named by its id instead. A picture that cannot be read raises ImageError."""
         if isinstance(source, Path):
             row = self.image_by_path(source)
@@ -276,23 +275,17 @@ class StyleSeek:
                 raise FileNotFoundError(f"cannot read {source}: not a file")
             name, source = str(source), source.read_bytes()
         digest = hashlib.sha256(source).hexdigest()[:PICTURE_REF_HEX]
-        with self._pictures_lock:
-            if digest in self.pictures:
-                self.pictures.move_to_end(digest)
-                return f"@{digest}"
         spaces = self.searcher().picture_split()
+        if (kept := self.pictures.get(digest)) is not None and set(spaces) <= set(kept):
+            return f"@{digest}"
         sizes = [self.encoders[s].input_size for s in spaces]
         dec = decode(source, min_side=max(sizes), name=name or None, **self._decode_limits())
-        vecs = {s: self.encoders[s].encode_images([dec.image])[0] for s in spaces}
-        with self._pictures_lock:
-            self.pictures[digest] = vecs
-            while len(self.pictures) > MAX_PICTURES:
-                self.pictures.popitem(last=False)
+        self.pictures.put(digest, {s: self.encoders[s].encode_images([dec.image])[0] for s in spaces})
         return f"@{digest}"
 
     def picture_term(self, value: str, weight: float) -> Term:
         """The CLI's --like/--unlike: an indexed picture by id ('12', '#12'), or any picture file (an indexed one
-        by its id, any other embedded now and not stored)."""
+        by its id, any other embedded now, its vectors kept as a dropped one's)."""
         value = value.strip()
         if value.lstrip("#").isdigit():
             return make_term("#" + value.lstrip("#"), "image", weight)

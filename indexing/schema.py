@@ -187,6 +187,18 @@ MIGRATIONS: list[str | Callable[..., None]] = [
     """,
     # 9: the vectors at float16 in an ordinary table (Python: moved in steps)
     vectors_at_half_size,
+    # 10: pictures dropped on the page to search by, kept so that a link naming one works after a restart (their
+    # vectors only, each with the model's fingerprint; indexing/dropped.py)
+    """
+    CREATE TABLE dropped (
+        digest TEXT NOT NULL,
+        space TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        used_at REAL NOT NULL,
+        PRIMARY KEY (digest, space)
+    );
+    """,
 ]
 
 # 1: before real-device files were read right; 2: container orientation, XMP, offsets, RAW, colour (issue 9).

@@ -1,5 +1,5 @@
 """Searching with pictures: a picture dropped, pasted or picked on the page is embedded now and named in the
-query by its content hash ('like: @3f9a…'); it stays in memory only."""
+query by its content hash ('like: @3f9a…'); its vectors are kept (indexing/dropped.py), never the picture."""
 
 from __future__ import annotations
 

@@ -18,6 +18,7 @@ from PIL import Image
 
 from geo.geocoder import GEOCODER, Area, UnknownPlace
 from indexing.catalog import Catalog, ImageRow
+from indexing.dropped import KEEP, DroppedPictures
 from indexing.schema import UNDATED
 from indexing.vectors import VectorIndex
 from models.base import Encoder
@@ -101,13 +102,13 @@ class Searcher:
         catalog: Catalog,
         index_for: Callable[[str], VectorIndex],
         encoders: dict[str, Encoder],
-        pictures: dict[str, dict[str, np.ndarray]] | None = None,
+        pictures: DroppedPictures | None = None,
     ) -> None:
-        """`pictures`: the vectors of dropped pictures by their '@hash' reference (held in memory only)."""
+        """`pictures`: the vectors of dropped pictures by their '@hash' reference."""
         self.catalog = catalog
         self.index_for = index_for
         self.encoders = encoders
-        self.pictures = pictures if pictures is not None else {}
+        self.pictures = pictures
 
     @property
     def spaces(self) -> tuple[str, ...]:
@@ -148,12 +149,14 @@ class Searcher:
     # pictures as terms -----------------------------------------------------------------------------------
     def picture_vectors(self, ref: str) -> dict[str, np.ndarray]:
         """A picture's vectors per space: an indexed one's ('#12') from the indices, a dropped one's ('@…')
-        from memory."""
+        from the dropped pictures kept."""
         if ref.startswith("@"):
-            found = [v for h, v in self.pictures.items() if h.startswith(ref[1:])]
-            if not found:
-                raise QueryError(f"the dropped picture {ref} is no longer in memory (the app restarted): drop it again")
-            return found[0]
+            if self.pictures is None or (found := self.pictures.find(ref[1:])) is None:
+                raise QueryError(
+                    f"the dropped picture {ref} is not kept any more (one of the last {KEEP} dropped, made by the "
+                    "models loaded now): drop it again"
+                )
+            return found
         image_id = int(ref[1:])
         out = {}
         for space in self.picture_split():

@@ -7,7 +7,7 @@ omitted), may end with `:weight` (a number in [-1, 1]; 1 when omitted), and a le
 exclusion (weight -1, or minus the given weight).
 
 Pictures are terms too: `like: #1234` (an indexed picture by id), `unlike: #88`, `like: 0.5 #77` (a weight
-before the picture), `like: @3f9a...` (a picture dropped on the page, held in memory by its content hash).
+before the picture), `like: @3f9a...` (a picture dropped on the page, by its content hash).
 """
 
 from __future__ import annotations

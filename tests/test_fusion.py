@@ -138,7 +138,7 @@ def test_pictures_are_terms_fused_by_the_same_formula(world: Searcher) -> None:
     assert mixed[1] == pytest.approx((1.0 + 0.5 * float(content[1] @ content[2]) + 0.5 * 0.0) / 2, abs=5e-4)
     with pytest.raises(QueryError, match="not indexed"):
         world.search(parse_query("like: #99"))
-    with pytest.raises(QueryError, match="no longer in memory"):
+    with pytest.raises(QueryError, match="drop it again"):
         world.search(parse_query("like: @0123456789abcdef"))
 
 

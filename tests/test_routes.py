@@ -578,9 +578,13 @@ def test_search_by_a_dropped_picture_and_by_pictures_for_and_against(
     assert r.status_code == 200
     ref = r.json()["ref"]
     assert ref.startswith("@") and len(ref) == 17
-    assert sorted(svc.settings.resolved_data_dir.rglob("*")) == files_before  # embedded, not stored
+    assert sorted(svc.settings.resolved_data_dir.rglob("*")) == files_before  # its vectors kept, no file of it
     r = indexed.get("/search", params={"q": f"like: {ref}", "k": "5"}, headers=HX)
     assert r.status_code == 200 and r.text.count('class="result-card') == 5 and 'data-ref="' + ref in r.text
+    # a link naming it still works after a restart (the app anew on the same data folder)
+    again = StyleSeek(svc.settings, content_encoder=svc.encoder, style_encoders=svc.style_encoders)
+    before = [(h.image.id, h.score) for h in svc.search(f"like: {ref}", k=5)]
+    assert [(h.image.id, h.score) for h in again.search(f"like: {ref}", k=5)] == before
     # results as examples: three for, one against; the examples themselves are not among the results
     picks = [r["id"] for r in svc.timeline(limit=4)[0]]
     q = ", ".join([f"like: #{i}" for i in picks[:3]] + [f"unlike: #{picks[3]}"])

@@ -114,7 +114,7 @@ def SearchBar(st: SearchState) -> FT:
 
 def PictureButton() -> FT:
     """Search by a picture of one's own: picked here, or dropped or pasted anywhere on the page (styleseek.js);
-    it is embedded now and kept in memory only."""
+    it is embedded now and its vectors kept (never the picture)."""
     return PlainLabel(
         UkIcon("image-plus", height=16),
         Span("Picture"),

@@ -163,7 +163,7 @@ window.styleseek = {
     }
     document.getElementById("search-form").requestSubmit();
   },
-  // a picture dropped, pasted or picked: embedded on the server (kept in memory only), then searched by
+  // a picture dropped, pasted or picked: embedded on the server (its vectors kept, not the picture), then searched by
   async searchByPicture(file) {
     const status = document.getElementById("picture-status");
     if (!file) return;
