@@ -21,11 +21,18 @@ import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 import numpy as np
 
 GPU_MAX_PIXELS = 100_000_000
+
+
+class JpegEncoder(str, Enum):
+    TORCHVISION = "torchvision"
+    NVIMGCODEC = "nvimgcodec"
+
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +155,7 @@ class GpuDecoder:
     # default (()). A GPU without the engine (consumer cards) refuses the first: on the H100, nvImageCodec 0.9
     # also refuses the second alone ("Could not create decoder", arch mismatch), so such a GPU may end at ().
     CHOICES: tuple[tuple[str, ...], ...] = (("HW_GPU_ONLY",), ("GPU_ONLY",), ())
-    JPEG_ENCODER = "torchvision"  # the thumbnails' GPU JPEG encoder: torchvision's, or nvImageCodec's (the bench's A/B)
+    JPEG_ENCODER = JpegEncoder.TORCHVISION  # the thumbnails' GPU JPEG encoder (nvImageCodec's: the bench's A/B)
 
     def __init__(self, device: str = "cuda") -> None:
         import torch
@@ -235,13 +242,13 @@ class GpuDecoder:
         return [None if im is None else self.torch.as_tensor(im, device=self.device) for im in images]
 
     def encode_jpeg(self, images: Sequence[Any], quality: int = 85) -> list[bytes | None]:
-        """JPEGs of (h, w, 3) uint8 GPU tensors by the GPU's encoder, in one call, on the calling thread's stream.
-        torchvision's nvJPEG encoder (JPEG_ENCODER): it leaves the GIL to other threads and beside it the
-        decoder keeps its rate (1,044 img/s against 1,058 alone), where nvImageCodec's encoder held the GIL half
-        its call and cut the decoder to 227 img/s (BENCHMARKS.md)."""
+        """JPEGs of (h, w, 3) uint8 GPU tensors, whole once the calling thread's stream is, by the GPU's encoder in
+        one call: torchvision's nvJPEG encoder (JPEG_ENCODER), which leaves the GIL to other threads and beside
+        which the decoder keeps its rate (962 img/s against 971 alone), where nvImageCodec's encoder held the GIL
+        half its call and cut the decoder to 220 img/s (BENCHMARKS.md)."""
         if not images:
             return []
-        if self.JPEG_ENCODER == "torchvision":
+        if self.JPEG_ENCODER is JpegEncoder.TORCHVISION:
             from torchvision.io import encode_jpeg
 
             chw = [t.permute(2, 0, 1).contiguous() for t in images]
