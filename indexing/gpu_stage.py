@@ -269,7 +269,7 @@ class GpuStage:
 
     def _prep(self, batch: list[Outcome], images: list[Any], decoded: Any) -> Any:
         """A decoded batch's model inputs to the towers, its thumbnails to the JPEG encoder; the event after which
-        the resizes are done (None off CUDA or if none were made)."""
+        the resizes are done on the GPU (None off CUDA)."""
         t = time.perf_counter()
         try:
             if decoded is not None:  # this stream waits on the GPU for the decode, this thread does not
@@ -291,7 +291,9 @@ class GpuStage:
             self._put(self._jpg, (done, small, made, thumbs))
         else:
             self._encode((done, small, made, thumbs), wait=False)
-        return made
+        # (where the resizes failed half-way, an event after whatever of them was queued: the decoder must not
+        # write into pictures a kernel may still read)
+        return made if made is not None else self._event()
 
     def _encode(self, job: tuple[list[Outcome], list[Any], Any, Future], wait: bool = True) -> None:
         """A batch's thumbnails as JPEGs (`wait`: once `made`, the event after which they are whole, is passed on
