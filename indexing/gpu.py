@@ -274,8 +274,6 @@ def code_stream_bytes(cs: Any) -> bytes:
     try:
         return bytes(memoryview(cs))
     except TypeError:
-        import numpy as np
-
         return np.asarray(cs).tobytes()
 
 

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from indexing.catalog import ImageRow
+from search.options import PICTURE_BALANCE
 from services import StyleSeek
 from ui.form import parse_int
 from ui.widgets import ErrorFragment, Headers
@@ -48,7 +49,7 @@ def indexed_row(svc: StyleSeek, value: str) -> ImageRow:
     return row
 
 
-def viewer(svc: StyleSeek, value: str, q: str = "", balance: float = 0.5, dialog: bool = False) -> FT:
+def viewer(svc: StyleSeek, value: str, q: str = "", balance: float = PICTURE_BALANCE, dialog: bool = False) -> FT:
     """The viewer of an indexed picture, with its score explained for the query `q` if one is given; the
     dialog alone when stepping from picture to picture (the modal stays open)."""
     from search.query import parse_query

@@ -25,6 +25,7 @@ from models.base import Encoder
 from search.candidates import GROWTH, MAX_ROUNDS, Lists
 from search.options import (  # noqa: F401 - MAX_K, SORTS and Filters are part of the engine's interface
     MAX_K,
+    PICTURE_BALANCE,
     SORTS,
     Filters,
     check_balance,
@@ -37,8 +38,6 @@ from search.options import (  # noqa: F401 - MAX_K, SORTS and Filters are part o
 )
 from search.query import QueryError, Term, is_hard, validate
 from search.ranking import coherence_boost, distance_to_first_point
-
-PICTURE_BALANCE = 0.5  # a picture term: half content, half style (style and texture sharing it)
 
 
 @dataclass(frozen=True)

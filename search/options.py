@@ -12,6 +12,9 @@ from search.errors import QueryError
 MAX_K = 1000
 SORTS = ("score", "date")
 MAX_RADIUS_KM = 20_000.0
+# the content/style slider's default, and so a picture term's split: half content, half the style side (style
+# and texture sharing it)
+PICTURE_BALANCE = 0.5
 
 
 def _between(name: str, x: float, lo: float, hi: float) -> float:

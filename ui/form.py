@@ -14,7 +14,16 @@ from typing import Any
 
 from search.dates import DateSpan, intersect, strip_date
 from search.errors import QueryError
-from search.options import Filters, check_balance, check_k, check_min_match, check_pages, check_sort, shown
+from search.options import (
+    PICTURE_BALANCE,
+    Filters,
+    check_balance,
+    check_k,
+    check_min_match,
+    check_pages,
+    check_sort,
+    shown,
+)
 from search.query import Term, make_term, parse_query
 
 
@@ -44,7 +53,7 @@ class SearchState:
     k: int = 24
     pages: int = 1  # pages of k results shown: the next one comes as the results scroll; a new search starts at 1
     rows: list[Term] = field(default_factory=list)
-    balance: float = 0.5
+    balance: float = PICTURE_BALANCE
     sort: str = "score"
     coherence: bool = False
     min_match: float | None = None  # percent of the best hit's score, the unit the cards show
@@ -76,7 +85,7 @@ class SearchState:
             k=k,
             pages=check_pages(parse_int(one("pages", "1"), "pages"), k),
             rows=rows,
-            balance=check_balance(parse_float(one("balance", "0.5"), "balance")),
+            balance=check_balance(parse_float(one("balance", str(PICTURE_BALANCE)), "balance")),
             sort=check_sort(one("sort", "score")),
             coherence=_flag(one("coherence", "")),
             min_match=check_min_match(parse_float(min_match, "min_match")) if min_match else None,

@@ -9,6 +9,7 @@ from fasthtml.common import *  # noqa: F403 - fasthtml first, then monsterui
 from monsterui.all import *  # noqa: F403
 
 from geo.gazetteer import place_label
+from search.options import PICTURE_BALANCE
 from search.records import orientation_text, taken_text
 from ui.results import ContributionBar
 from ui.widgets import MODEL_NAMES, DetailRow, IconButton
@@ -108,8 +109,12 @@ def SimilarButtons(rec: dict, style_ok: bool, balance: float) -> FT:
     """Find similar by content, balanced or by style, nearby where the picture has GPS, and Close."""
     styles = [
         SimilarButton(
-            rec["id"], "Balanced", balance if 0 < balance < 1 else 0.5, primary=True, id="find-similar-balanced"
-        ),  # fmt: skip
+            rec["id"],
+            "Balanced",
+            balance if 0 < balance < 1 else PICTURE_BALANCE,
+            primary=True,
+            id="find-similar-balanced",
+        ),
         SimilarButton(rec["id"], "Style", 1.0, id="find-similar-style"),
     ]
     nearby = Button(
@@ -157,7 +162,7 @@ def PreviewDialog(
     rec: dict,
     breakdown: tuple[dict, float] | None = None,
     style_ok: bool = True,
-    balance: float = 0.5,
+    balance: float = PICTURE_BALANCE,
     time_display: str = "taken",
 ) -> FT:
     """The viewer's content; stepping to the previous or next picture swaps this alone, the modal stays open."""
@@ -192,7 +197,7 @@ def PreviewModal(
     rec: dict,
     breakdown: tuple[dict, float] | None = None,
     style_ok: bool = True,
-    balance: float = 0.5,
+    balance: float = PICTURE_BALANCE,
     time_display: str = "taken",
 ) -> FT:
     """The viewer, opened as it loads (from a card, or in the page of a link that names the picture)."""

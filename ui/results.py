@@ -12,6 +12,7 @@ from fasthtml.components import Button as PlainButton
 from monsterui.all import *  # noqa: F403
 
 from geo.gazetteer import place_label
+from search.options import PICTURE_BALANCE
 from ui.widgets import MODEL_COLOURS, MODEL_NAMES, Selectable
 from ui.worldmap import ResultsMap
 
@@ -81,14 +82,14 @@ def short_date(rec: dict) -> str:
         return iso[:10]
 
 
-def CardButton(rec: dict, query: str, balance: float = 0.5) -> FT:
+def CardButton(rec: dict, query: str, balance: float = PICTURE_BALANCE) -> FT:
     """The card itself: it opens the viewer (with the search's balance, which splits its picture terms)."""
     name = PurePath(rec["path"]).name
     score, match = rec.get("score"), rec.get("match")
     when = short_date(rec)
     where = place_label(rec["place"], detail=False) if rec.get("place") else ""
     url = f"/preview?id={rec['id']}" + (f"&q={quote(query)}" if query else "")
-    url += f"&balance={balance:g}" if query and balance != 0.5 else ""
+    url += f"&balance={balance:g}" if query and balance != PICTURE_BALANCE else ""
     return PlainButton(
         Div(
             Img(src=f"/thumb/{rec['id']}", alt=name, loading="lazy", cls="w-full h-full object-cover"),
@@ -115,7 +116,7 @@ def CardButton(rec: dict, query: str, balance: float = 0.5) -> FT:
     )
 
 
-def ResultCard(rec: dict, query: str = "", balance: float = 0.5) -> FT:
+def ResultCard(rec: dict, query: str = "", balance: float = PICTURE_BALANCE) -> FT:
     """A result: the card, selectable as an example picture ('More like these', 'Less like these')."""
     return Selectable(rec, CardButton(rec, query, balance))
 
@@ -198,7 +199,7 @@ def Results(
     show_map: bool = False,
     map_url: str = "",
     more_url: str = "",
-    balance: float = 0.5,
+    balance: float = PICTURE_BALANCE,
 ) -> FT:
     """The results; `more_url`: the same search with another page, asked for as the list's end scrolls into
     view (or by the viewer stepping past the last), drawn in place of this list."""
