@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 from bench.run import make_photo  # noqa: E402
 from bench.scratch import scratch  # noqa: E402
 from indexing.gpu import GpuDecoder, cpu_reason, jpeg_head  # noqa: E402
+from indexing.imageio import jpeg_bytes  # noqa: E402
 
 CAP_S = 40.0  # a load that starves the decoder is reported at the rate it reached by then
 
@@ -111,15 +112,26 @@ def tv_jpegs(stop: threading.Event) -> None:
             [b.cpu() for b in encode_jpeg(small, quality=85)]
 
 
-def pillow_jpegs(stop: threading.Event) -> None:
-    """Pillow's JPEG (quality 85) of 400x300 pictures from host memory, as the CPU threads write thumbnails."""
+def _small_host() -> np.ndarray:
+    """A 400x300 picture in host memory, as the CPU threads encode a thumbnail the GPU resized."""
+    return np.random.default_rng(0).integers(0, 255, (300, 400, 3), dtype=np.uint8)
+
+
+def pillow_jpeg(small: np.ndarray) -> bytes:
     import io
 
     from PIL import Image
 
-    small = np.random.default_rng(0).integers(0, 255, (300, 400, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(small).save(buf, "JPEG", quality=85)
+    return buf.getvalue()
+
+
+def cpu_jpegs(stop: threading.Event, encode: Callable[[np.ndarray], bytes]) -> None:
+    """JPEGs (quality 85) of 400x300 pictures from host memory, as the CPU threads write thumbnails."""
+    small = _small_host()
     while not stop.is_set():
-        Image.fromarray(small).save(io.BytesIO(), "JPEG", quality=85)
+        encode(small)
 
 
 def resizes(blobs: list[bytes], stop: threading.Event, priority: int = -1) -> None:
@@ -232,7 +244,8 @@ def main() -> None:
         ("torchvision's GPU encode_jpeg, 64 thumbnails a call", tv_jpegs, 1),
         ("the resizes of a decoded batch (prepare_batch)", lambda s: resizes(blobs, s), 1),
         ("the resizes on a low-priority stream", lambda s: resizes(blobs, s, 0), 1),
-        ("Pillow's JPEG of 64 thumbnails in 8 threads", pillow_jpegs, 8),
+        ("Pillow's JPEG of 64 thumbnails in 8 threads", lambda s: cpu_jpegs(s, pillow_jpeg), 8),
+        ("libjpeg-turbo's JPEG (simplejpeg, imageio.jpeg_bytes) in 8 threads", lambda s: cpu_jpegs(s, jpeg_bytes), 8),
     ]
     if os.environ.get("CONTENTION_ONLY"):
         loads = [x for x in loads if x[0] in os.environ["CONTENTION_ONLY"].split("|")]
@@ -303,6 +316,9 @@ def main() -> None:
         calls["torchvision encode_jpeg of 64 thumbnails"] = lambda: [b.cpu() for b in encode_jpeg(chw, quality=85)]
     except Exception as e:  # noqa: BLE001 - an older torchvision: no GPU encoder
         out["torchvision encode_jpeg"] = f"{type(e).__name__}: {e}"[:200]
+    host = _small_host()
+    calls["Pillow's JPEG of 64 thumbnails"] = lambda: [pillow_jpeg(host) for _ in range(64)]
+    calls["simplejpeg's JPEG of 64 thumbnails"] = lambda: [jpeg_bytes(host) for _ in range(64)]
     for name, fn in calls.items():
         fn()
         out[f"GIL left to others: {name}"] = gil_share(fn)

@@ -1,6 +1,8 @@
 """The three image towers alone on the GPU (issue 13): how fast each full-size random-initialised tower embeds
-batches already in GPU memory, as the GPU path feeds them, and what CUDA graphs and channels-last memory
-(the VAE's convolutions) change. Says whether "all three >= 400 img/s" is bound by the towers themselves.
+batches already in GPU memory, as the GPU path feeds them, and what CUDA graphs (the product's,
+TorchTower.capture) and channels-last memory (the VAE's convolutions) change, alone and beside Python threads
+that want the GIL (as the GPU stage's other threads do). Says whether "all three >= 400 img/s" is bound by
+the towers themselves.
 
     python bench/gpu_towers.py [--batch 64] [--iters 24] [--out results.json]
 
@@ -13,9 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -39,27 +44,18 @@ def timed(fn, n: int, iters: int) -> float:  # noqa: ANN001
     return round(n * iters / (time.perf_counter() - t), 1)
 
 
-def graphed(module, x):  # noqa: ANN001, ANN201
-    """The module captured once as a CUDA graph on a static input: a call copies the batch in and replays."""
-    import torch
+def python_threads(k: int, stop: threading.Event) -> list[threading.Thread]:
+    """k threads running Python (wanting the GIL all the time), as the GPU stage's readers and commits do in
+    bursts; started."""
 
-    static = x.clone()
-    s = torch.cuda.Stream()
-    s.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(s), torch.inference_mode():
-        for _ in range(3):
-            module(static)
-    torch.cuda.current_stream().wait_stream(s)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph), torch.inference_mode():
-        out = module(static)
+    def spin() -> None:
+        while not stop.is_set():
+            sum(i * i for i in range(500))
 
-    def run(batch):  # noqa: ANN001, ANN202
-        static.copy_(batch)
-        graph.replay()
-        return out
-
-    return run
+    threads = [threading.Thread(target=spin, daemon=True) for _ in range(k)]
+    for t in threads:
+        t.start()
+    return threads
 
 
 def main() -> None:
@@ -82,7 +78,7 @@ def main() -> None:
         "batch": args.batch,
     }
     bs, iters = args.batch, args.iters
-    fns: dict[str, dict] = {}
+    towers: dict[str, tuple] = {}
     for s, e in svc.encoders.items():
         e.load()
         module = e._tower(Tower.IMAGE).module
@@ -95,22 +91,42 @@ def main() -> None:
 
         res = {"input_size": e.input_size, "encode_batch": timed(lambda e=e, x=x: e.encode_batch(x), bs, iters)}
         res["module_fp16"] = timed(plain, bs, iters)
-        g = graphed(module, xh)
-        ref = plain()
-        got = g(xh).float().cpu()
-        res["cuda_graph"] = timed(lambda g=g, xh=xh: g(xh).float().cpu(), bs, iters)
-        res["cuda_graph_max_abs_diff"] = float((got - ref).abs().max())
+        ref = e.encode_batch(x)
+        tower = e._tower(Tower.IMAGE)
+        e.capture(bs)  # the product's CUDA graph (TorchTower.capture), as the GPU stage takes it
+        graph = tower._graph
+        res["cuda_graph"] = timed(lambda e=e, x=x: e.encode_batch(x), bs, iters)
+        res["cuda_graph_max_abs_diff"] = float(np.abs(e.encode_batch(x) - ref).max())
+        res["cuda_graph_padded_half_batch_max_abs_diff"] = float(
+            np.abs(e.encode_batch(x[: bs // 2 + 1]) - ref[: bs // 2 + 1]).max()
+        )
         if s == "texture":
             module.to(memory_format=torch.channels_last)
             xc = xh.contiguous(memory_format=torch.channels_last)
             res["channels_last"] = timed(lambda m=module, xc=xc: m(xc).float().cpu(), bs, iters)
             module.to(memory_format=torch.contiguous_format)
-        fns[s] = {"plain": plain, "graph": lambda g=g, xh=xh: g(xh).float().cpu()}
+        towers[s] = (e, x, tower, graph)
         out[s] = res
         print(s, res, flush=True)
+
+    def all_three() -> None:
+        for e, x, _, _ in towers.values():
+            e.encode_batch(x)
+
+    # the GPU stage's switch interval, and Python threads wanting the GIL beside the tower thread
+    sys.setswitchinterval(0.0002)
     for kind in ("plain", "graph"):
-        out[f"all_three_in_turn_{kind}"] = timed(lambda kind=kind: [f[kind]() for f in fns.values()], bs, iters)
-        print("all three", kind, out[f"all_three_in_turn_{kind}"], flush=True)
+        for _, _, tower, graph in towers.values():
+            tower._graph = graph if kind == "graph" else None
+        for k in (0, 1, 4):
+            stop = threading.Event()
+            threads = python_threads(k, stop)
+            key = f"all_three_in_turn_{kind}" + (f"_beside_{k}_python_threads" if k else "")
+            out[key] = timed(all_three, bs, iters)
+            stop.set()
+            for t in threads:
+                t.join()
+            print(key, out[key], flush=True)
     print(json.dumps(out, indent=2))
     if args.out:
         args.out.write_text(json.dumps(out, indent=2) + "\n")

@@ -49,13 +49,15 @@ DECODE_THREADS = 1  # batches decoded at once (a decoder and a stream each): 2-4
 # priority it decoded 574 img/s, beside the same on a lower one 887, alone 971: bench/gpu_contention.py). A
 # thread of their own instead was slower twice (the decode calls 83-98 -> 154-179 ms; BENCHMARKS.md).
 PREP_STREAM = True
-# Thumbnails by the GPU's JPEG encoder (else Pillow's, in the CPU threads, from the resized picture): over
-# 4,096 photos content 449-502 against 357 img/s, all three 372-374 against 293-294, in one run (BENCHMARKS.md)
+# Thumbnails by the GPU's JPEG encoder (torchvision's nvJPEG, in a thread of its own), else by libjpeg-turbo
+# in the CPU threads from the GPU-resized pictures copied to the host (see imageio.jpeg_bytes): BENCHMARKS.md
 GPU_JPEG_THUMBS = True
 # The thumbnails' JPEGs in a thread of their own, off the decode thread: torchvision's encoder leaves the GIL
 # and the decoder alone (its decode calls 64-72 ms a batch of 64 beside it, 87-108 with nvImageCodec's encoder
 # in the decode thread; BENCHMARKS.md)
 JPEG_THREAD = True
+# The towers replay CUDA graphs captured on the stage's full batches (see TorchTower.capture): BENCHMARKS.md
+TOWER_GRAPHS = True
 
 
 def gpu_memory(decoder: Any) -> int | None:
@@ -99,7 +101,10 @@ class GpuStage:
         self._pending: list[Outcome] = []
         self._pixels = 0
         self._batch_pixels = batch_pixels(gpu_memory(decoder))
-        self._jpeg_thread = JPEG_THREAD
+        self._jpeg_thread = JPEG_THREAD and self._gpu_jpeg  # (the CPU threads' JPEGs need no thread to start)
+        if TOWER_GRAPHS:  # before the decoder's threads start: the capture then has the GPU to itself
+            for e in encoders.values():
+                self._capture(e)
         self._in: queue.Queue = queue.Queue(DEPTH)
         self._mid: queue.Queue = queue.Queue(DEPTH)
         self._jpg: queue.Queue = queue.Queue(DEPTH)  # thumbnails to encode, to the JPEG thread
@@ -121,6 +126,15 @@ class GpuStage:
         ]
         for t in self._threads:
             t.start()
+
+    def _capture(self, encoder: Any) -> None:
+        """The encoder's image tower as a CUDA graph on the stage's full batches (see TorchTower.capture);
+        where that fails, the tower runs as it is."""
+        try:
+            if hasattr(encoder, "capture"):
+                encoder.capture(self._batch_size)
+        except Exception as err:  # noqa: BLE001 - e.g. GPU memory, an op a graph cannot hold
+            log.warning("no CUDA graph of the %s tower (%s): it runs without", getattr(encoder, "spec", "?"), err)
 
     def _took(self, what: str, since: float) -> None:
         with self._seconds_lock:
@@ -364,30 +378,28 @@ class GpuStage:
 
     def _jpegs(self, small: list[Any]) -> list[Any]:
         """The thumbnails as JPEG bytes by the GPU's encoder (it waits for this stream's work), where it runs;
-        else the small pictures as they are, for Pillow in the CPU threads."""
+        else the small pictures as they are, for the CPU threads."""
         if not self._gpu_jpeg or not small:
             return small
         try:
             return self._decoder.encode_jpeg(small)
-        except Exception as err:  # noqa: BLE001 - the thumbnails are then Pillow's, from the CPU threads
-            log.warning("the GPU's JPEG encoder failed (%s): thumbnails by Pillow on the CPU", err)
+        except Exception as err:  # noqa: BLE001 - the thumbnails are then the CPU threads'
+            log.warning("the GPU's JPEG encoder failed (%s): thumbnails encoded on the CPU", err)
             self._gpu_jpeg = False
             return [t.cpu() for t in small]
 
     def _thumb(self, o: Outcome, small: Any, made: Any) -> None:
-        """Write the thumbnail: the GPU encoder's JPEG, or Pillow's JPEG of the picture the GPU resized once its
+        """Write the thumbnail: the GPU encoder's JPEG, or the JPEG of the picture the GPU resized once its
         copy to the host is done. None: the encoder refused this one; the first request draws it from the file,
         as for a lost one."""
-        from PIL import Image
-
-        from indexing.imageio import thumbnail_bytes
+        from indexing.imageio import jpeg_bytes
 
         t = time.perf_counter()
         if small is not None and (o.job.redo or not self._thumbs.read(o.hash)):
             if not isinstance(small, bytes):
                 if made is not None:
                     made.synchronize()
-                small = thumbnail_bytes(Image.fromarray(small.numpy()), self._thumb_side, quality=85, fmt="JPEG")
+                small = jpeg_bytes(small.numpy(), quality=85)
             self._thumbs.write(o.hash, small)
         self._took("thumbnails written (CPU threads)", t)
 
@@ -398,6 +410,7 @@ __all__ = [
     "GPU_BATCH_PIXELS",
     "JPEG_THREAD",
     "PREP_STREAM",
+    "TOWER_GRAPHS",
     "GpuStage",
     "batch_pixels",
     "gpu_memory",

@@ -301,17 +301,26 @@ def _vips_fallback(
     return img, icc, read_exif(fp), xmp, fmt, w, h
 
 
-def thumbnail_bytes(img: Image.Image, size: int, quality: int = 80, fmt: str = "WEBP") -> bytes:
-    """The thumbnail file: WebP (half JPEG's size, 4 ms a picture) on the CPU path; JPEG (0.3 ms) for the GPU
-    path's pictures, already resized there, when its GPU encoder cannot run (its thumbnails are JPEG either way)."""
+def thumbnail_bytes(img: Image.Image, size: int, quality: int = 80) -> bytes:
+    """The CPU path's thumbnail file: WebP (half JPEG's size, 4 ms a picture)."""
     thumb = img.copy()
     thumb.thumbnail((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0)
     buf = io.BytesIO()
-    if fmt == "JPEG":
-        thumb.save(buf, "JPEG", quality=quality)
-    else:  # method 4+ costs 2x the time for ~5% smaller files
-        thumb.save(buf, "WEBP", quality=quality, method=2)
+    thumb.save(buf, "WEBP", quality=quality, method=2)  # method 4+ costs 2x the time for ~5% smaller files
     return buf.getvalue()
+
+
+def jpeg_bytes(pixels: np.ndarray, quality: int = 85) -> bytes:
+    """A JPEG (4:2:0) of an (h, w, 3) uint8 RGB array already at its size: the GPU path's thumbnails, made in
+    the CPU threads. By libjpeg-turbo through simplejpeg (the `gpu` extra), which leaves the GIL to the stage's
+    threads while it encodes, where Pillow's encoder holds it throughout (BENCHMARKS.md); else by Pillow."""
+    try:
+        import simplejpeg
+    except ImportError:
+        buf = io.BytesIO()
+        Image.fromarray(pixels).save(buf, "JPEG", quality=quality)
+        return buf.getvalue()
+    return simplejpeg.encode_jpeg(np.ascontiguousarray(pixels), quality=quality, colorsubsampling="420")
 
 
 def preview_bytes(

@@ -253,6 +253,13 @@ class Encoder(ABC):
         a PyTorch tower takes where it lies (no round trip through the host)."""
         return l2_normalise(self._tower(Tower.IMAGE)(x))
 
+    def capture(self, n: int) -> None:
+        """Batches of n pictures through the image tower from a CUDA graph (a PyTorch tower on CUDA; nothing
+        otherwise): the GPU path's, see TorchTower.capture."""
+        tower = self._tower(Tower.IMAGE)
+        if isinstance(tower, TorchTower):
+            tower.capture(n, self.input_size)
+
     def encode_text(self, texts: list[str]) -> np.ndarray:
         if not self.has_text:
             self._tokenize(texts)  # raises with the reason
@@ -265,7 +272,8 @@ class Encoder(ABC):
 
 
 class TorchTower:
-    """A PyTorch tower: numpy in, float32 numpy out, fp16 on CUDA."""
+    """A PyTorch tower: numpy in, float32 numpy out, fp16 on CUDA; on CUDA, batches replayed from a CUDA graph
+    once capture() made one."""
 
     def __init__(self, module: Any, device: str) -> None:
         import torch
@@ -274,6 +282,15 @@ class TorchTower:
         self._dtype = torch.float16 if device == "cuda" else torch.float32
         self._device = torch.device(device)
         self.module = module.eval().to(self._device, self._dtype)
+        self._graph: _Graph | None = None
+
+    def capture(self, n: int, size: int) -> None:
+        """A CUDA graph of the tower on batches of n (3, size, size) pictures (on CUDA only; nothing elsewhere).
+        A batch of the GPU path's then costs the GIL a few calls, not one a kernel: beside the pipeline's other
+        threads each of those waits for the GIL (BENCHMARKS.md). Batches of more than half of n replay it
+        padded; others, and queries, run as they are."""
+        if self._device.type == "cuda" and (self._graph is None or self._graph.n != n):
+            self._graph = _Graph(self.module, self._torch.zeros((n, 3, size, size), dtype=self._dtype, device="cuda"))
 
     def __call__(self, x: Any) -> np.ndarray:
         torch = self._torch
@@ -281,7 +298,44 @@ class TorchTower:
         if t.is_floating_point():
             t = t.to(self._dtype)
         with torch.inference_mode():
+            if (g := self._graph) is not None and g.fits(t):
+                return g(t)
             return self.module(t).float().cpu().numpy()
+
+
+class _Graph:
+    """A module captured once as a CUDA graph on a static input batch: a call copies its batch in (padded with
+    whatever the last one left) and replays; one call at a time."""
+
+    def __init__(self, module: Any, static: Any) -> None:
+        import torch
+
+        self.n, self._x = int(static.shape[0]), static
+        self._lock = threading.Lock()
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side), torch.inference_mode():
+            for _ in range(2):  # the warm-up the capture needs (cuBLAS handles, autotuning) off the graph
+                module(static)
+        torch.cuda.current_stream().wait_stream(side)
+        self._graph = torch.cuda.CUDAGraph()
+        # thread_local: the other threads' CUDA calls (the decoder's) go on while this one captures
+        with torch.cuda.graph(self._graph, capture_error_mode="thread_local"), torch.inference_mode():
+            self._y = module(static)
+
+    def fits(self, t: Any) -> bool:
+        return (
+            t.is_cuda
+            and t.dtype == self._x.dtype
+            and t.shape[1:] == self._x.shape[1:]
+            and self.n / 2 < len(t) <= self.n
+        )
+
+    def __call__(self, t: Any) -> np.ndarray:
+        with self._lock:
+            self._x[: len(t)].copy_(t)
+            self._graph.replay()
+            return self._y[: len(t)].float().cpu().numpy()
 
 
 def l2_normalise(x: np.ndarray) -> np.ndarray:
