@@ -51,7 +51,7 @@ DECODE_THREADS = 1  # batches decoded at once (a decoder and a stream each): 2-4
 PREP_STREAM = True
 # Thumbnails by the GPU's JPEG encoder (torchvision's nvJPEG, in a thread of its own), else by libjpeg-turbo
 # in the CPU threads from the GPU-resized pictures copied to the host (see imageio.jpeg_bytes): BENCHMARKS.md
-GPU_JPEG_THUMBS = True
+GPU_JPEG_SHARE = 1.0  # of each batch's thumbnails, the share the GPU's encoder takes; the rest the CPU's
 # The thumbnails' JPEGs in a thread of their own, off the decode thread: torchvision's encoder leaves the GIL
 # and the decoder alone (its decode calls 64-72 ms a batch of 64 beside it, 87-108 with nvImageCodec's encoder
 # in the decode thread; BENCHMARKS.md)
@@ -97,7 +97,7 @@ class GpuStage:
         settings: the batch size and the thumbnails' size."""
         self._decoder, self._encoders, self._thumbs = decoder, encoders, thumbs
         self._thumb_side, self._batch_size, self._cpu = settings.thumbnail_size, settings.batch_size, cpu
-        self._gpu_jpeg = GPU_JPEG_THUMBS and hasattr(decoder, "encode_jpeg")
+        self._gpu_jpeg = GPU_JPEG_SHARE > 0 and hasattr(decoder, "encode_jpeg")
         self._pending: list[Outcome] = []
         self._pixels = 0
         self._batch_pixels = batch_pixels(gpu_memory(decoder))
@@ -109,7 +109,8 @@ class GpuStage:
         self._mid: queue.Queue = queue.Queue(DEPTH)
         self._jpg: queue.Queue = queue.Queue(DEPTH)  # thumbnails to encode, to the JPEG thread
         self._out: queue.Queue = queue.Queue()
-        self._pool = ThreadPoolExecutor(max(2, workers // 2), thread_name_prefix="gpu-thumbs")
+        self._writers = max(2, workers // 2)
+        self._pool = ThreadPoolExecutor(self._writers, thread_name_prefix="gpu-thumbs")
         self._interval = sys.getswitchinterval()
         sys.setswitchinterval(min(self._interval, SWITCH_INTERVAL))
         self._stop = threading.Event()
@@ -301,31 +302,43 @@ class GpuStage:
         # writes come with a future
         thumbs: Future = Future()
         self._put(self._mid, (done, inputs, made, thumbs, cpu))
+        k = self._gpu_share(len(small))  # the GPU encoder's share first, the CPU threads' at once
+        early = self._writes(done[k:], small[k:], made)
+        job = (done[:k], small[:k], made, thumbs, early)
         if self._jpeg_thread:
-            self._put(self._jpg, (done, small, made, thumbs))
+            self._put(self._jpg, job)
         else:
-            self._encode((done, small, made, thumbs), wait=False)
+            self._encode(job, wait=False)
         # (where the resizes failed half-way, an event after whatever of them was queued: the decoder must not
         # write into pictures a kernel may still read)
         return made if made is not None else self._event()
 
-    def _encode(self, job: tuple[list[Outcome], list[Any], Any, Future], wait: bool = True) -> None:
-        """A batch's thumbnails as JPEGs (`wait`: once `made`, the event after which they are whole, is passed on
-        this thread's stream), each written by a CPU thread; the writes handed to the towers by the future."""
-        done, small, made, thumbs = job
+    def _encode(self, job: tuple[list[Outcome], list[Any], Any, Future, list[Future]], wait: bool = True) -> None:
+        """The GPU encoder's share of a batch's thumbnails as JPEGs (`wait`: once `made`, the event after which
+        they are whole, is passed on this thread's stream), written by the CPU threads; the writes, with the CPU
+        threads' share's (`early`), handed to the towers by the future."""
+        done, small, made, thumbs, early = job
         t = time.perf_counter()
         try:
-            if made is not None and wait:
+            if made is not None and wait and small:
                 import torch
 
                 torch.cuda.current_stream().wait_event(made)
-            small = self._jpegs(small)
-            writes = [self._pool.submit(self._thumb, o, small[i], made) for i, o in enumerate(done)]
+            writes = early + self._writes(done, self._jpegs(small), made)
         except BaseException as err:  # the tower thread waits on this future: it must not wait forever
             thumbs.set_exception(err)
             raise
         thumbs.set_result(writes)
         self._took("thumbnail JPEGs (GPU)", t)
+
+    def _gpu_share(self, n: int) -> int:
+        """How many of a batch's n thumbnails (the first) the GPU's encoder takes."""
+        return round(n * GPU_JPEG_SHARE) if self._gpu_jpeg else 0
+
+    def _writes(self, done: list[Outcome], small: list[Any], made: Any) -> list[Future]:
+        """The thumbnails handed to the CPU threads, a share of them a thread (one wait, one task each)."""
+        k = max(1, -(-len(done) // self._writers))
+        return [self._pool.submit(self._write, done[i : i + k], small[i : i + k], made) for i in range(0, len(done), k)]
 
     def _prepare(
         self, batch: list[Outcome], images: list[Any]
@@ -341,6 +354,8 @@ class GpuStage:
         wanted = {s: (self._encoders[s].input_size, *self._encoders[s].input_norm()) for s in spaces}
         decoded = [im for im in images if im is not None]
         inputs, small = prepare_batch(decoded, wanted, self._thumb_side, host_thumbs=not self._gpu_jpeg)
+        k = self._gpu_share(len(small))  # the CPU threads' share copied to the host (queued, pinned)
+        small[k:] = [x.to("cpu", non_blocking=True) for x in small[k:]] if self._gpu_jpeg else small[k:]
         return done, refused, inputs, small, self._event() if decoded[0].is_cuda else None
 
     def _tower_loop(self) -> None:
@@ -388,19 +403,18 @@ class GpuStage:
             self._gpu_jpeg = False
             return [t.cpu() for t in small]
 
-    def _thumb(self, o: Outcome, small: Any, made: Any) -> None:
-        """Write the thumbnail: the GPU encoder's JPEG, or the JPEG of the picture the GPU resized once its
-        copy to the host is done. None: the encoder refused this one; the first request draws it from the file,
-        as for a lost one."""
+    def _write(self, done: list[Outcome], small: list[Any], made: Any) -> None:
+        """Write thumbnails: the GPU encoder's JPEGs, or JPEGs of the pictures the GPU resized once their copy to
+        the host is done (`made`). None: the encoder refused this one; the first request draws it from the
+        file, as for a lost one."""
         from indexing.imageio import jpeg_bytes
 
         t = time.perf_counter()
-        if small is not None and (o.job.redo or not self._thumbs.read(o.hash)):
-            if not isinstance(small, bytes):
-                if made is not None:
-                    made.synchronize()
-                small = jpeg_bytes(small.numpy(), quality=85)
-            self._thumbs.write(o.hash, small)
+        if made is not None and not all(isinstance(x, bytes | None) for x in small):
+            made.synchronize()
+        for o, x in zip(done, small, strict=True):
+            if x is not None and (o.job.redo or not self._thumbs.read(o.hash)):
+                self._thumbs.write(o.hash, x if isinstance(x, bytes) else jpeg_bytes(x.numpy(), quality=85))
         self._took("thumbnails written (CPU threads)", t)
 
 

@@ -372,6 +372,26 @@ def test_the_gpu_paths_thumbnails_are_jpeg_and_served_as_such(
     assert len(list(svc.thumbs.root.glob(f"*/{row.hash}.*"))) == 1
 
 
+@pytest.mark.parametrize("simplejpeg", [True, False])
+def test_the_cpu_threads_thumbnail_jpegs(upright: Path, tmp_path: Path, monkeypatch, simplejpeg: bool) -> None:  # noqa: ANN001
+    """imageio.jpeg_bytes: a 4:2:0 JPEG of the GPU-resized picture, by libjpeg-turbo through simplejpeg or, without
+    it, by Pillow; read back by ImageMagick (not by the code that wrote it) with the picture's size and pixels."""
+    import sys
+
+    from indexing.imageio import jpeg_bytes
+
+    if not simplejpeg:
+        monkeypatch.setitem(sys.modules, "simplejpeg", None)  # its import then fails: Pillow's encoder
+    pixels = np.asarray(Image.open(upright).convert("RGB"))[:, :300]  # a view, not contiguous: as a crop comes
+    data = jpeg_bytes(pixels, quality=85)
+    (tmp_path / "t.jpg").write_bytes(data)
+    size = run("identify", "-format", "%w %h %[jpeg:sampling-factor]", tmp_path / "t.jpg").split()
+    assert size == ["300", "240", "2x2,1x1,1x1"]  # 4:2:0
+    run("convert", tmp_path / "t.jpg", tmp_path / "t.png")  # decoded by ImageMagick
+    back = np.asarray(Image.open(tmp_path / "t.png").convert("RGB")).astype(np.float32)
+    assert np.abs(back - pixels).mean() < 4  # quality 85 of a smooth scene
+
+
 def test_a_jpegs_header_alone_gives_the_probe_process_what_the_whole_file_gives(upright: Path, tmp_path: Path) -> None:
     """The GPU path probes in processes from the bytes before the first scan: a phone-like JPEG tagged by
     exiftool (orientation, time, GPS, an XMP rating) reads the same from its header as from the whole file."""
