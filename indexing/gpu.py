@@ -15,6 +15,7 @@ What goes to the CPU path instead, and why (the CPU path is what the GPU path mu
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import struct
 import threading
@@ -201,9 +202,10 @@ class GpuDecoder:
             self._own.decoder = self._nv.Decoder(**options)
         return self._own.decoder
 
-    def warm(self) -> None:
+    def warm(self, jpeg: bool = False) -> None:
         """This thread's decoder made and run once on a small JPEG, so that its start (handles, buffers, the first
-        kernels) is not the first batch's: the decode thread does it while the readers read."""
+        kernels) is not the first batch's: the decode thread does it while the readers read; `jpeg`: the JPEG
+        encoder too."""
         import io
 
         from PIL import Image
@@ -217,8 +219,9 @@ class GpuDecoder:
             self._choice, self._own.decoder = self._choice + 1, None
             self._first_decoder()
             images = self.decode([buf.getvalue()] * 2)
-        with contextlib.suppress(Exception):  # an encoder that fails is the stage's to report, on the first batch
-            self.encode_jpeg([im for im in images if im is not None])
+        if jpeg:
+            with contextlib.suppress(Exception):  # an encoder that fails is the stage's to report, on its first batch
+                self.encode_jpeg([im for im in images if im is not None])
 
     def decode(self, blobs: Sequence[bytes], reuse: int = 0) -> list[Any]:
         """reuse=k: decode into the buffers of the pictures this thread's k-th last reuse call gave (the caller
@@ -302,6 +305,25 @@ def _reduced(images: Sequence[Any], idx: list[int], need: int) -> Any:
     return torch.cat(parts) if len(parts) > 1 else parts[0]
 
 
+@functools.cache
+def _norm(mean: Sequence[float], std: Sequence[float], dev: Any) -> tuple[Any, Any]:
+    """An encoder's (mean, std) as (1, 3, 1, 1) tensors on the device, made once: made a batch, each was a copy
+    from pageable host memory, which waits for the stream's work so far (the decode thread stalled on it)."""
+    import torch
+
+    return torch.tensor(mean, device=dev).view(1, 3, 1, 1), torch.tensor(std, device=dev).view(1, 3, 1, 1)
+
+
+def _rows(idx: list[int], dev: Any) -> Any:
+    """Where a size group's pictures go in the batch: a slice where they follow each other (the usual: one
+    camera's photos), so that no index list is copied to the device (a copy that waits, as in _norm)."""
+    if idx == list(range(idx[0], idx[0] + len(idx))):
+        return slice(idx[0], idx[0] + len(idx))
+    import torch
+
+    return torch.tensor(idx).pin_memory().to(dev, non_blocking=True) if dev.type == "cuda" else idx
+
+
 def prepare_batch(
     images: Sequence[Any],
     inputs: dict[str, tuple[int, Sequence[float], Sequence[float]]],
@@ -335,9 +357,8 @@ def prepare_batch(
                 x = F.interpolate(batch, size=(nh, nw), mode="bicubic", antialias=True, align_corners=False)
             top, left = int(round((nh - size) / 2.0)), int(round((nw - size) / 2.0))
             x = x[:, :, top : top + size, left : left + size].float().clamp_(0, 255) / 255.0
-            m = torch.tensor(mean, device=dev).view(1, 3, 1, 1)
-            s = torch.tensor(std, device=dev).view(1, 3, 1, 1)
-            out[name][idx] = (x - m) / s
+            m, s = _norm(tuple(mean), tuple(std), dev)
+            out[name][_rows(idx, dev)] = (x - m) / s
         if thumb_side:
             scale = min(1.0, thumb_side / max(h, w))
             th, tw = max(1, round(h * scale)), max(1, round(w * scale))

@@ -49,9 +49,11 @@ DECODE_THREADS = 1  # batches decoded at once (a decoder and a stream each): 2-4
 # priority it decoded 574 img/s, beside the same on a lower one 887, alone 971: bench/gpu_contention.py). A
 # thread of their own instead was slower twice (the decode calls 83-98 -> 154-179 ms; BENCHMARKS.md).
 PREP_STREAM = True
-# Thumbnails by the GPU's JPEG encoder (torchvision's nvJPEG, in a thread of its own), else by libjpeg-turbo
-# in the CPU threads from the GPU-resized pictures copied to the host (see imageio.jpeg_bytes): BENCHMARKS.md
-GPU_JPEG_SHARE = 1.0  # of each batch's thumbnails, the share the GPU's encoder takes; the rest the CPU's
+# Thumbnails by libjpeg-turbo in the CPU threads from the GPU-resized pictures copied to the host (see
+# imageio.jpeg_bytes; 16 KB, 4:2:0), else by the GPU's JPEG encoder (torchvision's nvJPEG, in a thread of its
+# own; 25 KB, 4:4:4). Over 4,096 photos in one run, content 555/478 against 473/560 img/s, all three 457/432
+# against 422/418; half each lost to both (BENCHMARKS.md)
+GPU_JPEG_THUMBS = False
 # The thumbnails' JPEGs in a thread of their own, off the decode thread: torchvision's encoder leaves the GIL
 # and the decoder alone (its decode calls 64-72 ms a batch of 64 beside it, 87-108 with nvImageCodec's encoder
 # in the decode thread; BENCHMARKS.md)
@@ -97,7 +99,7 @@ class GpuStage:
         settings: the batch size and the thumbnails' size."""
         self._decoder, self._encoders, self._thumbs = decoder, encoders, thumbs
         self._thumb_side, self._batch_size, self._cpu = settings.thumbnail_size, settings.batch_size, cpu
-        self._gpu_jpeg = GPU_JPEG_SHARE > 0 and hasattr(decoder, "encode_jpeg")
+        self._gpu_jpeg = GPU_JPEG_THUMBS and hasattr(decoder, "encode_jpeg")
         self._pending: list[Outcome] = []
         self._pixels = 0
         self._batch_pixels = batch_pixels(gpu_memory(decoder))
@@ -245,7 +247,7 @@ class GpuStage:
             prep = self._stream(priority=0) if PREP_STREAM else contextlib.nullcontext()
             if hasattr(self._decoder, "warm"):
                 try:
-                    self._decoder.warm()
+                    self._decoder.warm(jpeg=self._gpu_jpeg)
                 except Exception as err:  # noqa: BLE001 - a decoder that cannot run fails each batch to the CPU
                     log.warning("the GPU decoder failed its warm-up: %s", err)
             while (batch := self._get(self._in)) is not None:
@@ -302,43 +304,35 @@ class GpuStage:
         # writes come with a future
         thumbs: Future = Future()
         self._put(self._mid, (done, inputs, made, thumbs, cpu))
-        k = self._gpu_share(len(small))  # the GPU encoder's share first, the CPU threads' at once
-        early = self._writes(done[k:], small[k:], made)
-        job = (done[:k], small[:k], made, thumbs, early)
         if self._jpeg_thread:
-            self._put(self._jpg, job)
+            self._put(self._jpg, (done, small, made, thumbs))
         else:
-            self._encode(job, wait=False)
+            self._encode((done, small, made, thumbs), wait=False)
         # (where the resizes failed half-way, an event after whatever of them was queued: the decoder must not
         # write into pictures a kernel may still read)
         return made if made is not None else self._event()
 
-    def _encode(self, job: tuple[list[Outcome], list[Any], Any, Future, list[Future]], wait: bool = True) -> None:
-        """The GPU encoder's share of a batch's thumbnails as JPEGs (`wait`: once `made`, the event after which
-        they are whole, is passed on this thread's stream), written by the CPU threads; the writes, with the CPU
-        threads' share's (`early`), handed to the towers by the future."""
-        done, small, made, thumbs, early = job
+    def _encode(self, job: tuple[list[Outcome], list[Any], Any, Future], wait: bool = True) -> None:
+        """A batch's thumbnails as JPEGs by the GPU's encoder (`wait`: once `made`, the event after which they are
+        whole, is passed on this thread's stream), or as they are for the CPU threads' encoder; written by the
+        CPU threads, the writes handed to the towers by the future."""
+        done, small, made, thumbs = job
         t = time.perf_counter()
         try:
             if made is not None and wait and small:
                 import torch
 
                 torch.cuda.current_stream().wait_event(made)
-            writes = early + self._writes(done, self._jpegs(small), made)
+            small = self._jpegs(small)
+            k = max(1, -(-len(done) // self._writers))  # a share of the batch a thread: one wait, one task each
+            writes = [
+                self._pool.submit(self._write, done[i : i + k], small[i : i + k], made) for i in range(0, len(done), k)
+            ]
         except BaseException as err:  # the tower thread waits on this future: it must not wait forever
             thumbs.set_exception(err)
             raise
         thumbs.set_result(writes)
         self._took("thumbnail JPEGs (GPU)", t)
-
-    def _gpu_share(self, n: int) -> int:
-        """How many of a batch's n thumbnails (the first) the GPU's encoder takes."""
-        return round(n * GPU_JPEG_SHARE) if self._gpu_jpeg else 0
-
-    def _writes(self, done: list[Outcome], small: list[Any], made: Any) -> list[Future]:
-        """The thumbnails handed to the CPU threads, a share of them a thread (one wait, one task each)."""
-        k = max(1, -(-len(done) // self._writers))
-        return [self._pool.submit(self._write, done[i : i + k], small[i : i + k], made) for i in range(0, len(done), k)]
 
     def _prepare(
         self, batch: list[Outcome], images: list[Any]
@@ -354,8 +348,6 @@ class GpuStage:
         wanted = {s: (self._encoders[s].input_size, *self._encoders[s].input_norm()) for s in spaces}
         decoded = [im for im in images if im is not None]
         inputs, small = prepare_batch(decoded, wanted, self._thumb_side, host_thumbs=not self._gpu_jpeg)
-        k = self._gpu_share(len(small))  # the CPU threads' share copied to the host (queued, pinned)
-        small[k:] = [x.to("cpu", non_blocking=True) for x in small[k:]] if self._gpu_jpeg else small[k:]
         return done, refused, inputs, small, self._event() if decoded[0].is_cuda else None
 
     def _tower_loop(self) -> None:

@@ -282,9 +282,13 @@ class DyingStandIn(PillowStandIn):
 
 
 def test_a_stage_that_dies_after_handing_a_batch_on_fails_the_run_without_hanging(
-    settings, shared_encoder, tmp_path: Path
+    settings, shared_encoder, tmp_path: Path, monkeypatch
 ) -> None:  # noqa: ANN001
     import threading
+
+    import indexing.gpu_stage
+
+    monkeypatch.setattr(indexing.gpu_stage, "GPU_JPEG_THUMBS", True)  # the JPEG thread, and its encoder dies
 
     from services import StyleSeek
     from settings import Settings
@@ -330,13 +334,21 @@ class BrokenJpegStandIn(PillowStandIn):
         raise RuntimeError("nvjpeg encoder: out of memory (simulated)")
 
 
-@pytest.mark.parametrize("decoder", [JpegStandIn, PillowStandIn, BrokenJpegStandIn])
+@pytest.mark.parametrize(
+    ("decoder", "gpu_jpegs"),
+    [(JpegStandIn, True), (JpegStandIn, False), (PillowStandIn, True), (BrokenJpegStandIn, True)],
+)
 def test_the_gpu_paths_thumbnails_are_jpeg_and_served_as_such(
-    settings, shared_encoder, tmp_path: Path, decoder
+    settings, shared_encoder, tmp_path: Path, monkeypatch, decoder, gpu_jpegs: bool
 ) -> None:  # noqa: ANN001
-    """JPEGs of the picture the GPU stage resized: by the decoder's JPEG encoder, or (a decoder without one, or
-    one that fails) by Pillow in the stage's CPU threads; the CPU path's stay WebP."""
+    """JPEGs of the picture the GPU stage resized: by the CPU threads' encoder (the default), by the decoder's
+    JPEG encoder where GPU_JPEG_THUMBS asks for it, or by the CPU threads where it has none or it fails; the
+    CPU path's stay WebP."""
     from starlette.testclient import TestClient
+
+    import indexing.gpu_stage
+
+    monkeypatch.setattr(indexing.gpu_stage, "GPU_JPEG_THUMBS", gpu_jpegs)
 
     from app import create_app
     from services import StyleSeek
@@ -354,7 +366,7 @@ def test_the_gpu_paths_thumbnails_are_jpeg_and_served_as_such(
     stand_in = decoder()
     report = svc.indexer(gpu=stand_in).run([lib])
     assert (report.indexed, report.failed) == (5, 0)
-    assert getattr(stand_in, "encoded", 3) == 3  # 4 JPEGs, every third refused: 3 thumbnails by its encoder
+    assert getattr(stand_in, "encoded", 3) == (3 if gpu_jpegs else 0)  # 4 JPEGs, every third refused
     client = TestClient(create_app(s, services=svc), base_url="http://127.0.0.1")
     for p in sorted(lib.iterdir()):
         row = svc.image_by_path(p)
