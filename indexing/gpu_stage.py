@@ -58,6 +58,9 @@ GPU_JPEG_THUMBS = False
 # and the decoder alone (its decode calls 64-72 ms a batch of 64 beside it, 87-108 with nvImageCodec's encoder
 # in the decode thread; BENCHMARKS.md)
 JPEG_THREAD = True
+# Batches embedded whose thumbnails may still be written before the towers wait for the oldest: the towers go
+# on to the next batch instead of waiting for each one's thumbnails (0: they wait, as before). BENCHMARKS.md
+THUMB_LAG = 4
 # The towers replay CUDA graphs captured on the stage's full batches (see TorchTower.capture): BENCHMARKS.md
 TOWER_GRAPHS = True
 
@@ -351,6 +354,7 @@ class GpuStage:
         return done, refused, inputs, small, self._event() if decoded[0].is_cuda else None
 
     def _tower_loop(self) -> None:
+        waiting: deque = deque()  # embedded batches whose thumbnails or CPU-path files are not all done
         with self._stream():
             while (item := self._get(self._mid)) is not None:
                 done, inputs, made, thumbs, cpu = item
@@ -358,16 +362,28 @@ class GpuStage:
                 vectors = self._embed(done, inputs, made)
                 del inputs
                 self._took("towers (GPU)", t)
-                t = time.perf_counter()
-                writes = thumbs.result()
-                results = [f.result() for f in [*writes, *cpu]]
-                self._took("tower thread waiting for thumbnails / CPU path", t)
-                out = results[len(writes) :]
-                for i, o in enumerate(done):
-                    kind = "fill" if o.job.fill_id is not None else "ready"
-                    vecs = {s: v[rows.index(i)] for s, (rows, v) in vectors.items() if i in rows}
-                    out.append(Outcome(o.job, kind, hash=o.hash, vectors=vecs, row=o.row if kind == "ready" else {}))
-                self._out.put(out)
+                waiting.append((done, vectors, thumbs, cpu))
+                self._hand_on(waiting, THUMB_LAG)
+            self._hand_on(waiting, 0)
+
+    def _hand_on(self, waiting: deque, lag: int) -> None:
+        """Hand the embedded batches on to the main thread, in order, once their thumbnails are written and their
+        CPU-path files done; waits for the oldest while more than `lag` batches wait."""
+        while waiting:
+            done, vectors, thumbs, cpu = waiting[0]
+            if len(waiting) <= lag and not (thumbs.done() and all(f.done() for f in [*thumbs.result(), *cpu])):
+                return
+            t = time.perf_counter()
+            writes = thumbs.result()
+            results = [f.result() for f in [*writes, *cpu]]
+            self._took("tower thread waiting for thumbnails / CPU path", t)
+            waiting.popleft()
+            out = results[len(writes) :]
+            for i, o in enumerate(done):
+                kind = "fill" if o.job.fill_id is not None else "ready"
+                vecs = {s: v[rows.index(i)] for s, (rows, v) in vectors.items() if i in rows}
+                out.append(Outcome(o.job, kind, hash=o.hash, vectors=vecs, row=o.row if kind == "ready" else {}))
+            self._out.put(out)
 
     def _embed(self, done: list[Outcome], inputs: dict[str, Any], made: Any) -> dict[str, tuple[list[int], np.ndarray]]:
         """Each space's (rows of `done`, embeddings) from the inputs made for them, once `made` (the event after
@@ -416,6 +432,7 @@ __all__ = [
     "GPU_BATCH_PIXELS",
     "JPEG_THREAD",
     "PREP_STREAM",
+    "THUMB_LAG",
     "TOWER_GRAPHS",
     "GpuStage",
     "batch_pixels",

@@ -128,9 +128,18 @@ class PillowStandIn:
         return out
 
 
-@pytest.mark.parametrize(("decode_threads", "jpeg_thread"), [(1, True), (2, True), (1, False)])
+@pytest.mark.parametrize(
+    ("decode_threads", "gpu_jpegs", "lag"), [(1, False, 4), (2, True, 4), (1, True, 0), (1, False, 0)]
+)
 def test_the_indexer_gpu_branch_matches_the_cpu_path(
-    settings, shared_encoder, shared_style_encoders, tmp_path: Path, monkeypatch, decode_threads: int, jpeg_thread: bool
+    settings,
+    shared_encoder,
+    shared_style_encoders,
+    tmp_path: Path,
+    monkeypatch,
+    decode_threads: int,
+    gpu_jpegs: bool,
+    lag: int,
 ) -> None:  # noqa: ANN001
     import indexing.gpu_stage
     from services import StyleSeek
@@ -153,12 +162,14 @@ def test_the_indexer_gpu_branch_matches_the_cpu_path(
         style_encoders=shared_style_encoders,
     )
     monkeypatch.setattr(indexing.gpu_stage, "DECODE_THREADS", decode_threads)
-    monkeypatch.setattr(indexing.gpu_stage, "JPEG_THREAD", jpeg_thread)  # thumbnails' JPEGs in a thread of their own
-    stand_in = PillowStandIn(decode_threads)
+    monkeypatch.setattr(indexing.gpu_stage, "GPU_JPEG_THUMBS", gpu_jpegs)  # the GPU's encoder, in a thread of its own
+    monkeypatch.setattr(indexing.gpu_stage, "THUMB_LAG", lag)  # the towers go on while thumbnails are written
+    stand_in = (JpegStandIn if gpu_jpegs else PillowStandIn)(decode_threads)
     report = gpu.indexer(gpu=stand_in).run([lib])
     assert (report.indexed, report.failed) == (14, 0)
     jpegs = [p for p in lib.rglob("*.jpg") if p.name != "cmyk.jpg"]
     assert stand_in.seen == len(jpegs) and max(stand_in.batches) <= 4  # only the JPEGs it may take, in batches
+    assert (getattr(stand_in, "encoded", 0) > 0) == gpu_jpegs  # thumbnails by its encoder only when asked
     assert len(stand_in.threads) == decode_threads  # batches decoded at once, each thread ending in turn
     for path in sorted(lib.rglob("*.*")):
         a, b = cpu.image_by_path(path), gpu.image_by_path(path)
@@ -233,8 +244,8 @@ def test_towers_take_a_tensor_batch_as_they_take_arrays(shared_encoder) -> None:
 class JpegStandIn(PillowStandIn):
     """The stand-in with the GPU decoder's JPEG encoder (Pillow here): thumbnails come back as JPEG bytes."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, threads: int = 1) -> None:
+        super().__init__(threads)
         self.encoded = 0
 
     def encode_jpeg(self, images: list) -> list:
