@@ -1,11 +1,12 @@
-"""The GPU path's stages (issue 13): the batched decode with every resize; the thumbnails' JPEGs; and the
-towers, each in a thread of its own with short queues between them, so that the hardware decoder, the GPU's
-other work, the models, the CPU threads (read, hash, thumbnail files) and the main thread's commits all work at
-once. The towers take the inputs where they were made, in GPU memory; only the embeddings and the 400 px
-thumbnails come back to the host.
+"""The GPU path's stages (issue 13): the batched decode with every resize, and the towers, each in a thread
+of its own with short queues between them; the thumbnails' JPEGs in the CPU threads, so that the hardware
+decoder, the GPU's other work, the models, the CPU threads (read, hash, thumbnails) and the main thread's
+commits all work at once. The towers take the inputs where they were made, in GPU memory (replaying CUDA
+graphs: a few GIL hand-overs a batch, not one a kernel); only the embeddings and the 400 px thumbnails come
+back to the host.
 
     readers -> main: submit(batch) -> [decode, resizes] -> [towers] -> main: ready() -> commit
-                                                        -> [thumbnail JPEGs] -> CPU threads: write
+                                                        -> CPU threads: thumbnail JPEGs, written
 
 The decode thread issues each batch's resizes on a stream of lower priority than the decoder's, so that the
 GPU runs them while the hardware engine decodes the next batch and the decoder's own kernels go first. The
@@ -38,9 +39,8 @@ from indexing.work import Outcome
 log = logging.getLogger(__name__)
 
 DEPTH = 2  # batches waiting before each stage: enough to keep both busy, and GPU memory bounded
-# The stage threads make many short GPU calls, each giving the GIL up and waiting to get it back; behind the
-# reader threads' Python work that wait is up to the switch interval (5 ms) each time. A shorter interval while
-# the stage runs: measured on the H100, see BENCHMARKS.md.
+# Each GPU call of the stage's threads gives the GIL up and waits to get it back, behind the readers' Python up
+# to the switch interval (5 ms): a shorter one while the stage runs (measured on the H100, BENCHMARKS.md)
 SWITCH_INTERVAL = 0.0002
 GPU_BATCH_PIXELS = 800_000_000  # a decode call's pixels (2.4 GB decoded): 64 12-MP photos, 8 100-MP scans
 GPU_MEMORY_SHARE = 0.2  # at most this share of the GPU's memory for the decoder's buffer sets: see batch_pixels
@@ -49,19 +49,13 @@ DECODE_THREADS = 1  # batches decoded at once (a decoder and a stream each): 2-4
 # priority it decoded 574 img/s, beside the same on a lower one 887, alone 971: bench/gpu_contention.py). A
 # thread of their own instead was slower twice (the decode calls 83-98 -> 154-179 ms; BENCHMARKS.md).
 PREP_STREAM = True
-# Thumbnails by libjpeg-turbo in the CPU threads from the GPU-resized pictures copied to the host (see
-# imageio.jpeg_bytes; 16 KB, 4:2:0), else by the GPU's JPEG encoder (torchvision's nvJPEG, in a thread of its
-# own; 25 KB, 4:4:4). Over 4,096 photos in one run, content 555/478 against 473/560 img/s, all three 457/432
-# against 422/418; half each lost to both (BENCHMARKS.md)
+# Thumbnails by libjpeg-turbo in the CPU threads from the GPU-resized pictures (imageio.jpeg_bytes: 16 KB,
+# 4:2:0), else by the GPU's encoder (nvJPEG, 25 KB, 4:4:4) in a thread of its own (JPEG_THREAD, off the
+# decoder's): in one run, content 530-562 against 448-468 img/s, all three 424-490 against 404-429 (BENCHMARKS.md)
 GPU_JPEG_THUMBS = False
-# The thumbnails' JPEGs in a thread of their own, off the decode thread: torchvision's encoder leaves the GIL
-# and the decoder alone (its decode calls 64-72 ms a batch of 64 beside it, 87-108 with nvImageCodec's encoder
-# in the decode thread; BENCHMARKS.md)
 JPEG_THREAD = True
-# Batches embedded whose thumbnails may still be written before the towers wait for the oldest: the towers go
-# on to the next batch instead of waiting for each one's thumbnails (0: they wait, as before). BENCHMARKS.md
-THUMB_LAG = 4
-# The towers replay CUDA graphs captured on the stage's full batches (see TorchTower.capture): BENCHMARKS.md
+# The towers replay CUDA graphs captured on the stage's full batches (see TorchTower.capture): beside the
+# stage's other threads, all three took 4.6-4.7 s against 10.2-14.1 s over 4,096 photos (BENCHMARKS.md)
 TOWER_GRAPHS = True
 
 
@@ -354,7 +348,6 @@ class GpuStage:
         return done, refused, inputs, small, self._event() if decoded[0].is_cuda else None
 
     def _tower_loop(self) -> None:
-        waiting: deque = deque()  # embedded batches whose thumbnails or CPU-path files are not all done
         with self._stream():
             while (item := self._get(self._mid)) is not None:
                 done, inputs, made, thumbs, cpu = item
@@ -362,28 +355,16 @@ class GpuStage:
                 vectors = self._embed(done, inputs, made)
                 del inputs
                 self._took("towers (GPU)", t)
-                waiting.append((done, vectors, thumbs, cpu))
-                self._hand_on(waiting, THUMB_LAG)
-            self._hand_on(waiting, 0)
-
-    def _hand_on(self, waiting: deque, lag: int) -> None:
-        """Hand the embedded batches on to the main thread, in order, once their thumbnails are written and their
-        CPU-path files done; waits for the oldest while more than `lag` batches wait."""
-        while waiting:
-            done, vectors, thumbs, cpu = waiting[0]
-            if len(waiting) <= lag and not (thumbs.done() and all(f.done() for f in [*thumbs.result(), *cpu])):
-                return
-            t = time.perf_counter()
-            writes = thumbs.result()
-            results = [f.result() for f in [*writes, *cpu]]
-            self._took("tower thread waiting for thumbnails / CPU path", t)
-            waiting.popleft()
-            out = results[len(writes) :]
-            for i, o in enumerate(done):
-                kind = "fill" if o.job.fill_id is not None else "ready"
-                vecs = {s: v[rows.index(i)] for s, (rows, v) in vectors.items() if i in rows}
-                out.append(Outcome(o.job, kind, hash=o.hash, vectors=vecs, row=o.row if kind == "ready" else {}))
-            self._out.put(out)
+                t = time.perf_counter()
+                writes = thumbs.result()
+                results = [f.result() for f in [*writes, *cpu]]
+                self._took("tower thread waiting for thumbnails / CPU path", t)
+                out = results[len(writes) :]
+                for i, o in enumerate(done):
+                    kind = "fill" if o.job.fill_id is not None else "ready"
+                    vecs = {s: v[rows.index(i)] for s, (rows, v) in vectors.items() if i in rows}
+                    out.append(Outcome(o.job, kind, hash=o.hash, vectors=vecs, row=o.row if kind == "ready" else {}))
+                self._out.put(out)
 
     def _embed(self, done: list[Outcome], inputs: dict[str, Any], made: Any) -> dict[str, tuple[list[int], np.ndarray]]:
         """Each space's (rows of `done`, embeddings) from the inputs made for them, once `made` (the event after
@@ -432,7 +413,6 @@ __all__ = [
     "GPU_BATCH_PIXELS",
     "JPEG_THREAD",
     "PREP_STREAM",
-    "THUMB_LAG",
     "TOWER_GRAPHS",
     "GpuStage",
     "batch_pixels",

@@ -128,9 +128,7 @@ class PillowStandIn:
         return out
 
 
-@pytest.mark.parametrize(
-    ("decode_threads", "gpu_jpegs", "lag"), [(1, False, 4), (2, True, 4), (1, True, 0), (1, False, 0)]
-)
+@pytest.mark.parametrize(("decode_threads", "gpu_jpegs"), [(1, False), (2, False), (1, True), (2, True)])
 def test_the_indexer_gpu_branch_matches_the_cpu_path(
     settings,
     shared_encoder,
@@ -139,7 +137,6 @@ def test_the_indexer_gpu_branch_matches_the_cpu_path(
     monkeypatch,
     decode_threads: int,
     gpu_jpegs: bool,
-    lag: int,
 ) -> None:  # noqa: ANN001
     import indexing.gpu_stage
     from services import StyleSeek
@@ -163,7 +160,6 @@ def test_the_indexer_gpu_branch_matches_the_cpu_path(
     )
     monkeypatch.setattr(indexing.gpu_stage, "DECODE_THREADS", decode_threads)
     monkeypatch.setattr(indexing.gpu_stage, "GPU_JPEG_THUMBS", gpu_jpegs)  # the GPU's encoder, in a thread of its own
-    monkeypatch.setattr(indexing.gpu_stage, "THUMB_LAG", lag)  # the towers go on while thumbnails are written
     stand_in = (JpegStandIn if gpu_jpegs else PillowStandIn)(decode_threads)
     report = gpu.indexer(gpu=stand_in).run([lib])
     assert (report.indexed, report.failed) == (14, 0)
