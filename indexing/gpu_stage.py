@@ -45,15 +45,15 @@ SWITCH_INTERVAL = 0.0002
 GPU_BATCH_PIXELS = 800_000_000  # a decode call's pixels (2.4 GB decoded): 64 12-MP photos, 8 100-MP scans
 GPU_MEMORY_SHARE = 0.2  # at most this share of the GPU's memory for the decoder's buffer sets: see batch_pixels
 DECODE_THREADS = 1  # batches decoded at once (a decoder and a stream each): 2-4 were slower, BENCHMARKS.md
-# The resizes on a stream of normal priority, below the decoder's (beside resizes on a stream of the decoder's
-# priority it decoded 574 img/s, beside the same on a lower one 887, alone 971: bench/gpu_contention.py). A
-# thread of their own instead was slower twice (the decode calls 83-98 -> 154-179 ms; BENCHMARKS.md).
+# The resizes on a stream of normal priority, below the decoder's (it decoded 574 img/s beside them at its own
+# priority, 887 a priority lower, 971 alone); a thread of their own was slower twice (BENCHMARKS.md)
 PREP_STREAM = True
 # Thumbnails by libjpeg-turbo in the CPU threads from the GPU-resized pictures (imageio.jpeg_bytes: 16 KB,
 # 4:2:0), else by the GPU's encoder (nvJPEG, 25 KB, 4:4:4) in a thread of its own (JPEG_THREAD, off the
 # decoder's): in one run, content 530-562 against 448-468 img/s, all three 424-490 against 404-429 (BENCHMARKS.md)
 GPU_JPEG_THUMBS = False
 JPEG_THREAD = True
+THUMB_THREADS = 0  # the thumbnails' CPU threads (and refused files' CPU path); 0: half the workers (8: slower)
 # The towers replay CUDA graphs captured on the stage's full batches (see TorchTower.capture): beside the
 # stage's other threads, all three took 4.6-4.7 s against 10.2-14.1 s over 4,096 photos (BENCHMARKS.md)
 TOWER_GRAPHS = True
@@ -108,7 +108,7 @@ class GpuStage:
         self._mid: queue.Queue = queue.Queue(DEPTH)
         self._jpg: queue.Queue = queue.Queue(DEPTH)  # thumbnails to encode, to the JPEG thread
         self._out: queue.Queue = queue.Queue()
-        self._writers = max(2, workers // 2)
+        self._writers = THUMB_THREADS or max(2, workers // 2)
         self._pool = ThreadPoolExecutor(self._writers, thread_name_prefix="gpu-thumbs")
         self._interval = sys.getswitchinterval()
         sys.setswitchinterval(min(self._interval, SWITCH_INTERVAL))
