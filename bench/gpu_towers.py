@@ -93,7 +93,11 @@ def main() -> None:
         res["module_fp16"] = timed(plain, bs, iters)
         ref = e.encode_batch(x)
         tower = e._tower(Tower.IMAGE)
+        torch.cuda.synchronize()
+        before = torch.cuda.memory_reserved()
         e.capture(bs)  # the product's CUDA graph (TorchTower.capture), as the GPU stage takes it
+        torch.cuda.synchronize()
+        res["graph_memory_mb"] = round((torch.cuda.memory_reserved() - before) / 2**20)  # its pool, what it holds
         graph = tower._graph
         res["cuda_graph"] = timed(lambda e=e, x=x: e.encode_batch(x), bs, iters)
         res["cuda_graph_max_abs_diff"] = float(np.abs(e.encode_batch(x) - ref).max())
@@ -108,6 +112,8 @@ def main() -> None:
         towers[s] = (e, x, tower, graph)
         out[s] = res
         print(s, res, flush=True)
+
+    out["gpu_memory_reserved_mb"] = round(torch.cuda.memory_reserved() / 2**20)  # towers, graphs, test batches
 
     def all_three() -> None:
         for e, x, _, _ in towers.values():
