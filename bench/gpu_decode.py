@@ -34,6 +34,7 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
+from enum import Enum
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +66,7 @@ def rate(n: int, fn) -> float:  # noqa: ANN001
 STAGE_SECONDS: list[dict] = []
 MAIN_SECONDS: dict[str, float] = {}
 DECODE_CALLS: list[float] = []
+THREAD_NAMES: dict[str, str] = {}  # "native id, ident" -> name: py-spy's thread labels read back
 
 
 class ThreadCpu:
@@ -104,6 +106,7 @@ class ThreadCpu:
         import re
         import threading
 
+        THREAD_NAMES.update({f"{t.native_id} {t.ident:#x}": t.name for t in threading.enumerate()})
         names = {t.native_id: re.sub(r"[_-]?\d+$", "", t.name) for t in threading.enumerate()}
         for task in Path("/proc/self/task").iterdir():
             try:
@@ -372,22 +375,32 @@ def decoder_threads(tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: d
 
 
 def _apply(config: str) -> dict:
-    """Set a run's switches, "NAME=VALUE,..." (gpu_stage's names, or GpuDecoder.NAME; read as the type the switch
-    has); gives back what they were."""
+    """Set a run's switches, "NAME=VALUE,..." (gpu_stage's names, GpuDecoder.NAME or hashing.NAME, e.g.
+    hashing.NEW_CATALOGS=blake2b-128; read as the type the switch has); gives back what they were."""
     import indexing.gpu_stage as stage
+    import indexing.hashing as hashing
 
+    owners = {"GpuDecoder": GpuDecoder, "hashing": hashing}
     before = {}
     for part in filter(None, config.split(",")):
         name, value = part.split("=")
-        owner, attr = (GpuDecoder, name.split(".", 1)[1]) if name.startswith("GpuDecoder.") else (stage, name)
-        before[name] = str(int(v)) if isinstance(v := getattr(owner, attr), bool) else str(v)
+        owner, attr = (owners[name.split(".")[0]], name.split(".", 1)[1]) if "." in name else (stage, name)
+        v = getattr(owner, attr)
+        before[name] = str(int(v)) if isinstance(v, bool) else str(v.value if isinstance(v, Enum) else v)
         kind = type(getattr(owner, attr))
         setattr(owner, attr, value == "1" if kind is bool else kind(value))
     return before
 
 
 def switched(
-    tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: dict, configs: list[str], content_only: bool = False
+    tmp: Path,
+    photos: Path,
+    blobs: list[bytes],
+    bs: int,
+    out: dict,
+    configs: list[str],
+    content_only: bool = False,
+    skip_cpu: bool = False,
 ) -> None:
     """The Indexer's GPU path (8 readers), content and all three, under each of `configs` in turn (gpu_stage's
     switches: "" the defaults, "PREP_STREAM=0,JPEG_THREAD=0", "GpuDecoder.JPEG_ENCODER=nvimgcodec"), twice
@@ -404,8 +417,9 @@ def switched(
             dec.decode(blobs[i : i + bs])
 
     out["decode_alone_img_s"] = rate(n, decode_only)
-    out["cpu_pipeline_content_img_s"], _ = indexer_rate(tmp, "cpu-content", photos, n, bs, "cpu", {})
-    print("decoder alone", out["decode_alone_img_s"], "cpu content", out["cpu_pipeline_content_img_s"], flush=True)
+    if not skip_cpu:
+        out["cpu_pipeline_content_img_s"], _ = indexer_rate(tmp, "cpu-content", photos, n, bs, "cpu", {})
+    print("decoder alone", out["decode_alone_img_s"], "cpu content", out.get("cpu_pipeline_content_img_s"), flush=True)
     for config in configs * 2:
         before = _apply(config)
         for name, keys in (("content", {}), ("all_three", None))[: 1 if content_only else 2]:
@@ -463,6 +477,8 @@ def main() -> None:
     ap.add_argument("--configs", nargs="+", help='only: the GPU path under each set of switches ("" the defaults)')
     ap.add_argument("--content-only", action="store_true", help="with --configs: the content space alone")
     ap.add_argument("--hash", action="store_true", help="only: the readers' hash, BLAKE2b against xxh3")
+    ap.add_argument("--skip-cpu", action="store_true", help="with --configs: no CPU-path run beside")
+    ap.add_argument("--photos", type=Path, help="the generated photos here, kept: made once for several runs")
     args = ap.parse_args()
     import torch
 
@@ -472,12 +488,12 @@ def main() -> None:
     _record_stage_seconds()
 
     tmp = scratch("gpu-decode-")
-    photos = tmp / "photos"
-    photos.mkdir()
+    photos = args.photos or tmp / "photos"
+    photos.mkdir(parents=True, exist_ok=True)
     with ProcessPoolExecutor(os.cpu_count()) as pool:
-        paths = [
-            Path(p) for p in pool.map(make_photo, [(i, str(photos / f"p{i:04d}.jpg")) for i in range(args.images)])
-        ]
+        todo = [(i, str(photos / f"p{i:04d}.jpg")) for i in range(args.images)]
+        list(pool.map(make_photo, [a for a in todo if not Path(a[1]).is_file()]))
+        paths = [Path(a[1]) for a in todo]
     for k in range(1, args.copies):  # a COM segment after SOI: a new file to the catalog, the same pixels
         for p in paths[: args.images]:
             data = p.read_bytes()
@@ -526,11 +542,12 @@ def main() -> None:
         return run
 
     if args.configs:
-        switched(tmp, photos, blobs, bs, out, args.configs, args.content_only)
+        switched(tmp, photos, blobs, bs, out, args.configs, args.content_only, args.skip_cpu)
     elif args.variants or args.threads or args.hash:
         mode = decoder_threads if args.threads else hashes if args.hash else decoder_variants
         mode(tmp, photos, blobs, bs, out)
     if args.configs or args.variants or args.threads or args.hash:
+        out["thread_names"] = THREAD_NAMES
         if args.out:
             args.out.write_text(json.dumps(out, indent=2) + "\n")
         return

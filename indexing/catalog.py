@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from basics import chunked
+from indexing import hashing
+from indexing.hashing import HashKind
 from indexing.metadata import span_seconds
 from indexing.rows import IMAGE_COLUMNS, FolderStats, ImageRow, Known  # noqa: F401 - the catalog's interface
 from indexing.schema import META_VERSION, METADATA_COLUMNS, MIGRATIONS  # noqa: F401 - META_VERSION: the catalog's interface
@@ -80,6 +82,22 @@ class Catalog:
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._migrate()
+        self.hash_kind = self._hash_kind()
+
+    def _hash_kind(self) -> HashKind:
+        """The content hash of this catalog's rows (facts: migration 11). One without pictures takes the new
+        catalogs' hash at its first opening."""
+        sql = "SELECT value FROM facts WHERE name = 'hash'"
+        if (row := self.conn.execute(sql).fetchone()) is None:
+            with self.transaction() as t:
+                t.execute("INSERT OR IGNORE INTO facts VALUES ('hash', ?)", (hashing.NEW_CATALOGS.value,))
+            row = self.conn.execute(sql).fetchone()
+        try:
+            return HashKind(row[0])
+        except ValueError:
+            raise RuntimeError(
+                f"{self.db_path}: content hash {row[0]!r} is unknown to this StyleSeek: upgrade it"
+            ) from None
 
     # one connection per thread: the web server reads while the indexer writes (WAL allows it)
     @property

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from indexing import hashing
+from indexing.hashing import HashKind
 from indexing.scan import iter_image_files
 from indexing.shards import Embedder, file_item, write_manifest
 from models.base import Encoder
@@ -32,9 +34,11 @@ def index_on_ray(
     address: str | None = None,
     workers: int = 0,
     gpus_per_worker: float = 0.0,
+    kind: HashKind = hashing.NEW_CATALOGS,
 ) -> dict[str, Any]:
     """Embed every picture under the roots into Parquet shards in `out`; returns counts and timings.
-    workers: actors in the pool (0: Ray's CPU count, or one a GPU with gpus_per_worker)."""
+    workers: actors in the pool (0: Ray's CPU count, or one a GPU with gpus_per_worker); kind: the content hash
+    of the catalog they will be imported into."""
     try:
         import ray
     except ImportError as e:
@@ -63,7 +67,7 @@ def index_on_ray(
         ds = ray.data.from_items(items, override_num_blocks=max(1, min(len(items) // settings.batch_size, 4096)))
         ds = ds.map_batches(
             Embedder,
-            fn_constructor_args=(settings, make_encoders),
+            fn_constructor_args=(settings, make_encoders, kind),
             batch_size=settings.batch_size,
             batch_format="pyarrow",
             concurrency=max(1, workers),
@@ -74,6 +78,6 @@ def index_on_ray(
     finally:
         if started:
             ray.shutdown()
-    write_manifest(out, make_encoders(settings), len(items))  # after the shards: its presence says they are whole
+    write_manifest(out, make_encoders(settings), len(items), kind)  # after the shards: its presence says they are whole
     return {"files": len(items), "workers": workers, "seconds": round(time.monotonic() - t0, 1),
             "skipped_by_kind": dict(skipped), "shards": str(out)}  # fmt: skip

@@ -44,12 +44,6 @@ _VIPS_FORMATS = {"TIFF", "PNG", "WEBP", "GIF", "BMP", "PPM", "JPEG", "MPO"}
 _big = threading.BoundedSemaphore(1)
 
 
-def content_hash(data: bytes) -> str:
-    import hashlib
-
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
-
-
 def orientation_code(ops: list[tuple[str, int]]) -> int:
     """The EXIF code equal to a HEIF container's transforms, in file order: ('irot', degrees anticlockwise)
     and ('imir', direction) in libheif's terms (1 = horizontal: left-right, 0 = vertical: top-bottom; the

@@ -80,7 +80,7 @@ class Indexer:
     def _process(self, job: Job, moved_pool: dict[str, list[int]], min_side: int, gpu: bool = False) -> Outcome:
         e = job.entry
         try:
-            data, h, size = read_and_hash(e.path)
+            data, h, size = read_and_hash(e.path, self.catalog.hash_kind)
         except OSError as err:
             return Outcome(job, "failed", error=failure(err, e.path))
         if size == 0:

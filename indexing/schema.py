@@ -199,6 +199,12 @@ MIGRATIONS: list[str | Callable[..., None]] = [
         PRIMARY KEY (digest, space)
     );
     """,
+    # 11: what the catalog was made with, by name: first its content hash (indexing/hashing.py). A catalog with
+    # pictures already keeps BLAKE2b, its rows' hash; one without takes the new catalogs' (Catalog.__init__)
+    """
+    CREATE TABLE facts (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO facts SELECT 'hash', 'blake2b-128' WHERE EXISTS (SELECT 1 FROM images);
+    """,
 ]
 
 # 1: before real-device files were read right; 2: container orientation, XMP, offsets, RAW, colour (issue 9).

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from indexing.catalog import META_VERSION, Catalog
+from indexing.hashing import HashKind
 from indexing.imageio import ImageError, thumbnail_bytes
 from indexing.scan import FileEntry
 from indexing.thumbs import ThumbCache
@@ -55,8 +56,11 @@ class Embedder:
     """The work of one worker (a Ray actor, or called in-process): loads the encoders once, then embeds
     batches of file rows into shard rows. A file that cannot be read or decoded becomes an error row."""
 
-    def __init__(self, settings: Settings, make_encoders: Callable[[Settings], dict[str, Encoder]]) -> None:
-        self.settings = settings
+    def __init__(
+        self, settings: Settings, make_encoders: Callable[[Settings], dict[str, Encoder]], kind: HashKind
+    ) -> None:
+        """kind: the content hash of the catalog the shards are for."""
+        self.settings, self.kind = settings, kind
         self.encoders = make_encoders(settings)
         for enc in self.encoders.values():
             enc.load()
@@ -73,7 +77,7 @@ class Embedder:
                                                        "thumb": None}  # fmt: skip
             rows.append(row)
             try:
-                data, row["hash"], size = read_and_hash(item["path"])
+                data, row["hash"], size = read_and_hash(item["path"], self.kind)
                 if size == 0:
                     raise ImageError("empty file (0 bytes)")
                 dec = decode_for_index(data if data is not None else item["path"], item["path"], self.settings,
@@ -97,9 +101,10 @@ class Embedder:
         return pa.Table.from_pylist(rows, schema=schema(list(self.encoders)))
 
 
-def write_manifest(folder: Path, encoders: dict[str, Encoder], files: int) -> None:
+def write_manifest(folder: Path, encoders: dict[str, Encoder], files: int, kind: HashKind) -> None:
     spaces = {s: {"dim": e.dim, "fingerprint": e.fingerprint} for s, e in encoders.items()}
-    (folder / MANIFEST).write_text(json.dumps({"version": SHARD_VERSION, "files": files, "spaces": spaces}, indent=2))
+    manifest = {"version": SHARD_VERSION, "files": files, "spaces": spaces, "hash": kind.value}
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2))
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:
@@ -125,6 +130,12 @@ def import_shards(catalog: Catalog, thumbs: ThumbCache, folder: Path) -> dict[st
     there with the same bytes is skipped, one with other bytes replaced). The FAISS indices follow SQLite
     on their next opening, as after any run."""
     manifest = read_manifest(folder)
+    kind = manifest.get("hash", HashKind.BLAKE2B.value)  # (shards written before the hash was named: BLAKE2b)
+    if kind != catalog.hash_kind.value:
+        raise ValueError(
+            f"{folder}: its files were hashed with {kind}, this catalog's pictures with {catalog.hash_kind.value}:"
+            " run `styleseek index --ray` again with this catalog's data folder"
+        )
     spaces = manifest["spaces"]
     for s, info in spaces.items():
         catalog.check_space(s, int(info["dim"]), info["fingerprint"])

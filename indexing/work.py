@@ -4,7 +4,6 @@ picture's leaving the library means (forget)."""
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import logging
@@ -22,6 +21,7 @@ import numpy as np
 from basics import Once
 from geo.gazetteer import GAZETTEER, PLACE_VERSION, Place
 from indexing.catalog import META_VERSION, Catalog
+from indexing.hashing import HashKind, hash_bytes, hasher
 from indexing.imageio import Decoded, ImageError, decode, probe
 from indexing.metadata import merge
 from indexing.scan import FileEntry
@@ -146,14 +146,15 @@ def decode_for_index(source: bytes | str, name: str, settings: Settings, min_sid
     )
 
 
-def read_and_hash(path: str) -> tuple[bytes | None, str, int]:
-    """(the bytes, or None for a big file, the content hash, the size). One read either way."""
+def read_and_hash(path: str, kind: HashKind) -> tuple[bytes | None, str, int]:
+    """(the bytes, or None for a big file, the content hash of `kind` (the catalog's), the size). One read
+    either way."""
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         if size <= STREAM_BYTES:
             data = f.read()
-            return data, hashlib.blake2b(data, digest_size=16).hexdigest(), len(data)
-        h = hashlib.blake2b(digest_size=16)
+            return data, hash_bytes(data, kind), len(data)
+        h = hasher(kind)
         for chunk in iter(lambda: f.read(8 << 20), b""):
             h.update(chunk)
         return None, h.hexdigest(), size
