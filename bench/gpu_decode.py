@@ -66,6 +66,7 @@ def rate(n: int, fn) -> float:  # noqa: ANN001
 STAGE_SECONDS: list[dict] = []
 MAIN_SECONDS: dict[str, float] = {}
 DECODE_CALLS: list[float] = []
+DECODE_SPAN: list[float] = []  # the first decode call's start, the last one's end (perf_counter)
 THREAD_NAMES: dict[str, str] = {}  # "native id, ident" -> name: py-spy's thread labels read back
 
 
@@ -166,6 +167,7 @@ def _record_stage_seconds() -> None:
         finally:
             if reuse:
                 DECODE_CALLS.append(time.perf_counter() - t)
+                DECODE_SPAN[:] = [DECODE_SPAN[0] if DECODE_SPAN else t, time.perf_counter()]
 
     GpuDecoder.decode = timed_decode  # type: ignore[method-assign]
     timing("_commit")  # the main thread's own work: committing, and waiting for the probes
@@ -187,6 +189,7 @@ def indexer_rate(
     STAGE_SECONDS.clear()
     MAIN_SECONDS.clear()
     DECODE_CALLS.clear()
+    DECODE_SPAN.clear()
     t = time.perf_counter()
     with ThreadCpu() as cpu:
         report = pipe.index_folders([folder])
@@ -194,6 +197,13 @@ def indexer_rate(
     assert report.indexed == n and report.failed == 0, report
     seconds = {k: round(sum(d.get(k, 0) for d in STAGE_SECONDS), 2) for d in STAGE_SECONDS for k in d}
     main = {k: round(v, 2) for k, v in MAIN_SECONDS.items()}
+    if DECODE_SPAN:  # the run's wall: before the first decode call, the calls' span, after the last
+        first, last = DECODE_SPAN[0] - t, DECODE_SPAN[1] - t
+        main["wall split: to first decode, decoding, after last decode"] = [
+            round(first, 2),
+            round(last - first, 2),
+            round(took - last, 2),
+        ]
     if DECODE_CALLS:
         main["decode calls, ms: first 3, median"] = [round(x * 1e3) for x in DECODE_CALLS[:3]] + [
             round(float(np.median(DECODE_CALLS)) * 1e3)
@@ -374,6 +384,19 @@ def decoder_threads(tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: d
     stage.DECODE_THREADS = 1
 
 
+def decode_as_the_stage(dec: GpuDecoder, blobs: list[bytes], bs: int) -> None:
+    """The decode calls alone as the GPU stage makes them: on a high-priority stream of their own, into the
+    buffers of the batch before last (gpu_stage.BUFFERS)."""
+    import torch
+
+    from indexing.gpu_stage import BUFFERS
+
+    with torch.cuda.stream(torch.cuda.Stream(priority=-1)):
+        for i in range(0, len(blobs) - bs + 1, bs):
+            dec.decode(blobs[i : i + bs], reuse=BUFFERS)
+        torch.cuda.current_stream().synchronize()
+
+
 def _apply(config: str) -> dict:
     """Set a run's switches, "NAME=VALUE,..." (gpu_stage's names, GpuDecoder.NAME or hashing.NAME, e.g.
     hashing.NEW_CATALOGS=blake2b-128; read as the type the switch has); gives back what they were."""
@@ -401,6 +424,7 @@ def switched(
     configs: list[str],
     content_only: bool = False,
     skip_cpu: bool = False,
+    decode_batches: list[int] | None = None,
 ) -> None:
     """The Indexer's GPU path (8 readers), content and all three, under each of `configs` in turn (gpu_stage's
     switches: "" the defaults, "PREP_STREAM=0,JPEG_THREAD=0", "GpuDecoder.JPEG_ENCODER=nvimgcodec"), twice
@@ -417,6 +441,9 @@ def switched(
             dec.decode(blobs[i : i + bs])
 
     out["decode_alone_img_s"] = rate(n, decode_only)
+    for b in decode_batches or []:
+        out[f"decode_as_the_stage_batch_{b}_img_s"] = rate(n, lambda b=b: decode_as_the_stage(dec, blobs, b))
+        print(f"decode as the stage, batches of {b}", out[f"decode_as_the_stage_batch_{b}_img_s"], flush=True)
     if not skip_cpu:
         out["cpu_pipeline_content_img_s"], _ = indexer_rate(tmp, "cpu-content", photos, n, bs, "cpu", {})
     print("decoder alone", out["decode_alone_img_s"], "cpu content", out.get("cpu_pipeline_content_img_s"), flush=True)
@@ -478,6 +505,8 @@ def main() -> None:
     ap.add_argument("--content-only", action="store_true", help="with --configs: the content space alone")
     ap.add_argument("--hash", action="store_true", help="only: the readers' hash, BLAKE2b against xxh3")
     ap.add_argument("--skip-cpu", action="store_true", help="with --configs: no CPU-path run beside")
+    ap.add_argument("--decode-batches", type=int, nargs="*", help="with --configs: the decoder alone, as the stage "
+                    "calls it, at these batch sizes")  # fmt: skip
     ap.add_argument("--photos", type=Path, help="the generated photos here, kept: made once for several runs")
     args = ap.parse_args()
     import torch
@@ -542,7 +571,7 @@ def main() -> None:
         return run
 
     if args.configs:
-        switched(tmp, photos, blobs, bs, out, args.configs, args.content_only, args.skip_cpu)
+        switched(tmp, photos, blobs, bs, out, args.configs, args.content_only, args.skip_cpu, args.decode_batches)
     elif args.variants or args.threads or args.hash:
         mode = decoder_threads if args.threads else hashes if args.hash else decoder_variants
         mode(tmp, photos, blobs, bs, out)
