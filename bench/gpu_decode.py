@@ -31,6 +31,7 @@ import argparse
 import json
 import os
 import sys
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
@@ -397,13 +398,85 @@ def decode_as_the_stage(dec: GpuDecoder, blobs: list[bytes], bs: int) -> None:
         torch.cuda.current_stream().synchronize()
 
 
+class Without:
+    """Bench-only switches, "bench.NO_TOWERS=1" and so on in --configs: a part of the GPU stage's work left out,
+    to see what the decode calls lose to it (the run's vectors and thumbnails are then not the product's)."""
+
+    NO_TOWERS = False  # no tower runs: zero vectors
+    NO_THUMBS = False  # no thumbnail JPEGs written (and no wait for their copy)
+    NO_RESIZES = False  # no resizes either: no inputs, no thumbnails, zero vectors
+    READERS = 8  # the Indexer's reader threads (decode_workers) in the GPU runs
+    # glibc's malloc keeping freed memory (a file's bytes, 2.5 MB) instead of giving it back to the kernel each
+    # time (munmap / heap trims: page faults and TLB shootdowns on every core the process runs on)
+    MALLOC = False
+
+
+def _mallopt(keep: bool) -> None:
+    import ctypes
+
+    libc = ctypes.CDLL("libc.so.6")
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    libc.mallopt(m_mmap_threshold, (64 << 20) if keep else (128 << 10))
+    libc.mallopt(m_trim_threshold, (1 << 30) if keep else (128 << 10))
+
+
+def _without() -> None:
+    """Patch the GPU stage for the Without switches (read at each call)."""
+    from indexing.gpu_stage import GpuStage
+
+    prepare, embed, write = GpuStage._prepare, GpuStage._embed, GpuStage._write
+
+    def _prepare(self: GpuStage, batch: list, images: list) -> tuple:
+        if not Without.NO_RESIZES:
+            return prepare(self, batch, images)
+        done = [o for o, im in zip(batch, images, strict=True) if im is not None]
+        refused = [o for o, im in zip(batch, images, strict=True) if im is None]
+        return done, refused, {s: None for o in done for s in o.job.spaces}, [None] * len(done), self._event()
+
+    def _embed(self: GpuStage, done: list, inputs: dict, made: object) -> dict:
+        if not (Without.NO_TOWERS or Without.NO_RESIZES):
+            return embed(self, done, inputs, made)
+        return {s: (list(range(len(done))), np.zeros((len(done), self._encoders[s].dim), np.float32)) for s in inputs}
+
+    def _write(self: GpuStage, done: list, small: list, made: object) -> None:
+        if not (Without.NO_THUMBS or Without.NO_RESIZES):
+            write(self, done, small, made)
+
+    GpuStage._prepare, GpuStage._embed, GpuStage._write = _prepare, _embed, _write  # type: ignore[method-assign]
+
+
+def first_calls(blobs: list[bytes], bs: int, k: int = 6) -> list[float]:
+    """The first k decode calls' ms of a fresh decoder in a thread of its own, warmed as the stage warms it (its
+    small JPEG), as the stage calls it: its start cost, alone."""
+    import torch
+
+    from indexing.gpu_stage import BUFFERS
+
+    got: list[float] = []
+
+    def run() -> None:
+        dec = GpuDecoder()
+        with torch.cuda.stream(torch.cuda.Stream(priority=-1)):
+            dec.warm()
+            torch.cuda.current_stream().synchronize()
+            for i in range(k):
+                t = time.perf_counter()
+                dec.decode(blobs[i * bs : (i + 1) * bs], reuse=BUFFERS)
+                got.append(round((time.perf_counter() - t) * 1e3, 1))
+
+    th = threading.Thread(target=run)
+    th.start()
+    th.join()
+    return got
+
+
 def _apply(config: str) -> dict:
     """Set a run's switches, "NAME=VALUE,..." (gpu_stage's names, GpuDecoder.NAME or hashing.NAME, e.g.
     hashing.NEW_CATALOGS=blake2b-128; read as the type the switch has); gives back what they were."""
     import indexing.gpu_stage as stage
     import indexing.hashing as hashing
 
-    owners = {"GpuDecoder": GpuDecoder, "hashing": hashing}
+    owners = {"GpuDecoder": GpuDecoder, "hashing": hashing, "bench": Without}
     before = {}
     for part in filter(None, config.split(",")):
         name, value = part.split("=")
@@ -412,6 +485,8 @@ def _apply(config: str) -> dict:
         before[name] = str(int(v)) if isinstance(v, bool) else str(v.value if isinstance(v, Enum) else v)
         kind = type(getattr(owner, attr))
         setattr(owner, attr, value == "1" if kind is bool else kind(value))
+        if name == "bench.MALLOC":
+            _mallopt(Without.MALLOC)
     return before
 
 
@@ -440,6 +515,8 @@ def switched(
         for i in range(0, n, bs):
             dec.decode(blobs[i : i + bs])
 
+    out["first_decode_calls_ms_fresh_decoder"] = first_calls(blobs, bs)
+    print("a fresh decoder's first calls, ms", out["first_decode_calls_ms_fresh_decoder"], flush=True)
     out["decode_alone_img_s"] = rate(n, decode_only)
     for b in decode_batches or []:
         out[f"decode_as_the_stage_batch_{b}_img_s"] = rate(n, lambda b=b: decode_as_the_stage(dec, blobs, b))
@@ -452,7 +529,7 @@ def switched(
         for name, keys in (("content", {}), ("all_three", None))[: 1 if content_only else 2]:
             key = f"gpu_pipeline_{name} [{config or 'defaults'}]"
             runs = sum(len(v) for v in out.values() if isinstance(v, list))  # a fresh data folder each run
-            rate_, seconds = indexer_rate(tmp, f"run-{runs}", photos, n, bs, "gpu", keys, 8)
+            rate_, seconds = indexer_rate(tmp, f"run-{runs}", photos, n, bs, "gpu", keys, Without.READERS)
             out.setdefault(key, []).append({"img_s": rate_, **seconds})
             print(key, rate_, {k: v for k, v in seconds.items() if k != "thread_cpu_seconds"}, flush=True)
         _apply(",".join(f"{k}={v}" for k, v in before.items()))
@@ -515,6 +592,7 @@ def main() -> None:
     from services import StyleSeek
 
     _record_stage_seconds()
+    _without()
 
     tmp = scratch("gpu-decode-")
     photos = args.photos or tmp / "photos"
