@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from indexing.gpu import prepare_batch
+from indexing.gpu import batch_pixels, gpu_memory, prepare_batch
 from indexing.thumbs import ThumbCache
 from indexing.work import Outcome
 
@@ -42,8 +42,6 @@ DEPTH = 2  # batches waiting before each stage: enough to keep both busy, and GP
 # Each GPU call of the stage's threads gives the GIL up and waits to get it back, behind the readers' Python up
 # to the switch interval (5 ms): a shorter one while the stage runs (measured on the H100, BENCHMARKS.md)
 SWITCH_INTERVAL = 0.0002
-GPU_BATCH_PIXELS = 800_000_000  # a decode call's pixels (2.4 GB decoded): 64 12-MP photos, 8 100-MP scans
-GPU_MEMORY_SHARE = 0.2  # at most this share of the GPU's memory for the decoder's buffer sets: see batch_pixels
 DECODE_THREADS = 1  # batches decoded at once (a decoder and a stream each): 2-4 were slower, BENCHMARKS.md
 # The resizes on a stream of normal priority, below the decoder's (it decoded 574 img/s beside them at its own
 # priority, 887 a priority lower, 971 alone); a thread of their own was slower twice (BENCHMARKS.md)
@@ -59,27 +57,29 @@ THUMB_THREADS = 0  # the thumbnails' CPU threads (and refused files' CPU path); 
 TOWER_GRAPHS = True
 
 
-def gpu_memory(decoder: Any) -> int | None:
-    """The memory of the GPU the decoder decodes on, in bytes; None off CUDA."""
-    device = getattr(decoder, "device", None)
-    if getattr(device, "type", None) != "cuda":
-        return None
-    import torch
-
-    return int(torch.cuda.get_device_properties(device).total_memory)
-
-
-def batch_pixels(memory: int | None) -> int:
-    """A decode call's pixels at most: GPU_BATCH_PIXELS, fewer on a GPU with less memory, so that the decoded
-    batches alive at once (BUFFERS sets kept for reuse, 3 bytes a pixel) and the resizes' float16 part of
-    one stay within about a third of it, the rest left to the towers: an 8 GB card decodes ~24 12-MP photos a
-    call, one of 24 GB or more 64."""
-    if not memory:
-        return GPU_BATCH_PIXELS
-    return max(1, min(GPU_BATCH_PIXELS, int(memory * GPU_MEMORY_SHARE / BUFFERS / 3)))
-
-
 BUFFERS = 2  # decoded batches whose GPU buffers the decoder keeps: one being decoded, one being resized
+
+
+def capture_towers(encoders: dict[str, Any], n: int) -> threading.Thread:
+    """Each image tower as a CUDA graph on batches of n (TorchTower.capture; with TOWER_GRAPHS), in a thread
+    started here: the Indexer starts it as a run begins, so that the captures (about 1.4 s in a run's first
+    stage, BENCHMARKS.md) overlap the folders' scan; the stage joins it. A tower whose capture fails runs as it is."""
+
+    def capture() -> None:
+        for e in encoders.values() if TOWER_GRAPHS else ():
+            try:
+                if hasattr(e, "capture"):
+                    e.capture(n)
+            except Exception as err:  # noqa: BLE001 - e.g. GPU memory, an op a graph cannot hold
+                log.warning(
+                    "no CUDA graph of the %s tower (%s): it runs without",
+                    getattr(getattr(e, "spec", None), "key", "?"),
+                    err,
+                )
+
+    thread = threading.Thread(target=capture, name="gpu-capture", daemon=True)
+    thread.start()
+    return thread
 
 
 class GpuStage:
@@ -91,19 +91,19 @@ class GpuStage:
         settings: Any,
         cpu: Callable[[Outcome], Outcome],
         workers: int,
+        captured: threading.Thread | None = None,
     ) -> None:
         """decoder: GpuDecoder (or a stand-in with its interface); cpu: a file's CPU path, for what it refuses;
-        settings: the batch size and the thumbnails' size."""
+        settings: the batch size and the thumbnails' size; captured: capture_towers's thread, if started."""
         self._decoder, self._encoders, self._thumbs = decoder, encoders, thumbs
         self._thumb_side, self._batch_size, self._cpu = settings.thumbnail_size, settings.batch_size, cpu
         self._gpu_jpeg = GPU_JPEG_THUMBS and hasattr(decoder, "encode_jpeg")
         self._pending: list[Outcome] = []
         self._pixels = 0
-        self._batch_pixels = batch_pixels(gpu_memory(decoder))
+        self._batch_pixels = batch_pixels(gpu_memory(decoder), BUFFERS)
         self._jpeg_thread = JPEG_THREAD and self._gpu_jpeg  # (the CPU threads' JPEGs need no thread to start)
-        if TOWER_GRAPHS:  # before the decoder's threads start: the capture then has the GPU to itself
-            for e in encoders.values():
-                self._capture(e)
+        t = time.perf_counter()  # the captures end before the decoder's threads start: the GPU is theirs
+        (captured or capture_towers(encoders, self._batch_size)).join()
         self._in: queue.Queue = queue.Queue(DEPTH)
         self._mid: queue.Queue = queue.Queue(DEPTH)
         self._jpg: queue.Queue = queue.Queue(DEPTH)  # thumbnails to encode, to the JPEG thread
@@ -114,7 +114,7 @@ class GpuStage:
         sys.setswitchinterval(min(self._interval, SWITCH_INTERVAL))
         self._stop = threading.Event()
         self._error: BaseException | None = None
-        self.seconds: Counter = Counter()  # busy time per stage: where the time goes
+        self.seconds: Counter = Counter({"waiting for the towers' graphs": time.perf_counter() - t})  # where time goes
         self._seconds_lock = threading.Lock()
         self._decoding = DECODE_THREADS  # decode threads still running: the last one out tells the towers
         loops = [(f"gpu-decode-{i}", self._decode_loop) for i in range(DECODE_THREADS)]
@@ -126,15 +126,6 @@ class GpuStage:
         ]
         for t in self._threads:
             t.start()
-
-    def _capture(self, encoder: Any) -> None:
-        """The encoder's image tower as a CUDA graph on the stage's full batches (see TorchTower.capture);
-        where that fails, the tower runs as it is."""
-        try:
-            if hasattr(encoder, "capture"):
-                encoder.capture(self._batch_size)
-        except Exception as err:  # noqa: BLE001 - e.g. GPU memory, an op a graph cannot hold
-            log.warning("no CUDA graph of the %s tower (%s): it runs without", getattr(encoder, "spec", "?"), err)
 
     def _took(self, what: str, since: float) -> None:
         with self._seconds_lock:
@@ -410,11 +401,9 @@ class GpuStage:
 __all__ = [
     "DECODE_THREADS",
     "DEPTH",
-    "GPU_BATCH_PIXELS",
     "JPEG_THREAD",
     "PREP_STREAM",
     "TOWER_GRAPHS",
     "GpuStage",
-    "batch_pixels",
-    "gpu_memory",
+    "capture_towers",
 ]

@@ -199,7 +199,7 @@ class FailingStandIn(PillowStandIn):
 def test_a_failed_gpu_batch_goes_through_the_cpu_path_and_batches_split_by_pixels(
     settings, shared_encoder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # noqa: ANN001
-    import indexing.gpu_stage
+    import indexing.gpu
     from services import StyleSeek
     from settings import Settings
 
@@ -210,7 +210,7 @@ def test_a_failed_gpu_batch_goes_through_the_cpu_path_and_batches_split_by_pixel
         run("convert", lib / f"s{i}.png", "-quality", "90", lib / f"s{i}.jpg")
         (lib / f"s{i}.png").unlink()
     # 200x150 .. 264x150 pixels: every three of them pass 90,000, so a batch closes at 3 pictures, not at 8
-    monkeypatch.setattr(indexing.gpu_stage, "GPU_BATCH_PIXELS", 90_000)
+    monkeypatch.setattr(indexing.gpu, "GPU_BATCH_PIXELS", 90_000)
     svc = StyleSeek(
         Settings(**{**settings.model_dump(), "batch_size": 8, "content_first": "off"}), content_encoder=shared_encoder
     )
@@ -322,15 +322,77 @@ def test_a_stage_that_dies_after_handing_a_batch_on_fails_the_run_without_hangin
     assert got and "GPU indexing stage failed" in str(got[0])
 
 
+class TimedStandIn(PillowStandIn):
+    def decode(self, blobs: list[bytes], reuse: bool = False) -> list:
+        import time
+
+        self.first = getattr(self, "first", time.perf_counter())
+        return super().decode(blobs, reuse)
+
+
+def test_the_towers_graphs_are_made_during_the_scan_before_the_first_decode(
+    settings, shared_encoder, shared_style_encoders, tmp_path: Path, monkeypatch, caplog
+) -> None:  # noqa: ANN001
+    """The Indexer starts the towers' captures as a GPU run begins, in a thread of their own; the GPU stage
+    joins it before its threads touch the GPU: each tower once, at the run's batch size, all before the first
+    decode. A capture that fails leaves its tower as it is, with a warning, and the run goes on."""
+    import threading
+    import time
+
+    import models.base
+    from services import StyleSeek
+    from settings import Settings
+
+    lib = tmp_path / "jpegs"
+    lib.mkdir()
+    for i in range(5):
+        scene(lib / f"s{i}.png", 200, 150)
+        run("convert", lib / f"s{i}.png", "-quality", "90", lib / f"s{i}.jpg")
+        (lib / f"s{i}.png").unlink()
+    captured: list[tuple[str, str, int, float]] = []
+
+    def capture(self: models.base.Encoder, n: int) -> None:
+        time.sleep(0.2)  # as a capture takes a while: the stage must wait for it
+        captured.append((self.spec.key, threading.current_thread().name, n, time.perf_counter()))
+        if self.spec.key == "style":
+            raise RuntimeError("out of memory (a stand-in)")
+
+    monkeypatch.setattr(models.base.Encoder, "capture", capture)
+    svc = StyleSeek(
+        Settings(**{**settings.model_dump(), "batch_size": 4, "content_first": "off"}),
+        content_encoder=shared_encoder,
+        style_encoders=shared_style_encoders,
+    )
+    stand_in = TimedStandIn()
+    report = svc.indexer(gpu=stand_in).run([lib])
+    assert (report.indexed, report.failed) == (5, 0)
+    assert sorted(c[:3] for c in captured) == [
+        (
+            s,
+            "gpu-capture",
+            4,
+        )
+        for s in ("content", "style", "texture")
+    ]
+    assert max(c[3] for c in captured) < stand_in.first
+    assert "no CUDA graph of the" in caplog.text and "out of memory (a stand-in)" in caplog.text
+
+
 def test_a_smaller_gpu_decodes_fewer_pixels_a_call() -> None:
     """Decoded batches are bounded by the GPU's memory: a card of 8 GiB decodes ~24 12-MP photos a call (a
     batch closes at the picture that passes the bound), 24 GB and more the full 64; off CUDA, the fixed bound."""
-    from indexing.gpu_stage import BUFFERS, GPU_BATCH_PIXELS, batch_pixels, gpu_memory
+    from indexing.gpu import GPU_BATCH_PIXELS, batch_pixels, gpu_memory
+    from indexing.gpu_stage import BUFFERS
 
     twelve_mp = 4000 * 3000
-    assert batch_pixels(8 << 30) // twelve_mp + 1 == 24
-    assert batch_pixels(24 << 30) == batch_pixels(80 << 30) == batch_pixels(None) == GPU_BATCH_PIXELS
-    assert batch_pixels(8 << 30) * 3 * BUFFERS < (8 << 30) / 3  # the decoder's buffer sets in a third
+    assert batch_pixels(8 << 30, BUFFERS) // twelve_mp + 1 == 24
+    assert (
+        batch_pixels(24 << 30, BUFFERS)
+        == batch_pixels(80 << 30, BUFFERS)
+        == batch_pixels(None, BUFFERS)
+        == GPU_BATCH_PIXELS
+    )
+    assert batch_pixels(8 << 30, BUFFERS) * 3 * BUFFERS < (8 << 30) / 3  # the decoder's buffer sets in a third
     assert gpu_memory(PillowStandIn()) is None
 
 
