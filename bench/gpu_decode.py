@@ -409,7 +409,6 @@ class Without:
     # glibc's malloc keeping freed memory (a file's bytes, 2.5 MB) instead of giving it back to the kernel each
     # time (munmap / heap trims: page faults and TLB shootdowns on every core the process runs on)
     MALLOC = False
-    LATE_CAPTURE = False  # the towers' graphs captured when the stage starts (before: the run's first stage waited)
 
 
 def _mallopt(keep: bool) -> None:
@@ -444,11 +443,6 @@ def _without() -> None:
             write(self, done, small, made)
 
     GpuStage._prepare, GpuStage._embed, GpuStage._write = _prepare, _embed, _write  # type: ignore[method-assign]
-
-    import indexing.pipeline as pipeline
-
-    early = pipeline.capture_towers
-    pipeline.capture_towers = lambda *a: None if Without.LATE_CAPTURE else early(*a)  # type: ignore[assignment]
 
 
 def first_calls(blobs: list[bytes], bs: int, k: int = 6) -> list[float]:

@@ -60,28 +60,6 @@ TOWER_GRAPHS = True
 BUFFERS = 2  # decoded batches whose GPU buffers the decoder keeps: one being decoded, one being resized
 
 
-def capture_towers(encoders: dict[str, Any], n: int) -> threading.Thread:
-    """Each image tower as a CUDA graph on batches of n (TorchTower.capture; with TOWER_GRAPHS), in a thread
-    started here: the Indexer starts it as a run begins, so that the captures (about 1.4 s in a run's first
-    stage, BENCHMARKS.md) overlap the folders' scan; the stage joins it. A tower whose capture fails runs as it is."""
-
-    def capture() -> None:
-        for e in encoders.values() if TOWER_GRAPHS else ():
-            try:
-                if hasattr(e, "capture"):
-                    e.capture(n)
-            except Exception as err:  # noqa: BLE001 - e.g. GPU memory, an op a graph cannot hold
-                log.warning(
-                    "no CUDA graph of the %s tower (%s): it runs without",
-                    getattr(getattr(e, "spec", None), "key", "?"),
-                    err,
-                )
-
-    thread = threading.Thread(target=capture, name="gpu-capture", daemon=True)
-    thread.start()
-    return thread
-
-
 class GpuStage:
     def __init__(
         self,
@@ -91,10 +69,9 @@ class GpuStage:
         settings: Any,
         cpu: Callable[[Outcome], Outcome],
         workers: int,
-        captured: threading.Thread | None = None,
     ) -> None:
         """decoder: GpuDecoder (or a stand-in with its interface); cpu: a file's CPU path, for what it refuses;
-        settings: the batch size and the thumbnails' size; captured: capture_towers's thread, if started."""
+        settings: the batch size and the thumbnails' size."""
         self._decoder, self._encoders, self._thumbs = decoder, encoders, thumbs
         self._thumb_side, self._batch_size, self._cpu = settings.thumbnail_size, settings.batch_size, cpu
         self._gpu_jpeg = GPU_JPEG_THUMBS and hasattr(decoder, "encode_jpeg")
@@ -102,8 +79,9 @@ class GpuStage:
         self._pixels = 0
         self._batch_pixels = batch_pixels(gpu_memory(decoder), BUFFERS)
         self._jpeg_thread = JPEG_THREAD and self._gpu_jpeg  # (the CPU threads' JPEGs need no thread to start)
-        t = time.perf_counter()  # the captures end before the decoder's threads start: the GPU is theirs
-        (captured or capture_towers(encoders, self._batch_size)).join()
+        t = time.perf_counter()  # before the decoder's threads start: the captures then have the GPU to themselves
+        for e in encoders.values() if TOWER_GRAPHS else ():
+            self._capture(e)
         self._in: queue.Queue = queue.Queue(DEPTH)
         self._mid: queue.Queue = queue.Queue(DEPTH)
         self._jpg: queue.Queue = queue.Queue(DEPTH)  # thumbnails to encode, to the JPEG thread
@@ -126,6 +104,17 @@ class GpuStage:
         ]
         for t in self._threads:
             t.start()
+
+    def _capture(self, encoder: Any) -> None:
+        """The encoder's image tower as a CUDA graph on the stage's full batches (see TorchTower.capture), once
+        for the process (0.4-0.7 s a run's first stage on the H100; captured in a thread during the folders'
+        scan instead, no faster: BENCHMARKS.md); where that fails, the tower runs as it is."""
+        try:
+            if hasattr(encoder, "capture"):
+                encoder.capture(self._batch_size)
+        except Exception as err:  # noqa: BLE001 - e.g. GPU memory, an op a graph cannot hold
+            key = getattr(getattr(encoder, "spec", None), "key", "?")
+            log.warning("no CUDA graph of the %s tower (%s): it runs without", key, err)
 
     def _took(self, what: str, since: float) -> None:
         with self._seconds_lock:
@@ -405,5 +394,4 @@ __all__ = [
     "PREP_STREAM",
     "TOWER_GRAPHS",
     "GpuStage",
-    "capture_towers",
 ]

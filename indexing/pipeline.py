@@ -21,7 +21,7 @@ import numpy as np
 
 from indexing.catalog import META_VERSION, Catalog
 from indexing.gpu import GPU_MAX_PIXELS, cpu_reason, jpeg_head
-from indexing.gpu_stage import GpuStage, capture_towers
+from indexing.gpu_stage import GpuStage
 from indexing.imageio import ImageError, probe, thumbnail_bytes
 from indexing.progress import Progress
 from indexing.scan import iter_image_files
@@ -68,7 +68,6 @@ class Indexer:
         self._filling = False  # the second pass of content-first: only adding the spaces that files lack
         self._new_ids: set[int] = set()  # indexed in this run: their style vectors are no "gain"
         self._gpu = gpu
-        self._captured: threading.Thread | None = None  # capture_towers's, started as a GPU run begins
 
     def _workers(self) -> int:
         return self.settings.decode_workers or max(1, min(8, os.cpu_count() or 1))
@@ -144,9 +143,8 @@ class Indexer:
             from indexing.gpu import gpu_decoder
 
             self._gpu = gpu_decoder(self.settings, self.encoders["content"].device)
-        if self._gpu is not None:  # the probes' processes start and the towers' graphs are made during the scan
-            PROBES.get()
-            self._captured = capture_towers(self.encoders, self.settings.batch_size)
+        if self._gpu is not None:
+            PROBES.get()  # the header probes' processes start while the folders are scanned
         backfill_places(self.catalog)
         last_save = time.monotonic()
         # content first: every file becomes searchable by content in a first pass, the slower style spaces are
@@ -303,7 +301,7 @@ class Indexer:
         stage = None
         if self._gpu is not None:  # JPEGs read and probed in the pool are decoded in batches by the GPU stage
             cpu = lambda o: self._process(o.job, moved_pool, min_side)  # noqa: E731 - what the GPU refuses
-            stage = GpuStage(self._gpu, self.encoders, self.thumbs, self.settings, cpu, self._workers(), self._captured)
+            stage = GpuStage(self._gpu, self.encoders, self.thumbs, self.settings, cpu, self._workers())
         gpu = stage is not None
         outcomes = bounded_map(pool, lambda j: self._process(j, moved_pool, min_side, gpu), jobs, ahead, cancel)
         try:

@@ -330,12 +330,12 @@ class TimedStandIn(PillowStandIn):
         return super().decode(blobs, reuse)
 
 
-def test_the_towers_graphs_are_made_during_the_scan_before_the_first_decode(
+def test_the_towers_graphs_are_made_once_before_the_first_decode(
     settings, shared_encoder, shared_style_encoders, tmp_path: Path, monkeypatch, caplog
 ) -> None:  # noqa: ANN001
-    """The Indexer starts the towers' captures as a GPU run begins, in a thread of their own; the GPU stage
-    joins it before its threads touch the GPU: each tower once, at the run's batch size, all before the first
-    decode. A capture that fails leaves its tower as it is, with a warning, and the run goes on."""
+    """The GPU stage captures each tower's graph as it starts, before its threads touch the GPU: each tower once,
+    at the run's batch size, all before the first decode. A capture that fails leaves its tower as it is, with a
+    warning, and the run goes on."""
     import threading
     import time
 
@@ -366,14 +366,7 @@ def test_the_towers_graphs_are_made_during_the_scan_before_the_first_decode(
     stand_in = TimedStandIn()
     report = svc.indexer(gpu=stand_in).run([lib])
     assert (report.indexed, report.failed) == (5, 0)
-    assert sorted(c[:3] for c in captured) == [
-        (
-            s,
-            "gpu-capture",
-            4,
-        )
-        for s in ("content", "style", "texture")
-    ]
+    assert sorted(c[:3] for c in captured) == [(s, "MainThread", 4) for s in ("content", "style", "texture")]
     assert max(c[3] for c in captured) < stand_in.first
     assert "no CUDA graph of the" in caplog.text and "out of memory (a stand-in)" in caplog.text
 
