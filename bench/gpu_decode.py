@@ -445,7 +445,19 @@ def _without() -> None:
     GpuStage._prepare, GpuStage._embed, GpuStage._write = _prepare, _embed, _write  # type: ignore[method-assign]
 
 
-def first_calls(blobs: list[bytes], bs: int, k: int = 6) -> list[float]:
+def big_jpeg() -> bytes:
+    """A 4000x3000 JPEG of noise at quality 95: a bitstream larger than any photo's of that size."""
+    import io
+
+    from PIL import Image
+
+    rng = np.random.default_rng(7)
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (3000, 4000, 3), dtype=np.uint8)).save(buf, "JPEG", quality=95)
+    return buf.getvalue()
+
+
+def first_calls(blobs: list[bytes], bs: int, k: int = 6, warm: list[bytes] | None = None) -> list[float]:
     """The first k decode calls' ms of a fresh decoder in a thread of its own, warmed as the stage warms it (its
     small JPEG), as the stage calls it: its start cost, alone."""
     import torch
@@ -458,6 +470,11 @@ def first_calls(blobs: list[bytes], bs: int, k: int = 6) -> list[float]:
         dec = GpuDecoder()
         with torch.cuda.stream(torch.cuda.Stream(priority=-1)):
             dec.warm()
+            if warm:  # a batch of large bitstreams first: the decoder's buffers grown once
+                t = time.perf_counter()
+                dec.decode(warm, reuse=BUFFERS)
+                dec.decode(warm, reuse=BUFFERS)
+                got.append(round((time.perf_counter() - t) * 1e3, 1))  # (the warm-up's ms, first in the list)
             torch.cuda.current_stream().synchronize()
             for i in range(k):
                 t = time.perf_counter()
@@ -479,7 +496,7 @@ def _apply(config: str) -> dict:
     owners = {"GpuDecoder": GpuDecoder, "hashing": hashing, "bench": Without}
     before = {}
     for part in filter(None, config.split(",")):
-        name, value = part.split("=")
+        name, value = part.split("=", 1)
         owner, attr = (owners[name.split(".")[0]], name.split(".", 1)[1]) if "." in name else (stage, name)
         v = getattr(owner, attr)
         before[name] = str(int(v)) if isinstance(v, bool) else str(v.value if isinstance(v, Enum) else v)
@@ -500,6 +517,8 @@ def switched(
     content_only: bool = False,
     skip_cpu: bool = False,
     decode_batches: list[int] | None = None,
+    fresh_calls: int = 6,
+    fresh_options: list[str] | None = None,
 ) -> None:
     """The Indexer's GPU path (8 readers), content and all three, under each of `configs` in turn (gpu_stage's
     switches: "" the defaults, "PREP_STREAM=0,JPEG_THREAD=0", "GpuDecoder.JPEG_ENCODER=nvimgcodec"), twice
@@ -515,8 +534,13 @@ def switched(
         for i in range(0, n, bs):
             dec.decode(blobs[i : i + bs])
 
-    out["first_decode_calls_ms_fresh_decoder"] = first_calls(blobs, bs)
-    print("a fresh decoder's first calls, ms", out["first_decode_calls_ms_fresh_decoder"], flush=True)
+    big = [big_jpeg()] * bs if "big" in (fresh_options or []) else None
+    for opts in fresh_options or [""]:  # a fresh decoder's calls under nvImageCodec's options ("big": warmed big)
+        GpuDecoder.OPTIONS = "" if opts == "big" else opts
+        got = first_calls(blobs, bs, min(fresh_calls, n // bs), big if opts == "big" else None)
+        out.setdefault("fresh_decoder_calls_ms", {})[opts] = got
+        print(f"a fresh decoder's calls [{opts}], ms: sum {sum(got):.0f}", got, flush=True)
+    GpuDecoder.OPTIONS = ""
     out["decode_alone_img_s"] = rate(n, decode_only)
     for b in decode_batches or []:
         out[f"decode_as_the_stage_batch_{b}_img_s"] = rate(n, lambda b=b: decode_as_the_stage(dec, blobs, b))
@@ -581,6 +605,9 @@ def main() -> None:
     ap.add_argument("--configs", nargs="+", help='only: the GPU path under each set of switches ("" the defaults)')
     ap.add_argument("--content-only", action="store_true", help="with --configs: the content space alone")
     ap.add_argument("--hash", action="store_true", help="only: the readers' hash, BLAKE2b against xxh3")
+    ap.add_argument("--fresh-calls", type=int, default=6, help="with --configs: a fresh decoder's first calls, timed")
+    ap.add_argument("--fresh-options", nargs="*", help='with --configs: the fresh decoder under each options string '
+                    '("big": warmed on a batch of large bitstreams first)')  # fmt: skip
     ap.add_argument("--skip-cpu", action="store_true", help="with --configs: no CPU-path run beside")
     ap.add_argument("--decode-batches", type=int, nargs="*", help="with --configs: the decoder alone, as the stage "
                     "calls it, at these batch sizes")  # fmt: skip
@@ -649,7 +676,19 @@ def main() -> None:
         return run
 
     if args.configs:
-        switched(tmp, photos, blobs, bs, out, args.configs, args.content_only, args.skip_cpu, args.decode_batches)
+        switched(
+            tmp,
+            photos,
+            blobs,
+            bs,
+            out,
+            args.configs,
+            args.content_only,
+            args.skip_cpu,
+            args.decode_batches,
+            args.fresh_calls,
+            args.fresh_options,
+        )
     elif args.variants or args.threads or args.hash:
         mode = decoder_threads if args.threads else hashes if args.hash else decoder_variants
         mode(tmp, photos, blobs, bs, out)

@@ -180,6 +180,7 @@ class GpuDecoder:
     # default (()). A GPU without the engine (consumer cards) refuses the first: on the H100, nvImageCodec 0.9
     # also refuses the second alone ("Could not create decoder", arch mismatch), so such a GPU may end at ().
     CHOICES: tuple[tuple[str, ...], ...] = (("HW_GPU_ONLY",), ("GPU_ONLY",), ())
+    OPTIONS = ""  # nvImageCodec's options string for its decoders (the bench's A/B of its memory hints)
     JPEG_ENCODER = JpegEncoder.TORCHVISION  # the thumbnails' GPU JPEG encoder (nvImageCodec's: the bench's A/B)
 
     def __init__(self, device: str = "cuda") -> None:
@@ -223,6 +224,8 @@ class GpuDecoder:
             options = dict(self._options)
             if self.backends:
                 options["backends"] = [self._nv.Backend(getattr(self._nv.BackendKind, b)) for b in self.backends]
+            if self.OPTIONS:
+                options["options"] = self.OPTIONS
             self._own.decoder = self._nv.Decoder(**options)
         return self._own.decoder
 
