@@ -16,7 +16,7 @@ and a mixed folder (70% JPEG, 20% HEIC, 10% PNG) through both paths.
     python bench/gpu_decode.py --variants   # only: the decoder's backends and host threads, in the Indexer
     python bench/gpu_decode.py --threads    # only: several decode threads, alone and in the Indexer
     python bench/gpu_decode.py --configs "" "JPEG_THREAD=0" "PREP_STREAM=0"  # only: the GPU path under each set
-        of gpu_stage's switches in turn (GPU_JPEG_THUMBS, PREP_STREAM, JPEG_THREAD, GpuDecoder.JPEG_ENCODER)
+        of gpu_stage's switches in turn (GPU_JPEG_THUMBS, PREP_STREAM, JPEG_THREAD, GpuDecoder.OPTIONS)
     python bench/gpu_decode.py --images 1024 --copies 4 ...  # 4,096 files: each photo 4 times, each copy with
         a comment segment of its own (another hash, the same decoding work; generating a photo takes ~1 s)
     python bench/gpu_decode.py --hash       # only: the readers' hash, BLAKE2b against xxh3 (pip install xxhash)
@@ -521,7 +521,7 @@ def switched(
     fresh_options: list[str] | None = None,
 ) -> None:
     """The Indexer's GPU path (8 readers), content and all three, under each of `configs` in turn (gpu_stage's
-    switches: "" the defaults, "PREP_STREAM=0,JPEG_THREAD=0", "GpuDecoder.JPEG_ENCODER=nvimgcodec"), twice
+    switches: "" the defaults, "PREP_STREAM=0,JPEG_THREAD=0", "GpuDecoder.OPTIONS=..."), twice
     each (runs on one host differ by ~10%), beside the CPU path and the decoder alone in the same run."""
     from indexing.work import PROBES
 

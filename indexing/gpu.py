@@ -22,17 +22,11 @@ import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
 import numpy as np
 
 GPU_MAX_PIXELS = 100_000_000
-
-
-class JpegEncoder(str, Enum):
-    TORCHVISION = "torchvision"
-    NVIMGCODEC = "nvimgcodec"
 
 
 log = logging.getLogger(__name__)
@@ -180,8 +174,10 @@ class GpuDecoder:
     # default (()). A GPU without the engine (consumer cards) refuses the first: on the H100, nvImageCodec 0.9
     # also refuses the second alone ("Could not create decoder", arch mismatch), so such a GPU may end at ().
     CHOICES: tuple[tuple[str, ...], ...] = (("HW_GPU_ONLY",), ("GPU_ONLY",), ())
-    OPTIONS = ""  # nvImageCodec's options string for its decoders (the bench's A/B of its memory hints)
-    JPEG_ENCODER = JpegEncoder.TORCHVISION  # the thumbnails' GPU JPEG encoder (nvImageCodec's: the bench's A/B)
+    OPTIONS = ""  # nvImageCodec's options string for its decoders, in place of plan()'s (the bench's A/Bs)
+    # The picture the hardware engine's memory pool is sized for (plan): a 12.6-MP 4:3 photo (phones' 4032x3024)
+    POOL_PICTURE = (4096, 3072)
+    PLAN = True  # plan() sizes that pool (off: the bench's A/B)
 
     def __init__(self, device: str = "cuda") -> None:
         import torch
@@ -193,8 +189,20 @@ class GpuDecoder:
         self._options: dict[str, Any] = {"max_num_cpu_threads": self.CPU_THREADS}
         self._params = nvimgcodec.DecodeParams(apply_exif_orientation=True)
         self._own = threading.local()  # a decoder per calling thread: decode threads may run at once
+        self._hints = ""  # plan()'s options for the decoders made from then on
         self._choice = 0
         self._first_decoder()  # fails here, at the start of a run, if nvImageCodec cannot run
+
+    def plan(self, batch: int, pixels: int) -> None:
+        """The calls to come: at most `batch` pictures, `pixels` in all. The decoders made from then on (one a
+        decode thread) size the hardware engine's memory pool for them up front. Left to itself the pool starts
+        empty and grows with each larger batch: a fresh decoder's first call of 64 12-MP photos took 274 ms,
+        the next 40 57-135 ms, against 137 ms and then 59-60 ms with the pool made first; the Indexer's
+        content-only rate rose by a quarter (BENCHMARKS.md). Larger pictures grow it as before."""
+        w, h = self.POOL_PICTURE
+        n = max(1, min(batch, -(-pixels // (w * h))))
+        hint = "nvjpeg_hw_decoder:preallocate_"
+        self._hints = f"{hint}batch_size={n} {hint}width_hint={w} {hint}height_hint={h}" if self.PLAN else ""
 
     @property
     def progressive(self) -> bool:
@@ -224,8 +232,8 @@ class GpuDecoder:
             options = dict(self._options)
             if self.backends:
                 options["backends"] = [self._nv.Backend(getattr(self._nv.BackendKind, b)) for b in self.backends]
-            if self.OPTIONS:
-                options["options"] = self.OPTIONS
+            if self.OPTIONS or self._hints:
+                options["options"] = self.OPTIONS or self._hints
             self._own.decoder = self._nv.Decoder(**options)
         return self._own.decoder
 
@@ -273,38 +281,20 @@ class GpuDecoder:
 
     def encode_jpeg(self, images: Sequence[Any], quality: int = 85) -> list[bytes | None]:
         """JPEGs of (h, w, 3) uint8 GPU tensors, whole once the calling thread's stream is, by the GPU's encoder in
-        one call: torchvision's nvJPEG encoder (JPEG_ENCODER), which leaves the GIL to other threads and beside
+        one call: torchvision's nvJPEG encoder, which leaves the GIL to other threads and beside
         which the decoder keeps its rate (962 img/s against 971 alone), where nvImageCodec's encoder held the GIL
         half its call and cut the decoder to 220 img/s (BENCHMARKS.md)."""
         if not images:
             return []
-        if self.JPEG_ENCODER is JpegEncoder.TORCHVISION:
-            from torchvision.io import encode_jpeg
+        from torchvision.io import encode_jpeg
 
-            chw = [t.permute(2, 0, 1).contiguous() for t in images]
-            if self.device.type == "cuda":  # its encoder's stream does not wait for the caller's: pictures whole first
-                self.torch.cuda.current_stream(self.device).synchronize()
-            got = encode_jpeg(chw, quality=quality)
-            flat = self.torch.cat(got).cpu().numpy()  # one copy to the host, not one a picture
-            ends = np.cumsum([int(g.numel()) for g in got])
-            return [flat[a:b].tobytes() for a, b in zip([0, *ends[:-1]], ends, strict=True)]
-        if getattr(self._own, "encoder", None) is None:
-            self._own.encoder = self._nv.Encoder()
-            self._jpeg = self._nv.EncodeParams(quality_type=self._nv.QualityType.QUALITY, quality_value=quality)
-        stream = self.torch.cuda.current_stream(self.device).cuda_stream
-        wrapped = [self._nv.as_image(t) for t in images]
-        got = self._own.encoder.encode(wrapped, "jpeg", params=self._jpeg, cuda_stream=stream)
-        return [None if cs is None else code_stream_bytes(cs) for cs in got]
-
-
-def code_stream_bytes(cs: Any) -> bytes:
-    """The bytes of an encoded nvImageCodec CodeStream (a buffer in 0.9; bytes in earlier versions)."""
-    if isinstance(cs, bytes):
-        return cs
-    try:
-        return bytes(memoryview(cs))
-    except TypeError:
-        return np.asarray(cs).tobytes()
+        chw = [t.permute(2, 0, 1).contiguous() for t in images]
+        if self.device.type == "cuda":  # its encoder's stream does not wait for the caller's: pictures whole first
+            self.torch.cuda.current_stream(self.device).synchronize()
+        got = encode_jpeg(chw, quality=quality)
+        flat = self.torch.cat(got).cpu().numpy()  # one copy to the host, not one a picture
+        ends = np.cumsum([int(g.numel()) for g in got])
+        return [flat[a:b].tobytes() for a, b in zip([0, *ends[:-1]], ends, strict=True)]
 
 
 def _groups(images: Sequence[Any]) -> dict[tuple[int, int], list[int]]:

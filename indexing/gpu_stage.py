@@ -78,6 +78,8 @@ class GpuStage:
         self._pending: list[Outcome] = []
         self._pixels = 0
         self._batch_pixels = batch_pixels(gpu_memory(decoder), BUFFERS)
+        if hasattr(decoder, "plan"):  # before its decode threads make their decoders
+            decoder.plan(self._batch_size, self._batch_pixels)
         self._jpeg_thread = JPEG_THREAD and self._gpu_jpeg  # (the CPU threads' JPEGs need no thread to start)
         t = time.perf_counter()  # before the decoder's threads start: the captures then have the GPU to themselves
         for e in encoders.values() if TOWER_GRAPHS else ():

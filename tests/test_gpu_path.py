@@ -511,8 +511,9 @@ class FakeNvImgCodec:
     broken: list[list[str]] = []
 
     class Decoder:
-        def __init__(self, backends: list | None = None, max_num_cpu_threads: int = 0) -> None:
+        def __init__(self, backends: list | None = None, max_num_cpu_threads: int = 0, options: str = "") -> None:
             self.kinds = [b.kind for b in backends or []]
+            self.options = options
             if self.kinds in FakeNvImgCodec.broken:
                 raise RuntimeError("Internal error - Could not create decoder. Code: 7")
             self.into: list = []
@@ -539,11 +540,36 @@ def fake_decoder(broken: list[list[str]]):  # noqa: ANN201
 
     dec = object.__new__(GpuDecoder)
     dec.torch, dec.device, dec._nv = torch, torch.device("cpu"), FakeNvImgCodec
-    dec._options, dec._choice, dec._params, dec._own = {}, 0, None, threading.local()
+    dec._options, dec._choice, dec._params, dec._own, dec._hints = {}, 0, None, threading.local(), ""
     dec.encode_jpeg = lambda images: [b"jpeg"] * len(images)  # type: ignore[method-assign]
     FakeNvImgCodec.made.clear()
     FakeNvImgCodec.broken[:] = broken
     return dec
+
+
+def test_the_decoders_pool_is_planned_for_the_stages_batches() -> None:
+    """plan(): the decoders made after it preallocate the hardware engine's pool for the batches to come: 64
+    12-MP photos on a large GPU, fewer on a small one (batch_pixels); before it, and for CUDA's decoder, nothing."""
+    import threading
+
+    from indexing.gpu import batch_pixels
+    from indexing.gpu_stage import BUFFERS
+
+    dec = fake_decoder([])
+    assert dec._decoder().options == ""  # made before the plan
+    for memory, n in ((80 << 30, 64), (8 << 30, 23)):
+        dec.plan(64, batch_pixels(memory, BUFFERS))
+        made: list = []
+        t = threading.Thread(target=lambda made=made: made.append(dec._decoder()))  # a decode thread's decoder
+        t.start()
+        t.join()
+        assert made[0].options.split() == [
+            f"nvjpeg_hw_decoder:preallocate_batch_size={n}",
+            "nvjpeg_hw_decoder:preallocate_width_hint=4096",
+            "nvjpeg_hw_decoder:preallocate_height_hint=3072",
+        ]
+    dec.plan(4, 10**9)
+    assert "preallocate_batch_size=4 " in dec._hints  # never more than the stage's batch
 
 
 def test_gpu_decoder_reuses_its_buffers_and_falls_back_without_a_hardware_engine(upright: Path) -> None:
