@@ -108,7 +108,7 @@ class ThreadCpu:
         import re
         import threading
 
-        THREAD_NAMES.update({f"{t.native_id} {t.ident:#x}": t.name for t in threading.enumerate()})
+        THREAD_NAMES.update({f"{t.native_id} {t.ident:#x}": t.name for t in threading.enumerate() if t.ident})
         names = {t.native_id: re.sub(r"[_-]?\d+$", "", t.name) for t in threading.enumerate()}
         for task in Path("/proc/self/task").iterdir():
             try:
@@ -633,8 +633,11 @@ def main() -> None:
             data = p.read_bytes()
             note = f"copy {k}".encode()
             copy = data[:2] + b"\xff\xfe" + (len(note) + 2).to_bytes(2, "big") + note + data[2:]
-            (q := photos / f"{p.stem}-{k}.jpg").write_bytes(copy)
+            q = photos / f"{p.stem}-{k}.jpg"
+            if not q.is_file() or q.stat().st_size != len(copy):  # (kept from an earlier run: not written again)
+                q.write_bytes(copy)
             paths.append(q)
+    os.sync()  # the files on disk before the clocks: the kernel's writeback of 10-20 GB slowed the runs beside it
     blobs = [p.read_bytes() for p in paths]
     n, bs = len(blobs), args.batch
     out: dict = {
