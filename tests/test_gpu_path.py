@@ -86,6 +86,17 @@ def test_batched_model_inputs_match_the_cpu_preprocessing(upright: Path) -> None
     assert float(np.abs(thumbs[0].numpy().astype(np.float32) - ref).mean()) < 4
 
 
+def jpegs(folder: Path, sizes: list[tuple[int, int]], options: list[list[str]] | None = None) -> Path:
+    """Scenes written as JPEGs by ImageMagick, s0.jpg, s1.jpg, ... in `folder` (made): one a size, each with its
+    convert options (quality 90 by default)."""
+    folder.mkdir()
+    for i, (w, h) in enumerate(sizes):
+        scene(folder / f"s{i}.png", w, h)
+        run("convert", folder / f"s{i}.png", *(options[i] if options else ["-quality", "90"]), folder / f"s{i}.jpg")
+        (folder / f"s{i}.png").unlink()
+    return folder
+
+
 class PillowStandIn:
     """GpuDecoder's interface on the CPU, so that the Indexer's GPU branch runs in CI: Pillow decodes (EXIF
     orientation applied, as nvImageCodec does), CPU tensors come out, and every third file is refused, as the GPU
@@ -203,12 +214,7 @@ def test_a_failed_gpu_batch_goes_through_the_cpu_path_and_batches_split_by_pixel
     from services import StyleSeek
     from settings import Settings
 
-    lib = tmp_path / "jpegs"
-    lib.mkdir()
-    for i in range(9):
-        scene(lib / f"s{i}.png", 200 + 8 * i, 150)
-        run("convert", lib / f"s{i}.png", "-quality", "90", lib / f"s{i}.jpg")
-        (lib / f"s{i}.png").unlink()
+    lib = jpegs(tmp_path / "jpegs", [(200 + 8 * i, 150) for i in range(9)])
     # 200x150 .. 264x150 pixels: every three of them pass 90,000, so a batch closes at 3 pictures, not at 8
     monkeypatch.setattr(indexing.gpu, "GPU_BATCH_PIXELS", 90_000)
     svc = StyleSeek(
@@ -267,12 +273,7 @@ def test_progressive_jpegs_skip_a_decoder_that_refuses_them(settings, shared_enc
     from services import StyleSeek
     from settings import Settings
 
-    lib = tmp_path / "jpegs"
-    lib.mkdir()
-    for i, options in enumerate((["-quality", "90"], ["-interlace", "JPEG"], ["-quality", "80"])):
-        scene(lib / f"s{i}.png", 200, 150)
-        run("convert", lib / f"s{i}.png", *options, lib / f"s{i}.jpg")
-        (lib / f"s{i}.png").unlink()
+    lib = jpegs(tmp_path / "jpegs", [(200, 150)] * 3, [["-quality", "90"], ["-interlace", "JPEG"], ["-quality", "80"]])
     svc = StyleSeek(Settings(**{**settings.model_dump(), "content_first": "off"}), content_encoder=shared_encoder)
     stand_in = EngineStandIn()
     report = svc.indexer(gpu=stand_in).run([lib])
@@ -300,12 +301,7 @@ def test_a_stage_that_dies_after_handing_a_batch_on_fails_the_run_without_hangin
     from services import StyleSeek
     from settings import Settings
 
-    lib = tmp_path / "jpegs"
-    lib.mkdir()
-    for i in range(3):
-        scene(lib / f"s{i}.png", 200, 150)
-        run("convert", lib / f"s{i}.png", "-quality", "90", lib / f"s{i}.jpg")
-        (lib / f"s{i}.png").unlink()
+    lib = jpegs(tmp_path / "jpegs", [(200, 150)] * 3)
     svc = StyleSeek(Settings(**{**settings.model_dump(), "content_first": "off"}), content_encoder=shared_encoder)
     got: list[BaseException] = []
 
@@ -331,7 +327,7 @@ class TimedStandIn(PillowStandIn):
 
 
 def test_the_towers_graphs_are_made_once_before_the_first_decode(
-    settings, shared_encoder, shared_style_encoders, tmp_path: Path, monkeypatch, caplog
+    settings, shared_encoder, shared_style_encoders, tmp_path: Path, monkeypatch
 ) -> None:  # noqa: ANN001
     """The GPU stage captures each tower's graph as it starts, before its threads touch the GPU: each tower once,
     at the run's batch size, all before the first decode. A capture that fails leaves its tower as it is, with a
@@ -339,16 +335,12 @@ def test_the_towers_graphs_are_made_once_before_the_first_decode(
     import threading
     import time
 
+    import indexing.gpu_stage
     import models.base
     from services import StyleSeek
     from settings import Settings
 
-    lib = tmp_path / "jpegs"
-    lib.mkdir()
-    for i in range(5):
-        scene(lib / f"s{i}.png", 200, 150)
-        run("convert", lib / f"s{i}.png", "-quality", "90", lib / f"s{i}.jpg")
-        (lib / f"s{i}.png").unlink()
+    lib = jpegs(tmp_path / "jpegs", [(200, 150)] * 5)
     captured: list[tuple[str, str, int, float]] = []
 
     def capture(self: models.base.Encoder, n: int) -> None:
@@ -358,6 +350,8 @@ def test_the_towers_graphs_are_made_once_before_the_first_decode(
             raise RuntimeError("out of memory (a stand-in)")
 
     monkeypatch.setattr(models.base.Encoder, "capture", capture)
+    warned: list[str] = []  # (the module's logger: other tests may have cut its propagation to pytest's handler)
+    monkeypatch.setattr(indexing.gpu_stage.log, "warning", lambda msg, *args: warned.append(msg % args))
     svc = StyleSeek(
         Settings(**{**settings.model_dump(), "batch_size": 4, "content_first": "off"}),
         content_encoder=shared_encoder,
@@ -368,7 +362,7 @@ def test_the_towers_graphs_are_made_once_before_the_first_decode(
     assert (report.indexed, report.failed) == (5, 0)
     assert sorted(c[:3] for c in captured) == [(s, "MainThread", 4) for s in ("content", "style", "texture")]
     assert max(c[3] for c in captured) < stand_in.first
-    assert "no CUDA graph of the" in caplog.text and "out of memory (a stand-in)" in caplog.text
+    assert warned == ["no CUDA graph of the style tower (out of memory (a stand-in)): it runs without"]
 
 
 def test_a_smaller_gpu_decodes_fewer_pixels_a_call() -> None:
@@ -416,12 +410,7 @@ def test_the_gpu_paths_thumbnails_are_jpeg_and_served_as_such(
     from services import StyleSeek
     from settings import Settings
 
-    lib = tmp_path / "jpegs"
-    lib.mkdir()
-    for i in range(4):
-        scene(lib / f"s{i}.png", 240, 180 + 4 * i)
-        run("convert", lib / f"s{i}.png", "-quality", "90", lib / f"s{i}.jpg")
-        (lib / f"s{i}.png").unlink()
+    lib = jpegs(tmp_path / "jpegs", [(240, 180 + 4 * i) for i in range(4)])
     scene(lib / "kept.png", 200, 150)  # the CPU path's: a WebP thumbnail
     s = Settings(**{**settings.model_dump(), "content_first": "off"})
     svc = StyleSeek(s, content_encoder=shared_encoder)
