@@ -175,6 +175,7 @@ def test_a_catalog_of_migration_6_keeps_its_positions(tmp_path: Path) -> None:
         t.execute("DROP TRIGGER image_id_used")  # as a catalog of migration 6 was: later ones run on opening
         t.execute("DROP TABLE counters")
         t.execute("DROP TABLE dropped")  # (migration 10's)
+        t.execute("DROP TABLE facts")  # (migration 11's)
         t.execute("PRAGMA user_version = 6")
     cat.conn.close()
     again = Catalog(tmp_path / "catalog.sqlite3")
@@ -259,6 +260,7 @@ def old_catalog(path: Path, vectors: np.ndarray, version: int = 8) -> list[int]:
 
 
 def test_an_older_catalog_gets_its_vectors_at_half_size_once_even_if_cut_short(tmp_path: Path) -> None:
+    from indexing.hashing import HashKind
     from indexing.schema import MIGRATIONS
 
     """Migration 9 moves an older catalog's float32 vectors into an ordinary table at float16, pictures and the
@@ -267,7 +269,8 @@ def test_an_older_catalog_gets_its_vectors_at_half_size_once_even_if_cut_short(t
     ids = old_catalog(tmp_path / "a.sqlite3", x)
     before = (tmp_path / "a.sqlite3").stat().st_size
     cat = Catalog(tmp_path / "a.sqlite3")
-    assert cat.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 10
+    assert cat.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 11
+    assert cat.hash_kind is HashKind.BLAKE2B  # its rows' hash (migration 11): new catalogs take xxh3
     table = cat.conn.execute("SELECT sql FROM sqlite_master WHERE name='vectors'").fetchone()[0]
     assert "WITHOUT ROWID" not in table
     assert {len(b) for (b,) in cat.conn.execute("SELECT vector FROM vectors")} == {256 * 2}
