@@ -198,7 +198,7 @@ class GpuDecoder:
         decode thread) size the hardware engine's memory pool for them up front. Left to itself the pool starts
         empty and grows with each larger batch: a fresh decoder's first call of 64 12-MP photos took 274 ms,
         the next 40 57-135 ms, against 137 ms and then 59-60 ms with the pool made first; the Indexer's
-        content-only rate rose by a quarter (BENCHMARKS.md). Larger pictures grow it as before."""
+        content-only rate rose 5-7% over 4,096 photos (BENCHMARKS.md). Larger pictures grow it as before."""
         w, h = self.POOL_PICTURE
         n = max(1, min(batch, -(-pixels // (w * h))))
         hint = "nvjpeg_hw_decoder:preallocate_"

@@ -8,9 +8,10 @@ from typing import Any
 
 
 class HashKind(str, Enum):
-    """A catalog's content hash, as its `facts` table names it. xxh3 reads a 2.5 MB photo in 0.27 ms of a core,
-    BLAKE2b in 5.8 ms (BENCHMARKS.md): at the GPU path's 600+ files a second that is 4 cores. Neither is asked
-    to resist an attacker: a collision would only make two pictures share a thumbnail."""
+    """A catalog's content hash, as its `facts` table names it. Hashing a 2.5 MB photo takes xxh3 0.03 ms of a
+    core, BLAKE2b 2.6 ms on a laptop-class core (5.8 on the GPU machine's; BENCHMARKS.md): at the GPU path's
+    600+ files a second, BLAKE2b alone kept 3-4 cores busy. Neither need resist an attacker: a collision would
+    only make two pictures share a thumbnail."""
 
     XXH3 = "xxh3-128"
     BLAKE2B = "blake2b-128"
