@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import operator
 import struct
 import threading
 from collections import deque
@@ -179,7 +178,6 @@ class GpuDecoder:
     # The picture the hardware engine's memory pool is sized for (plan): a 12.6-MP 4:3 photo (phones' 4032x3024)
     POOL_PICTURE = (4096, 3072)
     PLAN = True  # plan() sizes that pool (off: the bench's A/B)
-    ONE_CALL = True  # a decoded batch's tensors made in one C-level call (off: one a picture; the bench's A/B)
 
     def __init__(self, device: str = "cuda") -> None:
         import torch
@@ -279,16 +277,7 @@ class GpuDecoder:
             raise
         if reuse:  # kept only whole: a refused file leaves no buffer in its place
             ring.append(images if all(im is not None for im in images) else None)
-        if not self.ONE_CALL:
-            return [None if im is None else self.torch.as_tensor(im, device=self.device) for im in images]
-        # the tensors in one C-level map: no Python between them, so no GIL hand-over to the stage's other threads
-        ok = list(
-            map(
-                functools.partial(self.torch.as_tensor, device=self.device),
-                filter(functools.partial(operator.is_not, None), images),
-            )
-        )
-        return [None if im is None else ok.pop(0) for im in images] if len(ok) < len(images) else ok
+        return [None if im is None else self.torch.as_tensor(im, device=self.device) for im in images]
 
     def encode_jpeg(self, images: Sequence[Any], quality: int = 85) -> list[bytes | None]:
         """JPEGs of (h, w, 3) uint8 GPU tensors, whole once the calling thread's stream is, by the GPU's encoder in
