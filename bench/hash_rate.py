@@ -13,14 +13,13 @@ import os
 import platform
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.run import make_photo  # noqa: E402
+from bench.run import images  # noqa: E402
 from bench.scratch import scratch  # noqa: E402
 from indexing.hashing import HashKind  # noqa: E402
 from indexing.imageio import decode  # noqa: E402
@@ -43,9 +42,7 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=32)
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
-    tmp = scratch("hash-rate-")
-    with ProcessPoolExecutor(os.cpu_count()) as pool:
-        paths = list(pool.map(make_photo, [(i, str(tmp / f"p{i:03d}.jpg")) for i in range(args.images)]))
+    paths = [str(p) for p in images(scratch("hash-rate-"), args.images)]
     out: dict = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
