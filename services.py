@@ -131,7 +131,7 @@ class StyleSeek:
         """Embed the folders on a Ray cluster into Parquet shards (import them with import_shards)."""
         from indexing.cluster import index_on_ray
 
-        return index_on_ray(paths, shards, self.settings, all_encoders, address, workers, gpus, self.catalog.hash_kind)
+        return index_on_ray(paths, shards, self.settings, all_encoders, self.catalog.hash_kind, address, workers, gpus)
 
     def import_shards(self, shards: Path) -> dict:
         """A cluster run's shards into this catalog; the indices follow (trained or grown) and are saved."""

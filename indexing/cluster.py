@@ -16,7 +16,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from indexing import hashing
 from indexing.hashing import HashKind
 from indexing.scan import iter_image_files
 from indexing.shards import Embedder, file_item, write_manifest
@@ -31,10 +30,10 @@ def index_on_ray(
     out: Path,
     settings: Settings,
     make_encoders: Callable[[Settings], dict[str, Encoder]],
+    kind: HashKind,
     address: str | None = None,
     workers: int = 0,
     gpus_per_worker: float = 0.0,
-    kind: HashKind = hashing.NEW_CATALOGS,
 ) -> dict[str, Any]:
     """Embed every picture under the roots into Parquet shards in `out`; returns counts and timings.
     workers: actors in the pool (0: Ray's CPU count, or one a GPU with gpus_per_worker); kind: the content hash
