@@ -569,6 +569,15 @@ def switched(
         print(f"a fresh decoder's calls [{opts}], ms: sum {sum(got):.0f}", got, flush=True)
     GpuDecoder.OPTIONS = ""
     out["decode_alone_img_s"] = rate(n, decode_only)
+    m = min(n, 1024)  # the decoder alone as the stage calls it, from the files' bytes and from pinned copies
+    out[f"decode_as_the_stage_bytes_{m}_img_s"] = rate(m, lambda: decode_as_the_stage(dec, blobs[:m], bs))
+    pinned = [dec.pin(b) for b in blobs[:m]]
+    out[f"decode_as_the_stage_pinned_{m}_img_s"] = rate(m, lambda: decode_as_the_stage(dec, pinned, bs))
+    pinned.clear()
+    import torch
+
+    torch._C._host_emptyCache()  # the Indexer's runs start with no pinned memory cached, as a process does
+    print({k: v for k, v in out.items() if k.startswith("decode_as_the_stage")}, flush=True)
     for b in decode_batches or []:
         out[f"decode_as_the_stage_batch_{b}_img_s"] = rate(n, lambda b=b: decode_as_the_stage(dec, blobs, b))
         print(f"decode as the stage, batches of {b}", out[f"decode_as_the_stage_batch_{b}_img_s"], flush=True)
@@ -620,6 +629,26 @@ def hashes(tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: dict) -> N
     pipeline.read_and_hash = read_and_hash
 
 
+def photo_set(photos: Path, images: int, copies: int = 1) -> list[Path]:
+    """`images` generated 12-MP photos in `photos` (those already there kept), each `copies` times as distinct
+    files; on disk (synced) before any clock starts."""
+    with ProcessPoolExecutor(os.cpu_count()) as pool:
+        todo = [(i, str(photos / f"p{i:04d}.jpg")) for i in range(images)]
+        list(pool.map(make_photo, [a for a in todo if not Path(a[1]).is_file()]))
+        paths = [Path(a[1]) for a in todo]
+    for k in range(1, copies):  # a COM segment after SOI: a new file to the catalog, the same pixels
+        for p in paths[:images]:
+            data = p.read_bytes()
+            note = f"copy {k}".encode()
+            copy = data[:2] + b"\xff\xfe" + (len(note) + 2).to_bytes(2, "big") + note + data[2:]
+            q = photos / f"{p.stem}-{k}.jpg"
+            if not q.is_file() or q.stat().st_size != len(copy):  # (kept from an earlier run: not written again)
+                q.write_bytes(copy)
+            paths.append(q)
+    os.sync()  # the files on disk before the clocks: the kernel's writeback of 10-20 GB slowed the runs beside it
+    return paths
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--images", type=int, default=512)
@@ -651,20 +680,7 @@ def main() -> None:
     tmp = scratch("gpu-decode-")
     photos = args.photos or tmp / "photos"
     photos.mkdir(parents=True, exist_ok=True)
-    with ProcessPoolExecutor(os.cpu_count()) as pool:
-        todo = [(i, str(photos / f"p{i:04d}.jpg")) for i in range(args.images)]
-        list(pool.map(make_photo, [a for a in todo if not Path(a[1]).is_file()]))
-        paths = [Path(a[1]) for a in todo]
-    for k in range(1, args.copies):  # a COM segment after SOI: a new file to the catalog, the same pixels
-        for p in paths[: args.images]:
-            data = p.read_bytes()
-            note = f"copy {k}".encode()
-            copy = data[:2] + b"\xff\xfe" + (len(note) + 2).to_bytes(2, "big") + note + data[2:]
-            q = photos / f"{p.stem}-{k}.jpg"
-            if not q.is_file() or q.stat().st_size != len(copy):  # (kept from an earlier run: not written again)
-                q.write_bytes(copy)
-            paths.append(q)
-    os.sync()  # the files on disk before the clocks: the kernel's writeback of 10-20 GB slowed the runs beside it
+    paths = photo_set(photos, args.images, args.copies)
     blobs = [p.read_bytes() for p in paths]
     n, bs = len(blobs), args.batch
     out: dict = {
