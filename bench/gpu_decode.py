@@ -569,15 +569,6 @@ def switched(
         print(f"a fresh decoder's calls [{opts}], ms: sum {sum(got):.0f}", got, flush=True)
     GpuDecoder.OPTIONS = ""
     out["decode_alone_img_s"] = rate(n, decode_only)
-    m = min(n, 1024)  # the decoder alone as the stage calls it, from the files' bytes and from pinned copies
-    out[f"decode_as_the_stage_bytes_{m}_img_s"] = rate(m, lambda: decode_as_the_stage(dec, blobs[:m], bs))
-    pinned = [dec.pin(b) for b in blobs[:m]]
-    out[f"decode_as_the_stage_pinned_{m}_img_s"] = rate(m, lambda: decode_as_the_stage(dec, pinned, bs))
-    pinned.clear()
-    import torch
-
-    torch._C._host_emptyCache()  # the Indexer's runs start with no pinned memory cached, as a process does
-    print({k: v for k, v in out.items() if k.startswith("decode_as_the_stage")}, flush=True)
     for b in decode_batches or []:
         out[f"decode_as_the_stage_batch_{b}_img_s"] = rate(n, lambda b=b: decode_as_the_stage(dec, blobs, b))
         print(f"decode as the stage, batches of {b}", out[f"decode_as_the_stage_batch_{b}_img_s"], flush=True)

@@ -179,7 +179,6 @@ class GpuDecoder:
     POOL_PICTURE = (4096, 3072)
     PLAN = True  # plan() sizes that pool (off: the bench's A/B)
     ONE_CALL = True  # a batch's tensors made in one C-level call (no bytecode between them for the GIL to go)
-    PINNED = True  # files handed to the decoder in page-locked memory (pin)
 
     def __init__(self, device: str = "cuda") -> None:
         import torch
@@ -260,20 +259,7 @@ class GpuDecoder:
             with contextlib.suppress(Exception):  # an encoder that fails is the stage's to report, on its first batch
                 self.encode_jpeg([im for im in images if im is not None])
 
-    def pin(self, data: bytes) -> Any:
-        """A file's bytes copied into page-locked host memory (PyTorch's caching pinned allocator), as the decoder
-        takes them. nvjpeg copies each bitstream to the GPU itself, one after another in the calling thread: from
-        ordinary memory the driver stages that copy through its own buffer first (0.3-0.45 ms a 2.5 MB photo, a
-        third of a decode call; BENCHMARKS.md), from pinned memory the copy engine reads it while the call goes
-        on. The GPU may still read it after decode() returns: the caller keeps it until its batch is done there.
-        `data` itself off CUDA."""
-        if not (self.PINNED and self.device.type == "cuda"):
-            return data
-        host = self.torch.empty(len(data), dtype=self.torch.uint8, pin_memory=True).numpy()
-        host[:] = np.frombuffer(data, np.uint8)  # (numpy leaves the GIL to others while it copies)
-        return host
-
-    def decode(self, blobs: Sequence[Any], reuse: int = 0) -> list[Any]:
+    def decode(self, blobs: Sequence[bytes], reuse: int = 0) -> list[Any]:
         """reuse=k: decode into the buffers of the pictures this thread's k-th last reuse call gave (the caller
         is done with those). Allocating and freeing GPU memory every batch waits for whatever else runs on the
         GPU: beside the towers the decoder ran 510-600 img/s, 830-890 with its buffers reused (BENCHMARKS.md)."""

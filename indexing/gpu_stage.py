@@ -222,7 +222,6 @@ class GpuStage:
         """Decode a batch into the buffers of the one BUFFERS before, once the GPU has resized that one; then issue
         its resizes (and, without the JPEG thread, encode its thumbnails)."""
         resized: deque = deque()  # per batch, the event after which its resizes are done (None off CUDA)
-        held: deque = deque()  # per batch, its files' bytes and the event after which the GPU is done with them
         with self._stream(priority=-1):
             prep = self._stream(priority=0) if PREP_STREAM else contextlib.nullcontext()
             if hasattr(self._decoder, "warm"):
@@ -239,14 +238,9 @@ class GpuStage:
                 except Exception as err:  # noqa: BLE001 - e.g. GPU memory: the batch goes through the CPU path
                     log.warning("GPU decoding failed on a batch of %d (%s): CPU path for these", len(batch), err)
                     images = [None] * len(batch)
-                decoded = self._event()
-                held.append((decoded, [o.data for o in batch]))  # pinned: the GPU may still read them
                 for o in batch:
                     o.data = None  # the bytes are done with (the CPU path reads a refused file again)
-                while held and (len(held) > BUFFERS or held[0][0] is None or held[0][0].query()):
-                    if held[0][0] is not None:
-                        held[0][0].synchronize()
-                    held.popleft()
+                decoded = self._event()
                 self._took("decoder (GPU)", t)
                 with prep:
                     resized.append(self._prep(batch, images, decoded))

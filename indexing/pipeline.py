@@ -99,7 +99,7 @@ class Indexer:
         if gpu and data is not None and cpu_reason(data, most, getattr(self._gpu, "progressive", True)) is None:
             # the metadata from the header in a probe process, the pixels from the GPU decoder with the batch
             probing = PROBES.get().submit(probe_row, jpeg_head(data), e, self.settings.max_image_pixels)
-            return Outcome(job, "gpu", hash=h, data=self._gpu.pin(data), probing=probing)
+            return Outcome(job, "gpu", hash=h, data=data, probing=probing)
         try:
             dec = decode_for_index(source, e.path, self.settings, min_side)
             if job.redo or not self.thumbs.read(h):
@@ -119,7 +119,7 @@ class Indexer:
             got = f"the probe process failed: {type(e).__name__}"
         if isinstance(got, str) and o.data is not None:
             log.info("probe of %s's header: %s; reading the whole file", o.job.entry.path, got)
-            got = probe_row(bytes(o.data), o.job.entry, self.settings.max_image_pixels)  # (pinned: an array)
+            got = probe_row(o.data, o.job.entry, self.settings.max_image_pixels)
         return got if isinstance(got, dict) else {}
 
     # main side --------------------------------------------------------------------------------------

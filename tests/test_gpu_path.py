@@ -113,10 +113,6 @@ class PillowStandIn:
         self._lock = threading.Lock()  # decode threads may call at once
         self._expected, self._all_in = threads, threading.Event()
 
-    def pin(self, data: bytes) -> np.ndarray:
-        """As GpuDecoder.pin on CUDA: the bytes as a uint8 array of their own."""
-        return np.frombuffer(data, np.uint8).copy()
-
     def decode(self, blobs: list[bytes], reuse: bool = False) -> list:
         import io
         import threading
@@ -198,49 +194,6 @@ def test_the_indexer_gpu_branch_matches_the_cpu_path(
             assert float(va @ vb) > 0.99, (path.name, space)
     portrait = gpu.image_by_path(lib / "portrait.jpg")
     assert (portrait.width, portrait.height) == (200, 150)  # upright, as the scene was drawn
-
-
-def test_a_header_the_probe_cannot_read_is_probed_whole_from_the_pinned_bytes(
-    settings, shared_encoder, shared_style_encoders, tmp_path: Path, monkeypatch
-) -> None:  # noqa: ANN001
-    """Where the probe process cannot read a file's header, the main thread probes the whole file from the bytes
-    the reader kept for the decoder: pinned, those are an array, not bytes; the catalog gets the same rows."""
-    import indexing.pipeline
-    from services import StyleSeek
-    from settings import Settings
-    from tests.realfiles import exif, stored
-
-    lib = tmp_path / "lib"
-    lib.mkdir()
-    up = scene(tmp_path / "up.png", 200, 150)
-    exif(stored(up, 6, lib / "portrait.jpg"), "-Orientation#=6", "-DateTimeOriginal=2024:05:06 07:08:09")
-    for i in range(3):
-        exif(stored(scene(tmp_path / f"s{i}.png", 160 + i, 120), 1, lib / f"s{i}.jpg"), "-GPSLatitude=48.85",
-             "-GPSLatitudeRef=N", "-GPSLongitude=2.35", "-GPSLongitudeRef=E")  # fmt: skip
-    cpu = StyleSeek(settings, content_encoder=shared_encoder, style_encoders=shared_style_encoders)
-    cpu.index_folders([lib])
-    monkeypatch.setattr(indexing.pipeline, "jpeg_head", lambda data: b"\xff\xd8\xff\xd9")  # no frame in it
-    seen: list[type] = []
-
-    class Kinds(PillowStandIn):
-        def decode(self, blobs: list, reuse: bool = False) -> list:
-            seen.extend(type(b) for b in blobs)
-            return super().decode(blobs, reuse)
-
-    gpu = StyleSeek(
-        Settings(**{**settings.model_dump(), "data_dir": tmp_path / "gpu-data", "batch_size": 2}),
-        content_encoder=shared_encoder,
-        style_encoders=shared_style_encoders,
-    )
-    report = gpu.indexer(gpu=Kinds()).run([lib])
-    assert (report.indexed, report.failed) == (4, 0)
-    assert seen and set(seen) == {np.ndarray}  # the decoder was handed the pinned arrays
-    for path in sorted(lib.glob("*.jpg")):
-        a, b = cpu.image_by_path(path), gpu.image_by_path(path)
-        assert (b.width, b.height, b.orientation, b.taken_at, b.gps) == (
-            a.width, a.height, a.orientation, a.taken_at, a.gps
-        ), path  # fmt: skip
-        assert b.gps is not None or path.name == "portrait.jpg"
 
 
 class FailingStandIn(PillowStandIn):
