@@ -178,7 +178,6 @@ class GpuDecoder:
     # The picture the hardware engine's memory pool is sized for (plan): a 12.6-MP 4:3 photo (phones' 4032x3024)
     POOL_PICTURE = (4096, 3072)
     PLAN = True  # plan() sizes that pool (off: the bench's A/B)
-    ONE_CALL = True  # a batch's tensors made in one C-level call (no bytecode between them for the GIL to go)
 
     def __init__(self, device: str = "cuda") -> None:
         import torch
@@ -278,8 +277,6 @@ class GpuDecoder:
             raise
         if reuse:  # kept only whole: a refused file leaves no buffer in its place
             ring.append(images if all(im is not None for im in images) else None)
-        if self.ONE_CALL and all(im is not None for im in images):
-            return list(map(functools.partial(self.torch.as_tensor, device=self.device), images))
         return [None if im is None else self.torch.as_tensor(im, device=self.device) for im in images]
 
     def encode_jpeg(self, images: Sequence[Any], quality: int = 85) -> list[bytes | None]:

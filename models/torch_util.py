@@ -3,7 +3,16 @@ converts). Imported only where PyTorch is needed."""
 
 from __future__ import annotations
 
-import torch
+import os
+
+# The GPU's hardware work queues a process spreads its CUDA streams over: the driver's 8 by default, the most, 32,
+# here. The GPU path runs some twenty streams at once (nvjpeg's fourteen, the decoder's, the resizes', the
+# towers'), and streams that share a queue wait for each other's work: with 8, nvImageCodec's decode calls took
+# 93 ms a batch of 64 beside all three towers, with 32 58 ms (BENCHMARKS.md). Read when CUDA starts, so set
+# before torch first touches it; a value the user set stays.
+os.environ.setdefault("CUDA_DEVICE_MAX_CONNECTIONS", "32")
+
+import torch  # noqa: E402
 
 
 def pick_device(wanted: str) -> torch.device:

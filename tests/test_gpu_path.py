@@ -631,3 +631,21 @@ def test_gpu_decoder_takes_the_next_backends_that_can_be_made(upright: Path, mon
     monkeypatch.setattr(gpu, "GpuDecoder", Unmakeable)
     settings = type("S", (), {"gpu_decode": "auto"})()
     assert gpu.gpu_decoder(settings, "cuda") is None
+
+
+@pytest.mark.parametrize(("given", "want"), [(None, "32"), ("4", "4")])
+def test_cuda_gets_its_most_hardware_queues_unless_the_user_chose(given: str | None, want: str) -> None:
+    """The GPU path's twenty-odd streams need the driver's 32 hardware queues (8 by default: streams sharing a
+    queue wait for each other's work); models.torch_util sets that before torch starts CUDA, a user's value
+    stays."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "CUDA_DEVICE_MAX_CONNECTIONS"}
+    if given is not None:
+        env["CUDA_DEVICE_MAX_CONNECTIONS"] = given
+    code = "import os, models.torch_util; print(os.environ['CUDA_DEVICE_MAX_CONNECTIONS'])"
+    root = Path(__file__).resolve().parents[1]
+    got = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, check=True)
+    assert got.stdout.strip() == want
