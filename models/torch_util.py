@@ -7,9 +7,9 @@ import os
 
 # The GPU's hardware work queues a process spreads its CUDA streams over: the driver's 8 by default, the most, 32,
 # here. The GPU path runs some twenty streams at once (nvjpeg's fourteen, the decoder's, the resizes', the
-# towers'), and streams that share a queue wait for each other's work: with 8, nvImageCodec's decode calls took
-# 93 ms a batch of 64 beside all three towers, with 32 58 ms (BENCHMARKS.md). Read when CUDA starts, so set
-# before torch first touches it; a value the user set stays.
+# towers'), and streams that share a queue wait for each other's work: beside all three towers nvImageCodec's
+# own call took 93 ms a batch of 64 with 8, 58 ms with 32, and indexing ran 546-555 img/s against 503-538
+# (BENCHMARKS.md). Read when CUDA starts, so set here, before pick_device first touches it; a user's value stays.
 os.environ.setdefault("CUDA_DEVICE_MAX_CONNECTIONS", "32")
 
 import torch  # noqa: E402
