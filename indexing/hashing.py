@@ -3,8 +3,11 @@ for new catalogs, BLAKE2b-128 for those made before it, each catalog keeping the
 
 from __future__ import annotations
 
+import hashlib
 from enum import Enum
 from typing import Any
+
+import xxhash
 
 
 class HashKind(str, Enum):
@@ -23,11 +26,7 @@ NEW_CATALOGS = HashKind.XXH3  # (benches switch it, to measure the other on a fr
 def hasher(kind: HashKind) -> Any:
     """A fresh hash object of `kind`: update(bytes), hexdigest() of 32 hex digits."""
     if kind is HashKind.XXH3:
-        import xxhash
-
         return xxhash.xxh3_128()
-    import hashlib
-
     return hashlib.blake2b(digest_size=16)
 
 
