@@ -520,42 +520,6 @@ def first_calls(blobs: list[bytes], bs: int, k: int = 6, warm: list[bytes] | Non
     return got
 
 
-def cached_check(blobs: list[bytes], bs: int, batches: int = 8) -> dict:
-    """GpuDecoder.CACHED against plain tensors on the same batches: each batch's pictures copied on the decode
-    stream as soon as decode() returns (no wait on the host, as the stage's resizes read them), then compared
-    with a plain decoder's; and how many pictures took the tensor of the buffer they were decoded into."""
-    import torch
-
-    from indexing.gpu_stage import BUFFERS
-
-    got: dict = {}
-
-    def run() -> None:
-        dec, ref = GpuDecoder(), GpuDecoder()
-        dec.CACHED = True
-        with torch.cuda.stream(torch.cuda.Stream(priority=-1)):
-            copies, hits, kept = [], 0, []
-            for i in range(batches):
-                part = blobs[(i * bs) % len(blobs) :][:bs]
-                out = dec.decode(part, reuse=BUFFERS)
-                hits += sum(any(t is k for k in kept[-BUFFERS * bs :]) for t in out)
-                kept.extend(out)
-                copies.append([t.clone() for t in out])
-            torch.cuda.current_stream().synchronize()
-            bad = 0
-            for i in range(batches):
-                part = blobs[(i * bs) % len(blobs) :][:bs]
-                want = ref.decode(part)
-                torch.cuda.current_stream().synchronize()
-                bad += sum(not torch.equal(a, b) for a, b in zip(copies[i], want, strict=True))
-            got.update(pictures=batches * bs, differing=bad, tensors_taken_again=hits)
-
-    th = threading.Thread(target=run)
-    th.start()
-    th.join()
-    return got
-
-
 def _apply(config: str) -> dict:
     """Set a run's switches, "NAME=VALUE,..." (gpu_stage's names, GpuDecoder.NAME or hashing.NAME, e.g.
     hashing.NEW_CATALOGS=blake2b-128; read as the type the switch has); gives back what they were."""
@@ -611,9 +575,6 @@ def switched(
         print(f"a fresh decoder's calls [{opts}], ms: sum {sum(got):.0f}", got, flush=True)
     GpuDecoder.OPTIONS = ""
     out["decode_alone_img_s"] = rate(n, decode_only)
-    if any("CACHED" in c for c in configs):
-        out["cached_check"] = cached_check(blobs, bs)
-        print("cached check", out["cached_check"], flush=True)
     for b in decode_batches or []:
         out[f"decode_as_the_stage_batch_{b}_img_s"] = rate(n, lambda b=b: decode_as_the_stage(dec, blobs, b))
         print(f"decode as the stage, batches of {b}", out[f"decode_as_the_stage_batch_{b}_img_s"], flush=True)

@@ -4,7 +4,7 @@ TorchTower.capture) and channels-last memory (the VAE's convolutions) change, al
 that want the GIL (as the GPU stage's other threads do). Says whether "all three >= 400 img/s" is bound by
 the towers themselves.
 
-    python bench/gpu_towers.py [--batch 64] [--iters 24] [--sms 64 96 112] [--out results.json]
+    python bench/gpu_towers.py [--batch 64] [--iters 24] [--out results.json]
 
 Each variant is timed after a warm-up, synchronised, the embeddings copied to the host as encode_batch does,
 alone and all three in turn (the GPU path's tower thread runs them one after the other).
@@ -63,7 +63,6 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--iters", type=int, default=24)
     ap.add_argument("--out", type=Path)
-    ap.add_argument("--sms", type=int, nargs="*", help="also: the graphs on streams of these many SMs")
     args = ap.parse_args()
     import torch
 
@@ -80,7 +79,6 @@ def main() -> None:
     }
     bs, iters = args.batch, args.iters
     towers: dict[str, tuple] = {}
-    refs: dict[str, np.ndarray] = {}
     for s, e in svc.encoders.items():
         e.load()
         module = e._tower(Tower.IMAGE).module
@@ -117,7 +115,6 @@ def main() -> None:
             res["channels_last"] = timed(lambda m=module, xc=xc: m(xc).float().cpu(), bs, iters)
             module.to(memory_format=torch.contiguous_format)
         towers[s] = (e, x, tower, graph)
-        refs[s] = ref
         out[s] = res
         print(s, res, flush=True)
 
@@ -141,21 +138,6 @@ def main() -> None:
             for t in threads:
                 t.join()
             print(key, out[key], flush=True)
-    sys.setswitchinterval(0.005)
-    for sms in args.sms or []:  # the graphs captured and replayed on a stream of that many SMs (gpu_stage.TOWER_SMS)
-        from models.torch_util import sm_stream
-
-        stream = sm_stream(sms)
-        if stream is None:
-            out[f"on_{sms}_sms"] = "no such stream here"
-            continue
-        with torch.cuda.stream(stream):
-            for s, (e, x, _, _) in towers.items():
-                e.capture(bs)
-                out[f"{s}_graph_on_{sms}_sms"] = timed(lambda e=e, x=x: e.encode_batch(x), bs, iters)
-                out[f"{s}_graph_on_{sms}_sms_max_abs_diff"] = float(np.abs(e.encode_batch(x) - refs[s]).max())
-            out[f"all_three_graph_on_{sms}_sms"] = timed(all_three, bs, iters)
-        print(sms, {k: v for k, v in out.items() if k.endswith(f"_{sms}_sms")}, flush=True)
     print(json.dumps(out, indent=2))
     if args.out:
         args.out.write_text(json.dumps(out, indent=2) + "\n")

@@ -178,8 +178,6 @@ class GpuDecoder:
     # The picture the hardware engine's memory pool is sized for (plan): a 12.6-MP 4:3 photo (phones' 4032x3024)
     POOL_PICTURE = (4096, 3072)
     PLAN = True  # plan() sizes that pool (off: the bench's A/B)
-    LAST_FIRST = True
-    CACHED = False
 
     def __init__(self, device: str = "cuda") -> None:
         import torch
@@ -268,38 +266,18 @@ class GpuDecoder:
             return []
         cuda = self.device.type == "cuda"
         stream = self.torch.cuda.current_stream(self.device).cuda_stream if cuda else 0  # the thread's: gpu_stage
-        ring = self._own.__dict__.setdefault("ring", deque())  # (images, their tensors) a reuse call
-        last, before = ring.popleft() if reuse and len(ring) >= reuse else (None, None)
+        ring = self._own.__dict__.setdefault("ring", deque())
+        last = ring.popleft() if reuse and len(ring) >= reuse else None
         kw = {"images": last} if last is not None and len(last) == len(blobs) else {}
         try:
             images = self._decoder().decode(list(blobs), params=self._params, cuda_stream=stream, **kw)
         except BaseException:
             if reuse:  # a place a call, so that the k-th last is the caller's k-th last batch
-                ring.append((None, None))
+                ring.append(None)
             raise
-        out = self._tensors(images, before if kw else None)
         if reuse:  # kept only whole: a refused file leaves no buffer in its place
-            ring.append((images, out) if all(im is not None for im in images) else (None, None))
-        return out
-
-    def _tensors(self, images: list[Any], before: list[Any] | None) -> list[Any]:
-        """The decoded pictures as tensors, the last first: each picture's first access waits for nvImageCodec's
-        thread to be done with it, and it is done with them in order, so the waits are one, not one a picture
-        (LAST_FIRST off: the A/B). With CACHED, a picture decoded into the buffer of `before`'s at the same
-        place, at the same size, takes that tensor (the same memory) without an access of its own."""
-        out: list[Any] = [None] * len(images)
-        first = True
-        for i in reversed(range(len(images))) if self.LAST_FIRST else range(len(images)):
-            im = images[i]
-            if im is None:
-                continue
-            old = before[i] if before is not None and self.CACHED and not first else None
-            if old is not None and tuple(old.shape) == tuple(im.shape):
-                out[i] = old
-            else:
-                out[i] = self.torch.as_tensor(im, device=self.device)
-            first = False
-        return out
+            ring.append(images if all(im is not None for im in images) else None)
+        return [None if im is None else self.torch.as_tensor(im, device=self.device) for im in images]
 
     def encode_jpeg(self, images: Sequence[Any], quality: int = 85) -> list[bytes | None]:
         """JPEGs of (h, w, 3) uint8 GPU tensors, whole once the calling thread's stream is, by the GPU's encoder in

@@ -55,9 +55,6 @@ THUMB_THREADS = 0  # the thumbnails' CPU threads (and refused files' CPU path); 
 # The towers replay CUDA graphs captured on the stage's full batches (see TorchTower.capture): beside the
 # stage's other threads, all three took 4.6-4.7 s against 10.2-14.1 s over 4,096 photos (BENCHMARKS.md)
 TOWER_GRAPHS = True
-# The towers' kernels on at most this many of the GPU's SMs (a green context; 0: all), so that nvJPEG's kernels
-# and the resizes never queue behind a graph's: the decode calls' slow waits fell while the towers ran
-TOWER_SMS = 0
 
 
 BUFFERS = 2  # decoded batches whose GPU buffers the decoder keeps: one being decoded, one being resized
@@ -85,9 +82,8 @@ class GpuStage:
             decoder.plan(self._batch_size, self._batch_pixels)
         self._jpeg_thread = JPEG_THREAD and self._gpu_jpeg  # (the CPU threads' JPEGs need no thread to start)
         t = time.perf_counter()  # before the decoder's threads start: the captures then have the GPU to themselves
-        with self._towers_stream(plain=False):  # captured on the stream they are replayed on
-            for e in encoders.values() if TOWER_GRAPHS else ():
-                self._capture(e)
+        for e in encoders.values() if TOWER_GRAPHS else ():
+            self._capture(e)
         self._in: queue.Queue = queue.Queue(DEPTH)
         self._mid: queue.Queue = queue.Queue(DEPTH)
         self._jpg: queue.Queue = queue.Queue(DEPTH)  # thumbnails to encode, to the JPEG thread
@@ -210,18 +206,6 @@ class GpuStage:
         if not torch.cuda.is_available():
             return contextlib.nullcontext()
         return torch.cuda.stream(torch.cuda.Stream(priority=priority))
-
-    def _towers_stream(self, plain: bool = True) -> Any:
-        """The towers' stream: one on TOWER_SMS of the SMs where that is set and the driver can (the same for the
-        process, so that their graphs are captured once), else a plain one (`plain`) or none."""
-        import torch
-
-        if TOWER_SMS and torch.cuda.is_available():
-            from models.torch_util import sm_stream
-
-            if (stream := sm_stream(TOWER_SMS, torch.cuda.current_device())) is not None:
-                return torch.cuda.stream(stream)
-        return self._stream() if plain else contextlib.nullcontext()
 
     def _event(self) -> Any:
         """A CUDA event recorded on this thread's stream (None off CUDA): where its work so far ends. A blocking
@@ -346,7 +330,7 @@ class GpuStage:
         return done, refused, inputs, small, self._event() if decoded[0].is_cuda else None
 
     def _tower_loop(self) -> None:
-        with self._towers_stream():
+        with self._stream():
             while (item := self._get(self._mid)) is not None:
                 done, inputs, made, thumbs, cpu = item
                 t = time.perf_counter()
@@ -411,6 +395,5 @@ __all__ = [
     "JPEG_THREAD",
     "PREP_STREAM",
     "TOWER_GRAPHS",
-    "TOWER_SMS",
     "GpuStage",
 ]

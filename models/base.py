@@ -288,12 +288,8 @@ class TorchTower:
         """A CUDA graph of the tower on batches of n (3, size, size) pictures (on CUDA only; nothing elsewhere).
         A batch of the GPU path's then costs the GIL a few calls, not one a kernel: beside the pipeline's other
         threads each of those waits for the GIL (BENCHMARKS.md). Batches of more than half of n replay it
-        padded; others, and queries, run as they are. Captured on the caller's current stream where it set one
-        (a stream on a share of the SMs: the graph's kernels keep to it), to be replayed on that stream."""
-        if self._device.type != "cuda":
-            return
-        stream = _own_stream(self._torch)
-        if self._graph is None or (self._graph.n, self._graph.stream) != (n, stream):
+        padded; others, and queries, run as they are."""
+        if self._device.type == "cuda" and (self._graph is None or self._graph.n != n):
             self._graph = _Graph(self.module, self._torch.zeros((n, 3, size, size), dtype=self._dtype, device="cuda"))
 
     def __call__(self, x: Any) -> np.ndarray:
@@ -316,8 +312,7 @@ class _Graph:
 
         self.n, self._x = int(static.shape[0]), static
         self._lock = threading.Lock()
-        self.stream = _own_stream(torch)  # captured on it (None: on a side stream of torch's)
-        side = self.stream or torch.cuda.Stream()
+        side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side), torch.inference_mode():
             for _ in range(2):  # the warm-up the capture needs (cuBLAS handles, autotuning) off the graph
@@ -325,10 +320,7 @@ class _Graph:
         torch.cuda.current_stream().wait_stream(side)
         self._graph = torch.cuda.CUDAGraph()
         # thread_local: the other threads' CUDA calls (the decoder's) go on while this one captures
-        with (
-            torch.cuda.graph(self._graph, stream=self.stream, capture_error_mode="thread_local"),
-            torch.inference_mode(),
-        ):
+        with torch.cuda.graph(self._graph, capture_error_mode="thread_local"), torch.inference_mode():
             self._y = module(static)
 
     def fits(self, t: Any) -> bool:
@@ -344,12 +336,6 @@ class _Graph:
             self._x[: len(t)].copy_(t)
             self._graph.replay()
             return self._y[: len(t)].float().cpu().numpy()
-
-
-def _own_stream(torch: Any) -> Any:
-    """The calling thread's current CUDA stream where it set one, None where it is the device's default."""
-    current = torch.cuda.current_stream()
-    return None if current == torch.cuda.default_stream() else current
 
 
 def l2_normalise(x: np.ndarray) -> np.ndarray:

@@ -3,8 +3,6 @@ converts). Imported only where PyTorch is needed."""
 
 from __future__ import annotations
 
-import functools
-import logging
 import os
 
 # The GPU's hardware work queues a process spreads its CUDA streams over: the driver's 8 by default, the most, 32,
@@ -16,8 +14,6 @@ os.environ.setdefault("CUDA_DEVICE_MAX_CONNECTIONS", "32")
 
 import torch  # noqa: E402
 
-log = logging.getLogger(__name__)
-
 
 def pick_device(wanted: str) -> torch.device:
     if wanted == "cuda" or (wanted == "auto" and torch.cuda.is_available()):
@@ -27,41 +23,6 @@ def pick_device(wanted: str) -> torch.device:
         torch.set_num_threads(min(2, torch.get_num_threads()))
         return torch.device("cuda")
     return torch.device("cpu")
-
-
-@functools.cache
-def sm_stream(sms: int, device: int = 0) -> torch.cuda.Stream | None:
-    """A CUDA stream whose kernels run on at most `sms` of the GPU's multiprocessors (a green context of its own;
-    CUDA drivers 12.4 and later), the process's other streams keeping all of them; None where the driver or
-    cuda-bindings cannot make one (the caller then takes a plain stream). One a process per (sms, device): the
-    CUDA graphs captured on it are kept with it. The driver rounds `sms` up to its granularity (8 on an H100)."""
-    try:
-        from cuda.bindings import driver as drv
-
-        def ok(result: tuple) -> object:
-            err, *rest = result
-            if err != drv.CUresult.CUDA_SUCCESS:
-                raise RuntimeError(str(err))
-            return rest[0] if len(rest) == 1 else rest
-
-        torch.cuda.init()  # the primary context first: the green one is carved out of the same device
-        dev = ok(drv.cuDeviceGet(device))
-        whole = ok(drv.cuDeviceGetDevResource(dev, drv.CUdevResourceType.CU_DEV_RESOURCE_TYPE_SM))
-        if sms >= whole.sm.smCount:
-            return None
-        groups, _, _ = ok(drv.cuDevSmResourceSplitByCount(1, whole, 0, sms))
-        desc = ok(drv.cuDevResourceGenerateDesc([groups[0]], 1))
-        green = ok(drv.cuGreenCtxCreate(desc, dev, drv.CUgreenCtxCreate_flags.CU_GREEN_CTX_DEFAULT_STREAM))
-        raw = ok(drv.cuGreenCtxStreamCreate(green, drv.CUstream_flags.CU_STREAM_NON_BLOCKING, 0))
-    except Exception as err:  # noqa: BLE001 - no bindings, an old driver, a GPU that cannot split: a plain stream
-        log.info("no stream on %d SMs (%s): a plain one", sms, err)
-        return None
-    _GREEN[int(raw)] = green  # the context lives as long as the process: its stream is cached above
-    log.info("a stream on %d of the GPU's %d SMs", groups[0].sm.smCount, whole.sm.smCount)
-    return torch.cuda.ExternalStream(int(raw), device=torch.device("cuda", device))
-
-
-_GREEN: dict[int, object] = {}
 
 
 class OpenClipText(torch.nn.Module):
