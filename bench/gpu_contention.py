@@ -1,8 +1,9 @@
 """What slows nvImageCodec's batched decode inside the pipeline (issue 13): its rate alone, and beside each load
 the Indexer's GPU path puts on the same process, one at a time: reader threads (read, hash, header checks: the
 GIL mostly free, 3 MB allocated and freed a file), the same handing headers to probe processes, a thread
-holding the GIL half the time (as the main thread's commits do), thumbnail writes, the towers on the GPU; and
-fed CodeStreams made beforehand instead of bytes. Per load: img/s, and the CPU seconds of the decoding thread.
+holding the GIL half the time (as the main thread's commits do), thumbnail writes, the towers on the GPU (in
+a thread, and in a process of their own); and fed CodeStreams made beforehand instead of bytes. Per load:
+img/s, and the CPU seconds of the decoding thread.
 
     python bench/gpu_contention.py [--images 1024] [--batch 64] [--out results.json]
 """
@@ -66,16 +67,44 @@ def thumb_writes(folder: Path, stop: threading.Event) -> None:
         i += 1
 
 
-def towers(stop: threading.Event) -> None:
+def towers(stop: threading.Event, graph: bool = False, pace: float = 0.0, reps: int = 1) -> None:
+    """The content tower on batches of 64 until `stop`: as it is, or (`graph`) replayed from a CUDA graph as
+    the GPU stage runs it, `reps` times a batch (7: about all three towers' GPU time), a batch every `pace`
+    seconds (0: back to back; 0.09: the stage's pace at ~700 img/s)."""
     import open_clip
     import torch
 
     model = open_clip.create_model("ViT-B-16", pretrained=None).visual.half().cuda().eval()
     x = torch.randn(64, 3, 224, 224, device="cuda", dtype=torch.half)
     with torch.cuda.stream(torch.cuda.Stream()), torch.inference_mode():
+        run = lambda: model(x)  # noqa: E731
+        if graph:
+            for _ in range(2):  # warm-up before the capture
+                model(x)
+            g = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(g, capture_error_mode="thread_local"):  # the decoder's calls go on
+                model(x)
+            run = g.replay
         while not stop.is_set():
-            model(x)
+            t = time.perf_counter()
+            for _ in range(reps):
+                run()
             torch.cuda.current_stream().synchronize()
+            time.sleep(max(0.0, pace - (time.perf_counter() - t)))
+
+
+def tower_process(stop: threading.Event, *args: object) -> None:
+    """The content tower as `towers(*args)` runs it, in a process of its own (its own CUDA context and GIL),
+    until `stop`: whether the decoder would keep its rate beside the towers if the two were split."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    done = ctx.Event()
+    p = ctx.Process(target=towers, args=(done, *args), daemon=True)
+    p.start()
+    stop.wait()
+    done.set()
+    p.join(30)
 
 
 def _thumbs(n: int = 64):  # noqa: ANN202
@@ -239,6 +268,11 @@ def main() -> None:
         ("1 thread holding the GIL half the time", half_gil, 1),
         ("4 threads writing thumbnails", lambda s: thumb_writes(tmp / "thumbs", s), 4),
         ("the content tower on the GPU, batches of 64", towers, 1),
+        ("the content tower in a process of its own", tower_process, 1),
+        ("the content tower's graph at the stage's pace", lambda s: towers(s, True, 0.09), 1),
+        ("the content tower's graph at the stage's pace, in a process", lambda s: tower_process(s, True, 0.09), 1),
+        ("the content tower's graph 7 times a batch at the stage's pace", lambda s: towers(s, True, 0.09, 7), 1),
+        ("the content tower's graph 7 times, in a process", lambda s: tower_process(s, True, 0.09, 7), 1),
         ("nvImageCodec's GPU JPEG encoder, 64 thumbnails a call", nv_jpegs, 1),
         ("nvImageCodec's GPU JPEG encoder with 1 host thread", lambda s: nv_jpegs(s, 1), 1),
         ("torchvision's GPU encode_jpeg, 64 thumbnails a call", tv_jpegs, 1),
@@ -254,9 +288,11 @@ def main() -> None:
         workers = [threading.Thread(target=fn, args=(stop,), daemon=True) for _ in range(k)]
         for w in workers:
             w.start()
-        time.sleep(3 if "tower" in name else 0.5)
+        time.sleep(15 if "process" in name or "graph" in name else 3 if "tower" in name else 0.5)  # model loaded
         out[name] = {"bytes": rate(blobs), "as in the GPU stage": rate(blobs, reuse=True, priority=-1)}
-        if name in ("alone", "the content tower on the GPU, batches of 64"):
+        for i in range(2 if "graph" in name else 0):  # again: each rate is a second's
+            out[name][f"as in the GPU stage, again {i}"] = rate(blobs, reuse=True, priority=-1)
+        if "alone" in name or "content tower" in name:
             out[name]["images reused"] = rate(blobs, reuse=True)
             out[name]["own stream"] = rate(blobs, priority=0)
             out[name]["own high-priority stream"] = rate(blobs, priority=-1)
