@@ -35,13 +35,14 @@ CAP_S = 40.0  # a load that starves the decoder is reported at the rate it reach
 
 
 def readers(paths: list[str], stop: threading.Event, probes: bool) -> None:
+    from indexing.hashing import NEW_CATALOGS
     from indexing.scan import FileEntry
     from indexing.work import PROBES, probe_row, read_and_hash
 
     i = 0
     while not stop.is_set():
         p = paths[i % len(paths)]
-        data, _, _ = read_and_hash(p)
+        data, _, _ = read_and_hash(p, NEW_CATALOGS)
         assert data is not None and cpu_reason(data) is None
         head = jpeg_head(data)
         if probes:
@@ -163,21 +164,40 @@ def cpu_jpegs(stop: threading.Event, encode: Callable[[np.ndarray], bytes]) -> N
         encode(small)
 
 
-def resizes(blobs: list[bytes], stop: threading.Event, priority: int = -1) -> None:
+def resizes(
+    blobs: list[bytes], stop: threading.Event, priority: int = -1, pace: float = 0.0, summed: bool = False
+) -> None:
     """prepare_batch (the three encoders' inputs and the 400 px thumbnail) on one decoded batch, over and over,
-    on a stream of that priority."""
+    on a stream of that priority, a batch every `pace` seconds (0: back to back); `summed`: the pictures box-
+    averaged by bench/gpu_prepare.py's sum straight from the uint8 picture instead of the product's avg_pool
+    of a float16 copy (less memory traffic beside the decoder's)."""
     import torch
 
-    from indexing.gpu import prepare_batch
+    import indexing.gpu as gpu
     from models.specs import OPENAI_MEAN, OPENAI_STD
 
+    if summed:
+        from bench.gpu_prepare import reduced_sum
+
+        gpu._reduced = reduced_sum  # this thread alone resizes in this bench
     with torch.cuda.stream(torch.cuda.Stream(priority=priority)):
         images = GpuDecoder().decode(blobs[:64])
         want = {"content": (224, OPENAI_MEAN, OPENAI_STD), "style": (224, OPENAI_MEAN, OPENAI_STD),
                 "texture": (128, (0.5,) * 3, (0.5,) * 3)}  # fmt: skip
         while not stop.is_set():
-            prepare_batch(images, want, 400, host_thumbs=False)
+            t = time.perf_counter()
+            gpu.prepare_batch(images, want, 400, host_thumbs=False)
             torch.cuda.current_stream().synchronize()
+            time.sleep(max(0.0, pace - (time.perf_counter() - t)))
+
+
+def together(stop: threading.Event, parts: list[tuple[Callable[[threading.Event], None], int]]) -> None:
+    """Several loads at once (each (load, threads)), until `stop`: the stage's sides together, not one by one."""
+    threads = [threading.Thread(target=fn, args=(stop,), daemon=True) for fn, k in parts for _ in range(k)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
 
 
 def gil_share(fn: Callable[[], object], seconds: float = 1.5) -> dict:
@@ -278,6 +298,29 @@ def main() -> None:
         ("torchvision's GPU encode_jpeg, 64 thumbnails a call", tv_jpegs, 1),
         ("the resizes of a decoded batch (prepare_batch)", lambda s: resizes(blobs, s), 1),
         ("the resizes on a low-priority stream", lambda s: resizes(blobs, s, 0), 1),
+        ("the resizes at the stage's pace", lambda s: resizes(blobs, s, 0, 0.09), 1),
+        (
+            "the CPU side together: 8 readers with probes, 8 JPEG threads, half the GIL",
+            lambda s: together(
+                s, [(lambda e: readers(paths, e, True), 8), (lambda e: cpu_jpegs(e, jpeg_bytes), 8), (half_gil, 1)]
+            ),
+            1,
+        ),
+        (
+            "the CPU side together, the resizes and the tower's graph at the stage's pace",
+            lambda s: together(
+                s,
+                [
+                    (lambda e: readers(paths, e, True), 8),
+                    (lambda e: cpu_jpegs(e, jpeg_bytes), 8),
+                    (half_gil, 1),
+                    (lambda e: resizes(blobs, e, 0, 0.09), 1),
+                    (lambda e: towers(e, True, 0.09), 1),
+                ],
+            ),
+            1,
+        ),
+        ("the resizes at the stage's pace, summed from uint8", lambda s: resizes(blobs, s, 0, 0.09, True), 1),
         ("Pillow's JPEG of 64 thumbnails in 8 threads", lambda s: cpu_jpegs(s, pillow_jpeg), 8),
         ("libjpeg-turbo's JPEG (simplejpeg, imageio.jpeg_bytes) in 8 threads", lambda s: cpu_jpegs(s, jpeg_bytes), 8),
     ]
@@ -288,10 +331,12 @@ def main() -> None:
         workers = [threading.Thread(target=fn, args=(stop,), daemon=True) for _ in range(k)]
         for w in workers:
             w.start()
-        time.sleep(15 if "process" in name or "graph" in name else 3 if "tower" in name else 0.5)  # model loaded
+        time.sleep(15 if "process" in name or "graph" in name else 3 if "tower" in name else 0.5)  # models loaded
         out[name] = {"bytes": rate(blobs), "as in the GPU stage": rate(blobs, reuse=True, priority=-1)}
-        for i in range(2 if "graph" in name else 0):  # again: each rate is a second's
+        for i in range(2 if "pace" in name or "together" in name else 0):  # again: each rate is a second's
             out[name][f"as in the GPU stage, again {i}"] = rate(blobs, reuse=True, priority=-1)
+            if "together" in name:  # CodeStreams made beforehand (by the readers, say): less Python in the call
+                out[name][f"codestreams as in the GPU stage {i}"] = rate(streams, reuse=True, priority=-1)
         if "alone" in name or "content tower" in name:
             out[name]["images reused"] = rate(blobs, reuse=True)
             out[name]["own stream"] = rate(blobs, priority=0)

@@ -598,12 +598,14 @@ def hashes(tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: dict) -> N
     import xxhash
 
     import indexing.pipeline as pipeline
+    from indexing.hashing import HashKind
     from indexing.work import PROBES, read_and_hash
 
-    def read_and_xxh3(path: str) -> tuple[bytes | None, str, int]:
-        with open(path, "rb") as f:
-            data = f.read()
-        return data, xxhash.xxh3_128_hexdigest(data), len(data)
+    def read_and_blake2b(path: str, kind: object = None) -> tuple[bytes | None, str, int]:
+        return read_and_hash(path, HashKind.BLAKE2B)  # whatever the catalog's: the A/B is the hash's cost
+
+    def read_and_xxh3(path: str, kind: object = None) -> tuple[bytes | None, str, int]:
+        return read_and_hash(path, HashKind.XXH3)
 
     import hashlib
 
@@ -615,7 +617,7 @@ def hashes(tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: dict) -> N
         out[f"{name}_ms_per_file_one_core"] = round((time.perf_counter() - t) / 256 * 1e3, 3)
     [f.result() for f in [PROBES.get().submit(os.getpid) for _ in range(32)]]
     n = len(blobs)
-    for kind, reader in (("blake2b", read_and_hash), ("xxh3", read_and_xxh3)) * 2:
+    for kind, reader in (("blake2b", read_and_blake2b), ("xxh3", read_and_xxh3)) * 2:
         pipeline.read_and_hash = reader
         for name, keys in (("content", {}), ("all_three", None)):
             key = f"gpu_pipeline_{name}_{kind}"

@@ -258,10 +258,16 @@ class GpuDecoder:
             with contextlib.suppress(Exception):  # an encoder that fails is the stage's to report, on its first batch
                 self.encode_jpeg([im for im in images if im is not None])
 
-    def decode(self, blobs: Sequence[bytes], reuse: int = 0) -> list[Any]:
-        """reuse=k: decode into the buffers of the pictures this thread's k-th last reuse call gave (the caller
-        is done with those). Allocating and freeing GPU memory every batch waits for whatever else runs on the
-        GPU: beside the towers the decoder ran 510-600 img/s, 830-890 with its buffers reused (BENCHMARKS.md)."""
+    def code_stream(self, data: bytes) -> Any:
+        """A file's bytes as the nvImageCodec CodeStream decode() takes as it takes bytes (no copy: it keeps a
+        reference to them), made outside the decode thread (gpu_stage.CODE_STREAMS)."""
+        return self._nv.CodeStream(data)
+
+    def decode(self, blobs: Sequence[Any], reuse: int = 0) -> list[Any]:
+        """blobs: the files' bytes or their CodeStreams (code_stream). reuse=k: decode into the buffers of the
+        pictures this thread's k-th last reuse call gave (the caller is done with those). Allocating and freeing
+        GPU memory every batch waits for whatever else runs on the GPU: beside the towers the decoder ran 510-600
+        img/s, 830-890 with its buffers reused (BENCHMARKS.md)."""
         if not blobs:
             return []
         cuda = self.device.type == "cuda"

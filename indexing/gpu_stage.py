@@ -55,6 +55,11 @@ THUMB_THREADS = 0  # the thumbnails' CPU threads (and refused files' CPU path); 
 # The towers replay CUDA graphs captured on the stage's full batches (see TorchTower.capture): beside the
 # stage's other threads, all three took 4.6-4.7 s against 10.2-14.1 s over 4,096 photos (BENCHMARKS.md)
 TOWER_GRAPHS = True
+# Files handed to the decoder as nvImageCodec CodeStreams made on the main thread (7 µs each: they keep a
+# reference to the bytes), not as bytes it turns into CodeStreams inside its call: beside the stage's other
+# threads (readers, thumbnail JPEGs, commits) the decoder alone ran 712-718 img/s given CodeStreams against
+# 544-560 given bytes (BENCHMARKS.md)
+CODE_STREAMS = True
 
 
 BUFFERS = 2  # decoded batches whose GPU buffers the decoder keeps: one being decoded, one being resized
@@ -75,6 +80,7 @@ class GpuStage:
         self._decoder, self._encoders, self._thumbs = decoder, encoders, thumbs
         self._thumb_side, self._batch_size, self._cpu = settings.thumbnail_size, settings.batch_size, cpu
         self._gpu_jpeg = GPU_JPEG_THUMBS and hasattr(decoder, "encode_jpeg")
+        self._code_streams = CODE_STREAMS and hasattr(decoder, "code_stream")
         self._pending: list[Outcome] = []
         self._pixels = 0
         self._batch_pixels = batch_pixels(gpu_memory(decoder), BUFFERS)
@@ -125,6 +131,9 @@ class GpuStage:
     # main side ----------------------------------------------------------------------------------------------
     def add(self, o: Outcome) -> None:
         """A JPEG read, hashed and probed; batches go to the decoder by count or by pixels."""
+        if self._code_streams and o.data is not None:
+            with contextlib.suppress(Exception):  # bytes it cannot wrap stay bytes: the decoder refuses or takes them
+                o.data = self._decoder.code_stream(o.data)
         self._pending.append(o)
         self._pixels += (o.row.get("width") or 0) * (o.row.get("height") or 0)
         if len(self._pending) >= self._batch_size or self._pixels >= self._batch_pixels:
@@ -390,6 +399,7 @@ class GpuStage:
 
 
 __all__ = [
+    "CODE_STREAMS",
     "DECODE_THREADS",
     "DEPTH",
     "JPEG_THREAD",

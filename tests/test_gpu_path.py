@@ -231,6 +231,64 @@ def test_a_failed_gpu_batch_goes_through_the_cpu_path_and_batches_split_by_pixel
         assert float(svc.vector_index("content").reconstruct(rec.id) @ ref) > 0.99, p.name
 
 
+class _Stream:
+    """What a CodeStream is to the stage: an object holding the file's bytes."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+
+class StreamStandIn(PillowStandIn):
+    """A decoder that wraps files as its own CodeStreams (code_stream), failing to wrap every fourth one, and
+    records what its decode calls were given and in which thread the wrapping ran."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.given: list[str] = []
+        self.wrapped_in: set[str] = set()
+        self.tries = 0
+
+    def code_stream(self, data: bytes) -> _Stream:
+        import threading
+
+        self.wrapped_in.add(threading.current_thread().name)
+        self.tries += 1
+        if self.tries % 4 == 0:
+            raise ValueError("cannot wrap this one")
+        return _Stream(data)
+
+    def decode(self, blobs: list, reuse: bool = False) -> list:
+        self.given.extend(type(b).__name__ for b in blobs)
+        return super().decode([b.data if isinstance(b, _Stream) else b for b in blobs])
+
+
+@pytest.mark.parametrize("code_streams", [True, False])
+def test_the_stage_hands_the_decoder_code_streams_made_off_its_thread(
+    settings, shared_encoder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code_streams: bool
+) -> None:  # noqa: ANN001
+    import indexing.gpu_stage
+    from services import StyleSeek
+    from settings import Settings
+
+    lib = jpegs(tmp_path / "jpegs", [(200 + 8 * i, 150) for i in range(8)])
+    monkeypatch.setattr(indexing.gpu_stage, "CODE_STREAMS", code_streams)
+    svc = StyleSeek(
+        Settings(**{**settings.model_dump(), "batch_size": 4, "content_first": "off"}), content_encoder=shared_encoder
+    )
+    stand_in = StreamStandIn()
+    report = svc.indexer(gpu=stand_in).run([lib])
+    assert (report.indexed, report.failed) == (8, 0)
+    if code_streams:  # wrapped on the main thread as they were handed over; one in four could not be: bytes
+        assert sorted(stand_in.given) == ["_Stream"] * 6 + ["bytes"] * 2
+        assert stand_in.wrapped_in == {"MainThread"}
+    else:
+        assert stand_in.given == ["bytes"] * 8 and not stand_in.wrapped_in
+    reference = shared_encoder.encode_images([Image.open(p).convert("RGB") for p in sorted(lib.glob("*.jpg"))])
+    for p, ref in zip(sorted(lib.glob("*.jpg")), reference, strict=True):
+        rec = svc.image_by_path(p)
+        assert rec is not None and float(svc.vector_index("content").reconstruct(rec.id) @ ref) > 0.99, p.name
+
+
 def test_towers_take_a_tensor_batch_as_they_take_arrays(shared_encoder) -> None:  # noqa: ANN001
     """The GPU stage feeds the towers the tensors it made, where they lie: the same embeddings as arrays give."""
     import torch
