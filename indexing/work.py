@@ -51,7 +51,7 @@ class Outcome:
     prepared: dict[str, Any] = field(default_factory=dict)  # space -> model input
     row: dict = field(default_factory=dict)
     moved_id: int | None = None
-    data: bytes | None = None  # a file's bytes while they wait for the GPU decoder
+    data: Any = None  # a file's bytes (or the decoder's CodeStream of them) while they wait for the GPU decoder
     vectors: dict[str, Any] = field(default_factory=dict)  # space -> embedding, where the GPU stage made it
     probing: Future | None = None  # the catalog columns being read from the header in a probe process
 
