@@ -34,13 +34,19 @@ from indexing.imageio import jpeg_bytes  # noqa: E402
 CAP_S = 40.0  # a load that starves the decoder is reported at the rate it reached by then
 
 
-def readers(paths: list[str], stop: threading.Event, probes: bool) -> None:
+PER_THREAD = 8 / 700  # seconds a file for each of 8 threads at the stage's ~700 img/s ("at the stage's pace")
+
+
+def readers(paths: list[str], stop: threading.Event, probes: bool, pace: float = 0.0) -> None:
+    """Read, hash, check and (`probes`) probe file after file as the Indexer's readers do, one every `pace`
+    seconds (0: flat out)."""
     from indexing.hashing import NEW_CATALOGS
     from indexing.scan import FileEntry
     from indexing.work import PROBES, probe_row, read_and_hash
 
     i = 0
     while not stop.is_set():
+        _paced(pace, i)
         p = paths[i % len(paths)]
         data, _, _ = read_and_hash(p, NEW_CATALOGS)
         assert data is not None and cpu_reason(data) is None
@@ -48,6 +54,18 @@ def readers(paths: list[str], stop: threading.Event, probes: bool) -> None:
         if probes:
             PROBES.get().submit(probe_row, head, FileEntry(p, len(data), 1.0), 10**9).result()
         i += 1
+
+
+_PACE = threading.local()  # each paced thread's start
+
+
+def _paced(pace: float, i: int) -> None:
+    """Sleep until this thread's i-th piece of work is due, `pace` seconds apart from its first (0: never)."""
+    if not pace:
+        return
+    if i == 0:
+        _PACE.start = time.perf_counter()
+    time.sleep(max(0.0, _PACE.start + i * pace - time.perf_counter()))
 
 
 def half_gil(stop: threading.Event) -> None:
@@ -157,11 +175,14 @@ def pillow_jpeg(small: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def cpu_jpegs(stop: threading.Event, encode: Callable[[np.ndarray], bytes]) -> None:
-    """JPEGs (quality 85) of 400x300 pictures from host memory, as the CPU threads write thumbnails."""
-    small = _small_host()
+def cpu_jpegs(stop: threading.Event, encode: Callable[[np.ndarray], bytes], pace: float = 0.0) -> None:
+    """JPEGs (quality 85) of 400x300 pictures from host memory, as the CPU threads write thumbnails, one every
+    `pace` seconds (0: flat out)."""
+    small, i = _small_host(), 0
     while not stop.is_set():
+        _paced(pace, i)
         encode(small)
+        i += 1
 
 
 def resizes(
@@ -321,6 +342,20 @@ def main() -> None:
             1,
         ),
         ("the resizes at the stage's pace, summed from uint8", lambda s: resizes(blobs, s, 0, 0.09, True), 1),
+        ("8 readers with probes at the stage's pace", lambda s: readers(paths, s, True, PER_THREAD), 8),
+        ("8 JPEG threads at the stage's pace", lambda s: cpu_jpegs(s, jpeg_bytes, PER_THREAD), 8),
+        (
+            "the CPU side together at the stage's pace",
+            lambda s: together(
+                s,
+                [
+                    (lambda e: readers(paths, e, True, PER_THREAD), 8),
+                    (lambda e: cpu_jpegs(e, jpeg_bytes, PER_THREAD), 8),
+                    (half_gil, 1),
+                ],
+            ),
+            1,
+        ),
         ("Pillow's JPEG of 64 thumbnails in 8 threads", lambda s: cpu_jpegs(s, pillow_jpeg), 8),
         ("libjpeg-turbo's JPEG (simplejpeg, imageio.jpeg_bytes) in 8 threads", lambda s: cpu_jpegs(s, jpeg_bytes), 8),
     ]
