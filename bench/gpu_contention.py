@@ -34,7 +34,9 @@ from indexing.imageio import jpeg_bytes  # noqa: E402
 CAP_S = 40.0  # a load that starves the decoder is reported at the rate it reached by then
 
 
-PER_THREAD = 8 / 700  # seconds a file for each of 8 threads at the stage's ~700 img/s ("at the stage's pace")
+# "At the stage's pace": its ~700 img/s, as seconds a batch of 64, and seconds a file for each of 8 threads
+BATCH_PACE = 64 / 700
+PER_THREAD = 8 / 700
 
 
 def readers(paths: list[str], stop: threading.Event, probes: bool, pace: float = 0.0) -> None:
@@ -89,7 +91,7 @@ def thumb_writes(folder: Path, stop: threading.Event) -> None:
 def towers(stop: threading.Event, graph: bool = False, pace: float = 0.0, reps: int = 1) -> None:
     """The content tower on batches of 64 until `stop`: as it is, or (`graph`) replayed from a CUDA graph as
     the GPU stage runs it, `reps` times a batch (7: about all three towers' GPU time), a batch every `pace`
-    seconds (0: back to back; 0.09: the stage's pace at ~700 img/s)."""
+    seconds (0: back to back; BATCH_PACE: the stage's)."""
     import open_clip
     import torch
 
@@ -104,12 +106,13 @@ def towers(stop: threading.Event, graph: bool = False, pace: float = 0.0, reps: 
             with torch.cuda.graph(g, capture_error_mode="thread_local"):  # the decoder's calls go on
                 model(x)
             run = g.replay
+        i = 0
         while not stop.is_set():
-            t = time.perf_counter()
+            _paced(pace, i)
             for _ in range(reps):
                 run()
             torch.cuda.current_stream().synchronize()
-            time.sleep(max(0.0, pace - (time.perf_counter() - t)))
+            i += 1
 
 
 def tower_process(stop: threading.Event, *args: object) -> None:
@@ -205,11 +208,12 @@ def resizes(
         images = GpuDecoder().decode(blobs[:64])
         want = {"content": (224, OPENAI_MEAN, OPENAI_STD), "style": (224, OPENAI_MEAN, OPENAI_STD),
                 "texture": (128, (0.5,) * 3, (0.5,) * 3)}  # fmt: skip
+        i = 0
         while not stop.is_set():
-            t = time.perf_counter()
+            _paced(pace, i)
             gpu.prepare_batch(images, want, 400, host_thumbs=False)
             torch.cuda.current_stream().synchronize()
-            time.sleep(max(0.0, pace - (time.perf_counter() - t)))
+            i += 1
 
 
 def together(stop: threading.Event, parts: list[tuple[Callable[[threading.Event], None], int]]) -> None:
@@ -310,16 +314,20 @@ def main() -> None:
         ("4 threads writing thumbnails", lambda s: thumb_writes(tmp / "thumbs", s), 4),
         ("the content tower on the GPU, batches of 64", towers, 1),
         ("the content tower in a process of its own", tower_process, 1),
-        ("the content tower's graph at the stage's pace", lambda s: towers(s, True, 0.09), 1),
-        ("the content tower's graph at the stage's pace, in a process", lambda s: tower_process(s, True, 0.09), 1),
-        ("the content tower's graph 7 times a batch at the stage's pace", lambda s: towers(s, True, 0.09, 7), 1),
-        ("the content tower's graph 7 times, in a process", lambda s: tower_process(s, True, 0.09, 7), 1),
+        ("the content tower's graph at the stage's pace", lambda s: towers(s, True, BATCH_PACE), 1),
+        (
+            "the content tower's graph at the stage's pace, in a process",
+            lambda s: tower_process(s, True, BATCH_PACE),
+            1,
+        ),
+        ("the content tower's graph 7 times a batch at the stage's pace", lambda s: towers(s, True, BATCH_PACE, 7), 1),
+        ("the content tower's graph 7 times, in a process", lambda s: tower_process(s, True, BATCH_PACE, 7), 1),
         ("nvImageCodec's GPU JPEG encoder, 64 thumbnails a call", nv_jpegs, 1),
         ("nvImageCodec's GPU JPEG encoder with 1 host thread", lambda s: nv_jpegs(s, 1), 1),
         ("torchvision's GPU encode_jpeg, 64 thumbnails a call", tv_jpegs, 1),
         ("the resizes of a decoded batch (prepare_batch)", lambda s: resizes(blobs, s), 1),
         ("the resizes on a low-priority stream", lambda s: resizes(blobs, s, 0), 1),
-        ("the resizes at the stage's pace", lambda s: resizes(blobs, s, 0, 0.09), 1),
+        ("the resizes at the stage's pace", lambda s: resizes(blobs, s, 0, BATCH_PACE), 1),
         (
             "the CPU side together: 8 readers with probes, 8 JPEG threads, half the GIL",
             lambda s: together(
@@ -335,13 +343,13 @@ def main() -> None:
                     (lambda e: readers(paths, e, True), 8),
                     (lambda e: cpu_jpegs(e, jpeg_bytes), 8),
                     (half_gil, 1),
-                    (lambda e: resizes(blobs, e, 0, 0.09), 1),
-                    (lambda e: towers(e, True, 0.09), 1),
+                    (lambda e: resizes(blobs, e, 0, BATCH_PACE), 1),
+                    (lambda e: towers(e, True, BATCH_PACE), 1),
                 ],
             ),
             1,
         ),
-        ("the resizes at the stage's pace, summed from uint8", lambda s: resizes(blobs, s, 0, 0.09, True), 1),
+        ("the resizes at the stage's pace, summed from uint8", lambda s: resizes(blobs, s, 0, BATCH_PACE, True), 1),
         ("8 readers with probes at the stage's pace", lambda s: readers(paths, s, True, PER_THREAD), 8),
         ("8 JPEG threads at the stage's pace", lambda s: cpu_jpegs(s, jpeg_bytes, PER_THREAD), 8),
         (

@@ -260,11 +260,11 @@ def old_catalog(path: Path, vectors: np.ndarray, version: int = 8) -> list[int]:
 
 
 def test_an_older_catalog_gets_its_vectors_at_half_size_once_even_if_cut_short(tmp_path: Path) -> None:
+    """Migration 9 moves an older catalog's float32 vectors into an ordinary table at float16, pictures and the
+    space's counter unchanged, and gives the disk back; cut short (half moved), the next opening finishes it."""
     from indexing.hashing import HashKind
     from indexing.schema import MIGRATIONS
 
-    """Migration 9 moves an older catalog's float32 vectors into an ordinary table at float16, pictures and the
-    space's counter unchanged, and gives the disk back; cut short (half moved), the next opening finishes it."""
     x = clustered(7000, 256)  # more than one step of the move
     ids = old_catalog(tmp_path / "a.sqlite3", x)
     before = (tmp_path / "a.sqlite3").stat().st_size
