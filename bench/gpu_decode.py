@@ -70,6 +70,7 @@ MAIN_SECONDS: dict[str, float] = {}
 DECODE_CALLS: list[float] = []
 INNER_CALLS: list[float] = []  # nvImageCodec's own decode calls inside the stage's, each
 DECODE_SPAN: list[float] = []  # the first decode call's start, the last one's end (perf_counter)
+TIMELINE: dict[str, float] = {}  # the first time each of a run's steps came (perf_counter)
 THREAD_NAMES: dict[str, str] = {}  # "native id, ident" -> name: py-spy's thread labels read back
 
 
@@ -193,8 +194,29 @@ def _record_stage_seconds() -> None:
         return d if isinstance(d, Timed) else Timed(d)
 
     GpuDecoder._decoder = timed_decoder  # type: ignore[method-assign]
-    timing("_commit")  # the main thread's own work: committing, and waiting for the probes
-    timing("_probed")
+    timing("_commit")  # the main thread's own work: committing
+
+    def marked(owner: object, name: str, label: str, after: bool = False) -> None:  # TIMELINE: when it came, once
+        f = getattr(owner, name)
+
+        def mark(*a: object, **kw: object) -> object:
+            if not after:
+                TIMELINE.setdefault(label, time.perf_counter())
+            got = f(*a, **kw)
+            if after:
+                TIMELINE.setdefault(label, time.perf_counter())
+            return got
+
+        setattr(owner, name, mark)
+
+    import indexing.gpu
+
+    marked(indexing.gpu, "gpu_decoder", "GPU decoder made", after=True)
+    marked(Indexer, "_plan", "folder scanned", after=True)
+    marked(GpuStage, "__init__", "GPU stage started", after=True)
+    marked(GpuDecoder, "warm", "decoder warmed", after=True)
+    marked(GpuStage, "add", "first file handed to the stage")
+    marked(GpuStage, "submit", "first batch submitted")
 
 
 def indexer_rate(
@@ -214,6 +236,7 @@ def indexer_rate(
     DECODE_CALLS.clear()
     DECODE_SPAN.clear()
     INNER_CALLS.clear()
+    TIMELINE.clear()
     t = time.perf_counter()
     with ThreadCpu() as cpu:
         report = pipe.index_folders([folder])
@@ -228,6 +251,10 @@ def indexer_rate(
             round(last - first, 2),
             round(took - last, 2),
         ]
+    if TIMELINE:  # the run's start, step by step: seconds from the clock's start
+        main["timeline, s"] = {k: round(v - t, 3) for k, v in sorted(TIMELINE.items(), key=lambda kv: kv[1])}
+        if DECODE_SPAN:
+            main["timeline, s"]["first decode call"] = round(DECODE_SPAN[0] - t, 3)
     if INNER_CALLS:  # the rest of a decode call: its Python (a tensor a picture) and the GIL it waits for
         main["nvimgcodec's own calls, ms: median, sum s"] = [
             round(float(np.median(INNER_CALLS)) * 1e3, 1),
@@ -521,12 +548,13 @@ def first_calls(blobs: list[bytes], bs: int, k: int = 6, warm: list[bytes] | Non
 
 
 def _apply(config: str) -> dict:
-    """Set a run's switches, "NAME=VALUE,..." (gpu_stage's names, GpuDecoder.NAME or hashing.NAME, e.g.
+    """Set a run's switches, "NAME=VALUE,..." (gpu_stage's names, GpuDecoder.NAME, feed.NAME or hashing.NAME, e.g.
     hashing.NEW_CATALOGS=blake2b-128; read as the type the switch has); gives back what they were."""
+    import indexing.feed as feed
     import indexing.gpu_stage as stage
     import indexing.hashing as hashing
 
-    owners = {"GpuDecoder": GpuDecoder, "hashing": hashing, "bench": Without}
+    owners = {"GpuDecoder": GpuDecoder, "hashing": hashing, "bench": Without, "feed": feed}
     before = {}
     for part in filter(None, config.split(",")):
         name, value = part.split("=", 1)

@@ -258,13 +258,13 @@ class GpuDecoder:
             with contextlib.suppress(Exception):  # an encoder that fails is the stage's to report, on its first batch
                 self.encode_jpeg([im for im in images if im is not None])
 
-    def code_stream(self, data: bytes) -> Any:
-        """A file's bytes as the nvImageCodec CodeStream decode() takes as it takes bytes (no copy: it keeps a
-        reference to them), made outside the decode thread (gpu_stage.CODE_STREAMS)."""
+    def code_stream(self, data: bytes | str) -> Any:
+        """A file's bytes (no copy: it keeps a reference to them) or path (it maps the file) as the nvImageCodec
+        CodeStream decode() takes as it takes them, made outside the decode thread (gpu_stage.CODE_STREAMS)."""
         return self._nv.CodeStream(data)
 
     def decode(self, blobs: Sequence[Any], reuse: int = 0) -> list[Any]:
-        """blobs: the files' bytes or their CodeStreams (code_stream). reuse=k: decode into the buffers of the
+        """blobs: the files' bytes, paths or CodeStreams (code_stream). reuse=k: decode into the buffers of the
         pictures this thread's k-th last reuse call gave (the caller is done with those). Allocating and freeing
         GPU memory every batch waits for whatever else runs on the GPU: beside the towers the decoder ran 510-600
         img/s, 830-890 with its buffers reused (BENCHMARKS.md)."""
@@ -276,7 +276,8 @@ class GpuDecoder:
         last = ring.popleft() if reuse and len(ring) >= reuse else None
         kw = {"images": last} if last is not None and len(last) == len(blobs) else {}
         try:
-            images = self._decoder().decode(list(blobs), params=self._params, cuda_stream=stream, **kw)
+            data = [self._nv.CodeStream(b) if isinstance(b, str) else b for b in blobs]
+            images = self._decoder().decode(data, params=self._params, cuda_stream=stream, **kw)
         except BaseException:
             if reuse:  # a place a call, so that the k-th last is the caller's k-th last batch
                 ring.append(None)

@@ -1,12 +1,12 @@
 """The GPU path's stages (issue 13): the batched decode with every resize, and the towers, each in a thread
 of its own with short queues between them; the thumbnails' JPEGs in the CPU threads, so that the hardware
-decoder, the GPU's other work, the models, the CPU threads (read, hash, thumbnails) and the main thread's
-commits all work at once. The towers take the inputs where they were made, in GPU memory (replaying CUDA
-graphs: a few GIL hand-overs a batch, not one a kernel); only the embeddings and the 400 px thumbnails come
-back to the host.
+decoder, the GPU's other work, the models, the CPU threads (thumbnails) and the main thread's commits all
+work at once; the probe processes read, hash and probe the files (indexing.feed). The towers take the inputs
+where they were made, in GPU memory (replaying CUDA graphs: a few GIL hand-overs a batch, not one a kernel);
+only the embeddings and the 400 px thumbnails come back to the host.
 
-    readers -> main: submit(batch) -> [decode, resizes] -> [towers] -> main: ready() -> commit
-                                                        -> CPU threads: thumbnail JPEGs, written
+    probe processes -> main: add(file), submit(batch) -> [decode, resizes] -> [towers] -> main: ready() -> commit
+                                                                    -> CPU threads: thumbnail JPEGs, written
 
 The decode thread issues each batch's resizes on a stream of lower priority than the decoder's, so that the
 GPU runs them while the hardware engine decodes the next batch and the decoder's own kernels go first. The
@@ -55,10 +55,10 @@ THUMB_THREADS = 0  # the thumbnails' CPU threads (and refused files' CPU path); 
 # The towers replay CUDA graphs captured on the stage's full batches (see TorchTower.capture): beside the
 # stage's other threads, all three took 4.6-4.7 s against 10.2-14.1 s over 4,096 photos (BENCHMARKS.md)
 TOWER_GRAPHS = True
-# Files handed to the decoder as nvImageCodec CodeStreams made on the main thread (7 µs each: they keep a
-# reference to the bytes), not as bytes it turns into CodeStreams inside its call: beside the stage's other
-# threads (readers, thumbnail JPEGs, commits) the decoder alone ran 712-718 img/s given CodeStreams against
-# 544-560 given bytes (BENCHMARKS.md)
+# Files handed to the decoder as nvImageCodec CodeStreams made on the main thread (of their paths: it maps the
+# file; of bytes, 7 µs: it keeps a reference), not as what it turns into CodeStreams inside its call: beside the
+# stage's other threads (then readers, thumbnail JPEGs, commits) the decoder alone ran 712-718 img/s given
+# CodeStreams against 544-560 given bytes (BENCHMARKS.md)
 CODE_STREAMS = True
 
 
@@ -130,10 +130,14 @@ class GpuStage:
 
     # main side ----------------------------------------------------------------------------------------------
     def add(self, o: Outcome) -> None:
-        """A JPEG read, hashed and probed; batches go to the decoder by count or by pixels."""
+        """A JPEG hashed and probed, its bytes or path in `data`; batches go to the decoder by count or by pixels."""
         if self._code_streams and o.data is not None:
-            with contextlib.suppress(Exception):  # bytes it cannot wrap stay bytes: the decoder refuses or takes them
+            try:
                 o.data = self._decoder.code_stream(o.data)
+            except Exception:  # noqa: BLE001 - bytes it cannot wrap stay bytes: the decoder refuses or takes them
+                if isinstance(o.data, str):  # a file it cannot open (gone since it was read): the CPU path says why
+                    self._out.put([self._cpu(o)])
+                    return
         self._pending.append(o)
         self._pixels += (o.row.get("width") or 0) * (o.row.get("height") or 0)
         if len(self._pending) >= self._batch_size or self._pixels >= self._batch_pixels:

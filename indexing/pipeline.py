@@ -7,6 +7,7 @@ files are reconciled with it on the next start.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import os
@@ -19,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from indexing import feed
 from indexing.catalog import META_VERSION, Catalog
-from indexing.gpu import GPU_MAX_PIXELS, cpu_reason, jpeg_head
+from indexing.gpu import GPU_MAX_PIXELS
 from indexing.gpu_stage import GpuStage
 from indexing.imageio import ImageError, probe, thumbnail_bytes
 from indexing.progress import Progress
@@ -41,7 +43,6 @@ from indexing.work import (
     failure,
     forget,
     metadata_row,
-    probe_row,
     read_and_hash,
 )
 from models.base import Encoder
@@ -73,7 +74,8 @@ class Indexer:
         return self.settings.decode_workers or max(1, min(8, os.cpu_count() or 1))
 
     # worker side ------------------------------------------------------------------------------------
-    def _process(self, job: Job, moved_pool: dict[str, list[int]], min_side: int, gpu: bool = False) -> Outcome:
+    def _process(self, job: Job, moved_pool: dict[str, list[int]], min_side: int) -> Outcome:
+        """A file through the CPU path: read, hashed, decoded, thumbnailed, its model inputs made."""
         e = job.entry
         try:
             data, h, size = read_and_hash(e.path, self.catalog.hash_kind)
@@ -90,16 +92,8 @@ class Indexer:
                 except ImageError:
                     row = {}
                 return Outcome(job, "touched", hash=h, row=row)
-            with self._moved_lock:
-                ids = moved_pool.get(h)
-                moved_id = ids.pop() if ids else None
-            if moved_id is not None:
-                return Outcome(job, "moved", hash=h, moved_id=moved_id)
-        most = min(GPU_MAX_PIXELS, self.settings.max_image_pixels)
-        if gpu and data is not None and cpu_reason(data, most, getattr(self._gpu, "progressive", True)) is None:
-            # the metadata from the header in a probe process, the pixels from the GPU decoder with the batch
-            probing = PROBES.get().submit(probe_row, jpeg_head(data), e, self.settings.max_image_pixels)
-            return Outcome(job, "gpu", hash=h, data=data, probing=probing)
+            if (moved := self._moved(job, h, moved_pool)) is not None:
+                return moved
         try:
             dec = decode_for_index(source, e.path, self.settings, min_side)
             if job.redo or not self.thumbs.read(h):
@@ -111,16 +105,12 @@ class Indexer:
             return Outcome(job, "fill", hash=h, prepared=prepared)
         return Outcome(job, "ready", hash=h, prepared=prepared, row=metadata_row(dec, e))
 
-    def _probed(self, o: Outcome) -> dict:
-        """The probe process's row; where it could not read the header, the whole file read here ({}: neither)."""
-        try:
-            got = o.probing.result() if o.probing else o.row
-        except Exception as e:  # noqa: BLE001 - a broken pool (a process killed) costs speed, never the run
-            got = f"the probe process failed: {type(e).__name__}"
-        if isinstance(got, str) and o.data is not None:
-            log.info("probe of %s's header: %s; reading the whole file", o.job.entry.path, got)
-            got = probe_row(o.data, o.job.entry, self.settings.max_image_pixels)
-        return got if isinstance(got, dict) else {}
+    def _moved(self, job: Job, h: str, moved_pool: dict[str, list[int]]) -> Outcome | None:
+        """A new file whose bytes a vanished one had: that picture moved here (None: not so)."""
+        with self._moved_lock:
+            ids = moved_pool.get(h)
+            moved_id = ids.pop() if ids else None
+        return Outcome(job, "moved", hash=h, moved_id=moved_id) if moved_id is not None else None
 
     # main side --------------------------------------------------------------------------------------
     def run(
@@ -299,17 +289,22 @@ class Indexer:
         bsz = self.settings.batch_size
         ahead = bsz * 2 + self._workers()
         stage = None
-        if self._gpu is not None:  # JPEGs read and probed in the pool are decoded in batches by the GPU stage
-            cpu = lambda o: self._process(o.job, moved_pool, min_side)  # noqa: E731 - what the GPU refuses
-            stage = GpuStage(self._gpu, self.encoders, self.thumbs, self.settings, cpu, self._workers())
-        gpu = stage is not None
-        outcomes = bounded_map(pool, lambda j: self._process(j, moved_pool, min_side, gpu), jobs, ahead, cancel)
+        cpu_job = lambda j: self._process(j, moved_pool, min_side)  # noqa: E731 - the CPU path's
+        if self._gpu is None:
+            outcomes = bounded_map(pool, cpu_job, jobs, ahead, cancel)
+        else:  # the files read, hashed, checked and probed in the probe processes; the GPU
+            # stage decodes in batches the JPEGs its decoder takes, the pool's threads the rest (and what it refuses)
+            stage = GpuStage(
+                self._gpu, self.encoders, self.thumbs, self.settings, lambda o: cpu_job(o.job), self._workers()
+            )
+            most = min(GPU_MAX_PIXELS, self.settings.max_image_pixels)
+            progressive = getattr(self._gpu, "progressive", True)
+            scan = feed.scan_in_probes(self.catalog.hash_kind, self.settings.max_image_pixels, most, progressive)
+            decide = functools.partial(feed.decide, moved=lambda j, h: self._moved(j, h, moved_pool))
+            outcomes = feed.scanned(jobs, scan, decide, cpu_job, pool, ahead, cancel)
         try:
             for out in itertools.chain(outcomes, [None]):  # None: the end, where the GPU stage is drained
                 last = out is None or cancel.is_set()
-                if out is not None and out.kind == "gpu":
-                    out.row = self._probed(out)
-                    out = out if out.row else cpu(out)  # a header the probe could not read: the CPU path says why
                 if out is not None and out.kind == "gpu":
                     stage.add(out)  # type: ignore[union-attr]
                 elif out is not None:

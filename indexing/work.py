@@ -21,6 +21,7 @@ import numpy as np
 from basics import Once
 from geo.gazetteer import GAZETTEER, PLACE_VERSION, Place
 from indexing.catalog import META_VERSION, Catalog
+from indexing.gpu import cpu_reason, jpeg_head
 from indexing.hashing import HashKind, hash_bytes, hasher
 from indexing.imageio import Decoded, ImageError, decode, probe
 from indexing.metadata import merge
@@ -51,9 +52,8 @@ class Outcome:
     prepared: dict[str, Any] = field(default_factory=dict)  # space -> model input
     row: dict = field(default_factory=dict)
     moved_id: int | None = None
-    data: Any = None  # a file's bytes (or the decoder's CodeStream of them) while they wait for the GPU decoder
+    data: Any = None  # a file's bytes or path (or the decoder's CodeStream of them) while they wait for the GPU
     vectors: dict[str, Any] = field(default_factory=dict)  # space -> embedding, where the GPU stage made it
-    probing: Future | None = None  # the catalog columns being read from the header in a probe process
 
 
 @dataclass
@@ -119,6 +119,48 @@ def probe_row(head: bytes, entry: FileEntry, max_pixels: int) -> dict | str:
         return metadata_row(probe(head, name=entry.path, max_pixels=max_pixels), entry)
     except Exception as e:  # noqa: BLE001 - whatever it is, the CPU path reads the file again and reports it
         return f"{type(e).__name__}: {e}"
+
+
+@dataclass
+class Scan:
+    """What a probe process made of a file for a GPU run: its content hash and size, and its catalog columns
+    where the GPU decoder may take it; or why not."""
+
+    hash: str | None = None
+    size: int = 0
+    error: str | None = None  # it could not be read: the failure the report shows
+    row: dict | None = None  # the catalog columns from its header, where the GPU decoder may take it
+    cpu: str | None = None  # why the CPU path takes it instead (not a JPEG, too big, an ICC profile, ...)
+
+
+def scan_files(
+    entries: list[FileEntry], kind: HashKind, max_pixels: int, gpu_pixels: int, progressive: bool
+) -> list[Scan]:
+    """Read, hash, check and probe files for a GPU run, in a probe process: per file, the work that would
+    otherwise be Python in the indexing process, whose every hand-over of the GIL delays the decoder's
+    thread (BENCHMARKS.md). The decoder then reads the file again by its path, from the page cache; a file
+    changed in between is seen as changed by the next run (its size or time differs from the scan's)."""
+    out = []
+    for e in entries:
+        try:
+            data, h, size = read_and_hash(e.path, kind)
+        except OSError as err:
+            out.append(Scan(error=failure(err, e.path)))
+            continue
+        scan = Scan(hash=h, size=size)
+        if data is None or size == 0:
+            scan.cpu = "streamed: too big to hold" if size else "empty"
+        else:
+            scan.cpu = cpu_reason(data, gpu_pixels, progressive)
+        if scan.cpu is None:
+            got = probe_row(jpeg_head(data), e, max_pixels)
+            got = probe_row(data, e, max_pixels) if isinstance(got, str) else got  # the header alone was not enough
+            if isinstance(got, str):
+                scan.cpu = f"probe: {got}"  # the CPU path reads it and says why
+            else:
+                scan.row = got
+        out.append(scan)
+    return out
 
 
 def _probe_processes() -> ProcessPoolExecutor:

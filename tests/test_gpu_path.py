@@ -98,9 +98,9 @@ def jpegs(folder: Path, sizes: list[tuple[int, int]], options: list[list[str]] |
 
 
 class PillowStandIn:
-    """GpuDecoder's interface on the CPU, so that the Indexer's GPU branch runs in CI: Pillow decodes (EXIF
-    orientation applied, as nvImageCodec does), CPU tensors come out, and every third file is refused, as the GPU
-    decoder may refuse one."""
+    """GpuDecoder's interface on the CPU, so that the Indexer's GPU branch runs in CI: Pillow decodes files' bytes
+    or paths (EXIF orientation applied, as nvImageCodec does), CPU tensors come out, and every third file is
+    refused, as the GPU decoder may refuse one."""
 
     def __init__(self, threads: int = 1) -> None:
         """threads: decode threads expected to call at once; the first calls wait (up to 10 s) until that many
@@ -131,7 +131,7 @@ class PillowStandIn:
             with self._lock:
                 self.seen += 1
                 refused = self.seen % 3 == 0
-            im = ImageOps.exif_transpose(Image.open(io.BytesIO(b))).convert("RGB")
+            im = ImageOps.exif_transpose(Image.open(b if isinstance(b, str) else io.BytesIO(b))).convert("RGB")
             out.append(None if refused else torch.from_numpy(np.asarray(im).copy()))
         time.sleep(0.05)  # as a GPU batch takes a while
         with self._lock:
@@ -232,9 +232,9 @@ def test_a_failed_gpu_batch_goes_through_the_cpu_path_and_batches_split_by_pixel
 
 
 class _Stream:
-    """What a CodeStream is to the stage: an object holding the file's bytes."""
+    """What a CodeStream is to the stage: an object holding the file's bytes or path."""
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes | str) -> None:
         self.data = data
 
 
@@ -248,7 +248,7 @@ class StreamStandIn(PillowStandIn):
         self.wrapped_in: set[str] = set()
         self.tries = 0
 
-    def code_stream(self, data: bytes) -> _Stream:
+    def code_stream(self, data: bytes | str) -> _Stream:
         import threading
 
         self.wrapped_in.add(threading.current_thread().name)
@@ -278,11 +278,11 @@ def test_the_stage_hands_the_decoder_code_streams_made_off_its_thread(
     stand_in = StreamStandIn()
     report = svc.indexer(gpu=stand_in).run([lib])
     assert (report.indexed, report.failed) == (8, 0)
-    if code_streams:  # wrapped on the main thread as they were handed over; one in four could not be: bytes
-        assert sorted(stand_in.given) == ["_Stream"] * 6 + ["bytes"] * 2
+    if code_streams:  # wrapped on the main thread as they were handed over; one in four could not be: the CPU path
+        assert stand_in.given == ["_Stream"] * 6
         assert stand_in.wrapped_in == {"MainThread"}
-    else:
-        assert stand_in.given == ["bytes"] * 8 and not stand_in.wrapped_in
+    else:  # the files' paths: the probe processes read them, the decoder reads them again
+        assert stand_in.given == ["str"] * 8 and not stand_in.wrapped_in
     reference = shared_encoder.encode_images([Image.open(p).convert("RGB") for p in sorted(lib.glob("*.jpg"))])
     for p, ref in zip(sorted(lib.glob("*.jpg")), reference, strict=True):
         rec = svc.image_by_path(p)
