@@ -34,6 +34,12 @@ class Once(Generic[T]):
     def loaded(self) -> bool:
         return self._done
 
+    def reset(self, broken: T) -> None:
+        """The next get() loads again, unless another thread has already replaced `broken` (the value it saw)."""
+        with self._lock:
+            if self._done and self._value is broken:
+                self._done, self._value = False, None
+
 
 @contextmanager
 def replacing(path: Path, fsync: bool = True) -> Iterator[Path]:

@@ -19,7 +19,7 @@ and a mixed folder (70% JPEG, 20% HEIC, 10% PNG) through both paths.
         of gpu_stage's switches in turn (GPU_JPEG_THUMBS, PREP_STREAM, JPEG_THREAD, GpuDecoder.OPTIONS)
     python bench/gpu_decode.py --images 1024 --copies 4 ...  # 4,096 files: each photo 4 times, each copy with
         a comment segment of its own (another hash, the same decoding work; generating a photo takes ~1 s)
-    python bench/gpu_decode.py --hash       # only: the readers' hash, BLAKE2b against xxh3 (pip install xxhash)
+    python bench/gpu_decode.py --hash       # only: the change hash, BLAKE2b against xxh3
 
 Each Indexer run reports its GPU stage's busy seconds, each decode call's time, the main thread's waits and
 the CPU seconds of each kind of thread (ThreadCpu).
@@ -465,7 +465,7 @@ class Without:
     NO_TOWERS = False  # no tower runs: zero vectors
     NO_THUMBS = False  # no thumbnail JPEGs written (and no wait for their copy)
     NO_RESIZES = False  # no resizes either: no inputs, no thumbnails, zero vectors
-    READERS = 8  # the Indexer's reader threads (decode_workers) in the GPU runs
+    READERS = 8  # the Indexer's reader threads (decode_workers) in the GPU runs: the CPU path's files
     # glibc's malloc keeping freed memory (a file's bytes, 2.5 MB) instead of giving it back to the kernel each
     # time (munmap / heap trims: page faults and TLB shootdowns on every core the process runs on)
     MALLOC = False
@@ -581,7 +581,7 @@ def switched(
     fresh_calls: int = 6,
     fresh_options: list[str] | None = None,
 ) -> None:
-    """The Indexer's GPU path (8 readers), content and all three, under each of `configs` in turn (gpu_stage's
+    """The Indexer's GPU path, content and all three, under each of `configs` in turn (gpu_stage's
     switches: "" the defaults, "PREP_STREAM=0,JPEG_THREAD=0", "GpuDecoder.OPTIONS=..."), twice
     each (runs on one host differ by ~10%), beside the CPU path and the decoder alone in the same run."""
     from indexing.work import PROBES
@@ -621,21 +621,15 @@ def switched(
 
 
 def hashes(tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: dict) -> None:
-    """The change hash the readers compute: BLAKE2b-128 (today's) against xxh3-128, alone on one core and in the
-    Indexer's GPU path (8 readers), twice each in turn: the readers' CPU beside the decoder's host threads."""
+    """The change hash: BLAKE2b-128 against xxh3-128, alone on one core and in the Indexer's GPU path (where the
+    probe processes read and hash each file), twice each in turn, each run a fresh catalog made with that hash."""
+    import hashlib
+
     import xxhash
 
-    import indexing.pipeline as pipeline
+    import indexing.hashing as hashing
     from indexing.hashing import HashKind
-    from indexing.work import PROBES, read_and_hash
-
-    def read_and_blake2b(path: str, kind: object = None) -> tuple[bytes | None, str, int]:
-        return read_and_hash(path, HashKind.BLAKE2B)  # whatever the catalog's: the A/B is the hash's cost
-
-    def read_and_xxh3(path: str, kind: object = None) -> tuple[bytes | None, str, int]:
-        return read_and_hash(path, HashKind.XXH3)
-
-    import hashlib
+    from indexing.work import PROBES
 
     for name, fn in (("blake2b", lambda b: hashlib.blake2b(b, digest_size=16).hexdigest()), ("xxh3", None)):
         fn = fn or xxhash.xxh3_128_hexdigest
@@ -644,16 +638,16 @@ def hashes(tmp: Path, photos: Path, blobs: list[bytes], bs: int, out: dict) -> N
             fn(b)
         out[f"{name}_ms_per_file_one_core"] = round((time.perf_counter() - t) / 256 * 1e3, 3)
     [f.result() for f in [PROBES.get().submit(os.getpid) for _ in range(32)]]
-    n = len(blobs)
-    for kind, reader in (("blake2b", read_and_blake2b), ("xxh3", read_and_xxh3)) * 2:
-        pipeline.read_and_hash = reader
+    n, before = len(blobs), hashing.NEW_CATALOGS
+    for kind in (HashKind.BLAKE2B, HashKind.XXH3) * 2:
+        hashing.NEW_CATALOGS = kind  # the new catalog's: the probe processes are handed it with each task
         for name, keys in (("content", {}), ("all_three", None)):
-            key = f"gpu_pipeline_{name}_{kind}"
+            key = f"gpu_pipeline_{name}_{kind.name.lower()}"
             rate_, seconds = indexer_rate(tmp, f"{key}-{len(out)}", photos, n, bs, "gpu", keys, 8)
             out.setdefault(key, []).append({"img_s": rate_, **seconds})
             print(key, rate_, {k: v for k, v in seconds.items() if k != "thread_cpu_seconds"}, flush=True)
             print("   cpu", seconds.get("thread_cpu_seconds"), flush=True)
-    pipeline.read_and_hash = read_and_hash
+    hashing.NEW_CATALOGS = before
 
 
 def photo_set(photos: Path, images: int, copies: int = 1) -> list[Path]:
@@ -687,7 +681,7 @@ def main() -> None:
     ap.add_argument("--threads", action="store_true", help="only: several decode threads, alone and in the Indexer")
     ap.add_argument("--configs", nargs="+", help='only: the GPU path under each set of switches ("" the defaults)')
     ap.add_argument("--content-only", action="store_true", help="with --configs: the content space alone")
-    ap.add_argument("--hash", action="store_true", help="only: the readers' hash, BLAKE2b against xxh3")
+    ap.add_argument("--hash", action="store_true", help="only: the change hash, BLAKE2b against xxh3")
     ap.add_argument("--fresh-calls", type=int, default=6, help="with --configs: a fresh decoder's first calls, timed")
     ap.add_argument("--fresh-options", nargs="*", help='with --configs: the fresh decoder under each options string '
                     '("big": warmed on a batch of large bitstreams first)')  # fmt: skip
@@ -784,9 +778,9 @@ def main() -> None:
     print(json.dumps(out["thumbnails"]), flush=True)
 
     # the Indexer on the same files, same run (fresh data folders): the CPU path (gpu_decode off) on a thread a
-    # core, its best, and the GPU path with the product's default (min(8, cores) reader threads; decoded, resized
-    # and embedded in the GPU stage's two threads), its header-probe processes started first, as a run's scan
-    # of a real collection starts them before the first batch
+    # core, its best, and the GPU path with the product's default (the files read, hashed and probed in the probe
+    # processes; decoded, resized and embedded in the GPU stage's threads), its probe processes started first, as
+    # a run's scan of a real collection starts them before the first batch
     from indexing.work import PROBES
 
     [f.result() for f in [PROBES.get().submit(os.getpid) for _ in range(32)]]

@@ -13,6 +13,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from indexing.hashing import HashKind
@@ -42,7 +43,12 @@ def scanned(
 
     def more() -> None:
         while not cancel.is_set() and len(scanning) * CHUNK < ahead and (chunk := next(todo, None)) is not None:
-            scanning.append((chunk, scan(chunk)))
+            try:
+                future = scan(chunk)
+            except Exception as err:  # noqa: BLE001 - no probe processes to be had: these files take the CPU path
+                future = Future()
+                future.set_exception(err)
+            scanning.append((chunk, future))
 
     try:
         more()
@@ -87,11 +93,23 @@ def decide(job: Job, s: Scan, moved: Callable[[Job, str], Outcome | None]) -> Ou
 
 
 def scan_in_probes(kind: HashKind, max_pixels: int, gpu_pixels: int, progressive: bool) -> Callable[[list[Job]], Any]:
-    """`scanned`'s scan: a chunk of files to the probe processes (scan_files)."""
+    """`scanned`'s scan: a chunk of files to the probe processes (scan_files). A pool broken by a process that
+    died (the kernel's OOM killer, say) is made again: its chunks in flight went to the CPU path."""
     task = functools.partial(
         scan_files, kind=kind, max_pixels=max_pixels, gpu_pixels=gpu_pixels, progressive=progressive
     )
-    return lambda chunk: PROBES.get().submit(task, [j.entry for j in chunk])
+
+    def scan(chunk: list[Job]) -> Future:
+        pool = PROBES.get()
+        try:
+            return pool.submit(task, [j.entry for j in chunk])
+        except BrokenProcessPool:
+            log.warning("a probe process died: starting them again")
+            PROBES.reset(pool)
+            pool.shutdown(wait=False, cancel_futures=True)
+            return PROBES.get().submit(task, [j.entry for j in chunk])
+
+    return scan
 
 
 __all__ = ["CHUNK", "decide", "scan_in_probes", "scanned"]

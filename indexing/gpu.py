@@ -167,7 +167,7 @@ class GpuDecoder:
     upright RGB uint8 tensor (H, W, 3) on the GPU, or None where the decoder refused the file (it then goes
     through the CPU path)."""
 
-    CPU_THREADS = 4  # nvImageCodec's own host threads (0: one a core), which share the cores with the readers
+    CPU_THREADS = 4  # nvImageCodec's own host threads (0: one a core), which share the cores with the probes
     # The backends tried in turn, the first that can be made and decodes the warm-up JPEG kept: the hardware
     # JPEG engine alone (nvImageCodec's default adds its CPU backends, whose host threads spun 17 s of CPU in a
     # 3.7 s run and slowed each batch by a third; BENCHMARKS.md), then CUDA's decoder, then nvImageCodec's
@@ -239,7 +239,7 @@ class GpuDecoder:
 
     def warm(self, jpeg: bool = False) -> None:
         """This thread's decoder made and run once on a small JPEG, so that its start (handles, buffers, the first
-        kernels) is not the first batch's: the decode thread does it while the readers read; `jpeg`: the JPEG
+        kernels) is not the first batch's: the decode thread does it while the probe processes read; `jpeg`: the JPEG
         encoder too."""
         import io
 

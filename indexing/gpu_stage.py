@@ -39,8 +39,8 @@ from indexing.work import Outcome
 log = logging.getLogger(__name__)
 
 DEPTH = 2  # batches waiting before each stage: enough to keep both busy, and GPU memory bounded
-# Each GPU call of the stage's threads gives the GIL up and waits to get it back, behind the readers' Python up
-# to the switch interval (5 ms): a shorter one while the stage runs (measured on the H100, BENCHMARKS.md)
+# Each GPU call of the stage's threads gives the GIL up and waits to get it back, behind the other threads' Python
+# up to the switch interval (5 ms): a shorter one while the stage runs (measured on the H100, BENCHMARKS.md)
 SWITCH_INTERVAL = 0.0002
 DECODE_THREADS = 1  # batches decoded at once (a decoder and a stream each): 2-4 were slower, BENCHMARKS.md
 # The resizes on a stream of normal priority, below the decoder's (it decoded 574 img/s beside them at its own

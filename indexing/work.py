@@ -113,7 +113,7 @@ def failure(err: Exception, path: str) -> str:
 
 def probe_row(head: bytes, entry: FileEntry, max_pixels: int) -> dict | str:
     """A JPEG's catalog columns from its header bytes, or why not (the CPU path then reads the file). Runs in
-    the probe processes: parsing EXIF and XMP is Python that holds the GIL, and in the reader threads it
+    the probe processes (scan_files): parsing EXIF and XMP is Python that holds the GIL, and in the reader threads it
     starved the GPU decoder's thread (BENCHMARKS.md, GPU indexing)."""
     try:
         return metadata_row(probe(head, name=entry.path, max_pixels=max_pixels), entry)

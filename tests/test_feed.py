@@ -117,6 +117,35 @@ def test_scanned_bounds_what_is_in_flight_and_falls_back_to_the_cpu_path(monkeyp
     assert gpu == [j.entry.path for j in jobs if j.entry.path not in cpu_paths]  # the scans' order kept
 
 
+def test_a_scan_that_cannot_be_submitted_sends_its_files_to_the_cpu_path() -> None:
+    def scan(chunk: list[Job]) -> Future:
+        raise RuntimeError("no probe processes")
+
+    with ThreadPoolExecutor(2) as pool:
+        outs = list(feed.scanned([job(f"f{i}") for i in range(5)], scan, lambda j, s: None,
+                                 lambda j: Outcome(j, "ready", hash="cpu"), pool, 8, threading.Event()))  # fmt: skip
+    assert sorted(o.job.entry.path for o in outs) == [f"/lib/f{i}.jpg" for i in range(5)]
+    assert {o.hash for o in outs} == {"cpu"}
+
+
+def test_a_broken_probe_pool_is_started_again(tmp_path: Path) -> None:
+    from concurrent.futures.process import BrokenProcessPool
+
+    from indexing.work import PROBES
+
+    run("convert", scene(tmp_path / "up.png", 120, 90), "-quality", "90", tmp_path / "a.jpg")
+    pool = PROBES.get()
+    pool.submit(os.getpid).result(timeout=120)
+    for proc in list(pool._processes.values()):  # as the kernel's OOM killer would
+        proc.kill()
+    with pytest.raises(BrokenProcessPool):
+        pool.submit(os.getpid).result(timeout=60)
+    scan = feed.scan_in_probes(HashKind.XXH3, 10**9, 10**8, True)
+    (got,) = scan([Job(entry(tmp_path / "a.jpg"), ("content",))]).result(timeout=120)
+    assert got.row is not None and got.row["width"] == 120
+    assert PROBES.get() is not pool
+
+
 def test_scanned_stops_submitting_when_cancelled() -> None:
     jobs = [job(f"f{i}") for i in range(64)]
     cancel = threading.Event()
@@ -168,3 +197,16 @@ def test_a_second_gpu_run_sees_moved_touched_and_changed_files(settings, shared_
     for p in [*lib.rglob("*.jpg"), lib / "new.png"]:
         rec = svc.image_by_path(p)
         assert rec is not None and svc.vector_index("content").reconstruct(rec.id) is not None, p
+
+
+def test_once_resets_only_the_value_it_was_told_is_broken() -> None:
+    from basics import Once
+
+    made: list[object] = []
+    once = Once(lambda: made.append(object()) or made[-1])
+    first = once.get()
+    once.reset(first)  # broken: the next get makes another
+    second = once.get()
+    assert second is not first and once.get() is second
+    once.reset(first)  # a thread that saw the old one, late: the new one stays
+    assert once.get() is second and len(made) == 2
