@@ -210,3 +210,25 @@ def test_once_resets_only_the_value_it_was_told_is_broken() -> None:
     assert second is not first and once.get() is second
     once.reset(first)  # a thread that saw the old one, late: the new one stays
     assert once.get() is second and len(made) == 2
+
+
+def test_a_check_that_fails_on_one_file_sends_only_that_one_to_the_cpu_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import indexing.work
+
+    up = scene(tmp_path / "up.png", 120, 90)
+    for name, quality in (("a", "90"), ("b", "80")):
+        run("convert", up, "-quality", quality, tmp_path / f"{name}.jpg")
+    real = indexing.work.cpu_reason
+    odd = (tmp_path / "a.jpg").read_bytes()
+
+    def cpu_reason(data: bytes, *a: object) -> str | None:
+        if data == odd:
+            raise ValueError("a marker it did not expect")
+        return real(data, *a)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(indexing.work, "cpu_reason", cpu_reason)
+    a, b = scan_files([entry(tmp_path / "a.jpg"), entry(tmp_path / "b.jpg")], HashKind.XXH3, 10**9, 10**8, True)
+    assert a.cpu == "check: ValueError: a marker it did not expect" and a.row is None and a.hash is not None
+    assert b.cpu is None and b.row is not None
