@@ -197,7 +197,7 @@ def resizes(
     of a float16 copy (less memory traffic beside the decoder's)."""
     import torch
 
-    import indexing.gpu as gpu
+    import indexing.gpu_resize as gpu
     from models.specs import OPENAI_MEAN, OPENAI_STD
 
     if summed:
@@ -432,7 +432,7 @@ def main() -> None:
             bytes(memoryview(c)) for c in enc.encode([nv.as_image(t) for t in small], "jpeg", params=jpeg)
         ],
     }
-    from indexing.gpu import prepare_batch
+    from indexing.gpu_resize import prepare_batch
     from models.specs import OPENAI_MEAN, OPENAI_STD
 
     decoded = dec.decode(blobs[:bs])

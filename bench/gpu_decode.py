@@ -46,7 +46,8 @@ sys.path.insert(0, str(ROOT))
 import models.torch_util  # noqa: E402, F401 - CUDA's hardware queues (see there) set before anything starts CUDA
 from bench.run import make_photo  # noqa: E402
 from bench.scratch import scratch  # noqa: E402
-from indexing.gpu import GpuDecoder, model_inputs, prepare_batch, thumbnails  # noqa: E402
+from indexing.gpu import GpuDecoder  # noqa: E402
+from indexing.gpu_resize import model_inputs, prepare_batch, thumbnails  # noqa: E402
 from models.backend import Tower  # noqa: E402
 from models.specs import OPENAI_MEAN, OPENAI_STD  # noqa: E402
 from models.tiny import write_full_random_models  # noqa: E402

@@ -1,6 +1,6 @@
 """Where a GPU batch's time goes after the hardware decoder (issue 13): the decode call against the resizes and
 thumbnail JPEGs made from its output, each alone, under torch's profiler, and beside each other in two threads;
-two ways of averaging the 12-MP pictures down before the antialiased resizes (indexing/gpu.py's float16
+two ways of averaging the 12-MP pictures down before the antialiased resizes (indexing/gpu_resize.py's float16
 avg_pool, against a sum read straight from the uint8 image); whether the decode call holds the GIL; and one
 thread doing a batch's GPU work in turn (GPU JPEGs, waits) against overlapped (as gpu_stage does it now).
 
@@ -29,13 +29,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import indexing.gpu as gpu  # noqa: E402
+import indexing.gpu_resize as resize  # noqa: E402
 from bench.run import make_photo  # noqa: E402
 from bench.scratch import scratch  # noqa: E402
 from models.specs import OPENAI_MEAN, OPENAI_STD  # noqa: E402
 
 SPACES = {"content": (224, OPENAI_MEAN, OPENAI_STD), "style": (224, OPENAI_MEAN, OPENAI_STD)}
 SPACES["texture"] = (256, (0.5,) * 3, (0.5,) * 3)
-POOL = gpu._reduced
+POOL = resize._reduced
 
 
 def reduced_sum(images: Any, idx: list[int], need: int) -> Any:
@@ -177,11 +178,11 @@ def main() -> None:
         # 2. each step alone, and its kernels
         def prep(variant: str, thumbs: bool = True) -> Callable[[], Any]:
             def run() -> Any:
-                gpu._reduced = VARIANTS[variant]
+                resize._reduced = VARIANTS[variant]
                 try:
-                    return gpu.prepare_batch(ims, SPACES, 400 if thumbs else 0)
+                    return resize.prepare_batch(ims, SPACES, 400 if thumbs else 0)
                 finally:
-                    gpu._reduced = POOL
+                    resize._reduced = POOL
 
             return run
 
@@ -275,7 +276,7 @@ def main() -> None:
     def in_turn() -> None:
         for r in range(2 * len(batches)):
             got = dec.decode(batches[r % len(batches)], reuse=1)
-            _, sm = gpu.prepare_batch(got, SPACES, 400)
+            _, sm = resize.prepare_batch(got, SPACES, 400)
             torch.cuda.current_stream().synchronize()
             jpeg([t.cuda() for t in sm])
             torch.cuda.current_stream().synchronize()
@@ -286,7 +287,7 @@ def main() -> None:
                 fs = []
                 for r in range(2 * len(batches)):
                     got = dec.decode(batches[r % len(batches)], reuse=reuse)
-                    _, sm = gpu.prepare_batch(got, SPACES, 400)
+                    _, sm = resize.prepare_batch(got, SPACES, 400)
                     made = torch.cuda.Event(blocking=blocking)
                     made.record()
                     if reuse == 1:

@@ -32,7 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from indexing.gpu import batch_pixels, gpu_memory, prepare_batch
+from indexing.gpu import batch_pixels, gpu_memory
+from indexing.gpu_resize import prepare_batch
 from indexing.thumbs import ThumbCache
 from indexing.work import Outcome
 
@@ -112,6 +113,12 @@ class GpuStage:
         ]
         for t in self._threads:
             t.start()
+
+    @staticmethod
+    def prewarm(decoder: Any, batch_size: int) -> None:
+        """At a run's start: the decoder for the stages' batches made and warmed while the folders are scanned."""
+        if hasattr(decoder, "prewarm"):
+            decoder.prewarm(batch_size, batch_pixels(gpu_memory(decoder), BUFFERS))
 
     def _capture(self, encoder: Any) -> None:
         """The encoder's image tower as a CUDA graph on the stage's full batches (see TorchTower.capture), once
@@ -257,6 +264,8 @@ class GpuStage:
                 self._took("decoder (GPU)", t)
                 with prep:
                     resized.append(self._prep(batch, images, decoded))
+        if hasattr(self._decoder, "release"):  # its decoder, warm, for the next stage's thread
+            self._decoder.release()
         self._put(self._in, None)  # the end, for the other decode threads
         with self._seconds_lock:
             self._decoding -= 1
@@ -402,12 +411,4 @@ class GpuStage:
         self._took("thumbnails written (CPU threads)", t)
 
 
-__all__ = [
-    "CODE_STREAMS",
-    "DECODE_THREADS",
-    "DEPTH",
-    "JPEG_THREAD",
-    "PREP_STREAM",
-    "TOWER_GRAPHS",
-    "GpuStage",
-]
+__all__ = ["CODE_STREAMS", "DECODE_THREADS", "DEPTH", "JPEG_THREAD", "PREP_STREAM", "TOWER_GRAPHS", "GpuStage"]

@@ -133,8 +133,9 @@ class Indexer:
             from indexing.gpu import gpu_decoder
 
             self._gpu = gpu_decoder(self.settings, self.encoders["content"].device)
-        if self._gpu is not None:
-            PROBES.get()  # the header probes' processes start while the folders are scanned
+        if self._gpu is not None:  # the probe processes start, and the decoder warms, while the folders are scanned
+            PROBES.get()
+            GpuStage.prewarm(self._gpu, self.settings.batch_size)
         backfill_places(self.catalog)
         last_save = time.monotonic()
         # content first: every file becomes searchable by content in a first pass, the slower style spaces are

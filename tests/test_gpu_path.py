@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from indexing.gpu import cpu_reason, jpeg_header, model_inputs, thumbnails
+from indexing.gpu import cpu_reason, jpeg_header
+from indexing.gpu_resize import model_inputs, thumbnails
 from models.clip_io import clip_preprocess
 from models.specs import OPENAI_MEAN, OPENAI_STD
 from tests.realfiles import GHOSTSCRIPT_ICC, run, scene
@@ -588,6 +589,7 @@ def fake_decoder(broken: list[list[str]]):  # noqa: ANN201
     dec = object.__new__(GpuDecoder)
     dec.torch, dec.device, dec._nv = torch, torch.device("cpu"), FakeNvImgCodec
     dec._options, dec._choice, dec._params, dec._own, dec._hints = {}, 0, None, threading.local(), ""
+    dec._spare = None
     dec.encode_jpeg = lambda images: [b"jpeg"] * len(images)  # type: ignore[method-assign]
     FakeNvImgCodec.made.clear()
     FakeNvImgCodec.broken[:] = broken
@@ -617,6 +619,46 @@ def test_the_decoders_pool_is_planned_for_the_stages_batches() -> None:
         ]
     dec.plan(4, 10**9)
     assert "preallocate_batch_size=4 " in dec._hints  # never more than the stage's batch
+
+
+def test_a_decoder_made_ahead_goes_to_the_first_decode_thread_and_a_released_one_to_the_next() -> None:
+    """prewarm(): a decoder made and warmed in a thread of its own while the run scans, taken by the first
+    decode thread (waiting for it, not making another); release(): a thread's decoder to the next stage's."""
+    import threading
+
+    dec = fake_decoder([["HW_GPU_ONLY"]])  # no hardware engine here: CUDA's decoder
+    dec.prewarm(8, 10**9)
+    dec.prewarm(8, 10**9)  # one waits already: no second
+    got: list = []
+
+    def decode_thread() -> None:
+        got.append((dec._decoder(), threading.current_thread().name))
+        dec.release()
+
+    for name in ("first stage", "second stage"):
+        t = threading.Thread(target=decode_thread, name=name)
+        t.start()
+        t.join()
+    assert FakeNvImgCodec.made == [["GPU_ONLY"]]  # one decoder for both stages, made ahead
+    assert got[0][0] is got[1][0] and "preallocate_batch_size=8" in got[0][0].options
+    assert dec._spare is not None and dec._spare.result() is got[0][0]  # released again, for a third
+
+
+def test_a_failed_prewarm_leaves_the_decode_thread_to_make_its_own() -> None:
+    import threading
+
+    dec = fake_decoder([["HW_GPU_ONLY"], ["GPU_ONLY"], []])  # nothing can be made
+    dec.prewarm(8, 10**9)
+    assert dec._spare is not None
+    with pytest.raises(RuntimeError):
+        dec._spare.result(timeout=10)
+    FakeNvImgCodec.broken[:] = []  # now it can
+    dec._choice = 0
+    made: list = []
+    t = threading.Thread(target=lambda: made.append(dec._decoder()))
+    t.start()
+    t.join()
+    assert made and made[0].kinds == ["HW_GPU_ONLY"] and dec._spare is None
 
 
 def test_gpu_decoder_reuses_its_buffers_and_falls_back_without_a_hardware_engine(upright: Path) -> None:
