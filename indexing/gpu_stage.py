@@ -1,20 +1,17 @@
 """The GPU path's stages (issue 13): the batched decode with every resize, and the towers, each in a thread
-of its own with short queues between them; the thumbnails' JPEGs in the CPU threads, so that the hardware
-decoder, the GPU's other work, the models, the CPU threads (thumbnails) and the main thread's commits all
-work at once; the probe processes read, hash and probe the files (indexing.feed). The towers take the inputs
-where they were made, in GPU memory (replaying CUDA graphs: a few GIL hand-overs a batch, not one a kernel);
-only the embeddings and the 400 px thumbnails come back to the host.
+of its own with short queues between them; the thumbnails' JPEGs in CPU threads; the files read, hashed and
+probed by the probe processes (indexing.feed): all at once. The towers take the inputs where they were made,
+in GPU memory (replaying CUDA graphs: a few GIL hand-overs a batch); only the embeddings and the 400 px
+thumbnails come back to the host.
 
     probe processes -> main: add(file), submit(batch) -> [decode, resizes] -> [towers] -> main: ready() -> commit
                                                                     -> CPU threads: thumbnail JPEGs, written
 
 The decode thread issues each batch's resizes on a stream of lower priority than the decoder's, so that the
-GPU runs them while the hardware engine decodes the next batch and the decoder's own kernels go first. The
-decoder writes into the buffers of the batch before last (no memory allocated a batch), once that batch's
-resizes are done on the GPU.
-
-A batch the decoder cannot take as a whole (an error, GPU memory) and every file it refuses go through the CPU
-path in the thumbnail threads, in the same run.
+GPU runs them while the hardware engine decodes the next batch. The decoder writes into the buffers of the
+batch before last (no memory allocated a batch), once that batch's resizes are done on the GPU. A batch the
+decoder cannot take as a whole (an error, GPU memory) and every file it refuses go through the CPU path in the
+thumbnail threads, in the same run.
 """
 
 from __future__ import annotations
@@ -56,10 +53,13 @@ THUMB_THREADS = 0  # the thumbnails' CPU threads (and refused files' CPU path); 
 # The towers replay CUDA graphs captured on the stage's full batches (see TorchTower.capture): beside the
 # stage's other threads, all three took 4.6-4.7 s against 10.2-14.1 s over 4,096 photos (BENCHMARKS.md)
 TOWER_GRAPHS = True
-# Files handed to the decoder as nvImageCodec CodeStreams made on the main thread (of their paths: it maps the
-# file; of bytes, 7 µs: it keeps a reference), not as what it turns into CodeStreams inside its call: beside the
-# stage's other threads (then readers, thumbnail JPEGs, commits) the decoder alone ran 712-718 img/s given
-# CodeStreams against 544-560 given bytes (BENCHMARKS.md)
+# ... made by the towers' thread while the decode thread decodes the first batches (their inputs wait in a
+# deeper queue: MID_DEPTH batches, MID_MEMORY_SHARE of the GPU's memory at most), not before it starts
+GRAPHS_WHILE_DECODING = True
+MID_DEPTH, MID_MEMORY_SHARE = 16, 0.04
+# Files handed to the decoder as nvImageCodec CodeStreams made on the main thread (of paths or bytes), not as
+# what it wraps inside its call: beside the stage's other threads (then readers, thumbnail JPEGs, commits) the
+# decoder ran 712-718 img/s given CodeStreams against 544-560 given bytes (BENCHMARKS.md)
 CODE_STREAMS = True
 
 
@@ -89,10 +89,11 @@ class GpuStage:
             decoder.plan(self._batch_size, self._batch_pixels)
         self._jpeg_thread = JPEG_THREAD and self._gpu_jpeg  # (the CPU threads' JPEGs need no thread to start)
         t = time.perf_counter()  # before the decoder's threads start: the captures then have the GPU to themselves
-        for e in encoders.values() if TOWER_GRAPHS else ():
+        self._graphs_later = TOWER_GRAPHS and GRAPHS_WHILE_DECODING
+        for e in encoders.values() if TOWER_GRAPHS and not self._graphs_later else ():
             self._capture(e)
         self._in: queue.Queue = queue.Queue(DEPTH)
-        self._mid: queue.Queue = queue.Queue(DEPTH)
+        self._mid: queue.Queue = queue.Queue(self._mid_depth(decoder) if self._graphs_later else DEPTH)
         self._jpg: queue.Queue = queue.Queue(DEPTH)  # thumbnails to encode, to the JPEG thread
         self._out: queue.Queue = queue.Queue()
         self._writers = THUMB_THREADS or max(2, workers // 2)
@@ -120,10 +121,15 @@ class GpuStage:
         if hasattr(decoder, "prewarm"):
             decoder.prewarm(batch_size, batch_pixels(gpu_memory(decoder), BUFFERS))
 
+    def _mid_depth(self, decoder: Any) -> int:
+        """Batches of inputs that may wait for the towers: MID_MEMORY_SHARE of the GPU's memory (DEPTH to MID_DEPTH)."""
+        per_batch = self._batch_size * sum(3 * e.input_size**2 * 4 for e in self._encoders.values())  # float32
+        memory = gpu_memory(decoder)
+        return max(DEPTH, min(MID_DEPTH, int(memory * MID_MEMORY_SHARE) // per_batch)) if memory else DEPTH
+
     def _capture(self, encoder: Any) -> None:
         """The encoder's image tower as a CUDA graph on the stage's full batches (see TorchTower.capture), once
-        for the process (0.4-0.7 s a run's first stage on the H100; captured in a thread during the folders'
-        scan instead, no faster: BENCHMARKS.md); where that fails, the tower runs as it is."""
+        for the process; where that fails, the tower runs as it is."""
         try:
             if hasattr(encoder, "capture"):
                 encoder.capture(self._batch_size)
@@ -185,8 +191,7 @@ class GpuStage:
         return self.ready()
 
     def close(self) -> None:
-        """Stop (after finish(), or at once on an error or an interrupt in the main thread: what is in flight is
-        dropped, and the next run does it again)."""
+        """Stop (after finish(), or at once on an error or an interrupt: what is in flight the next run redoes)."""
         self._stop.set()
         self._pool.shutdown(cancel_futures=True)
         sys.setswitchinterval(self._interval)
@@ -353,6 +358,10 @@ class GpuStage:
 
     def _tower_loop(self) -> None:
         with self._stream():
+            t = time.perf_counter()
+            for e in self._encoders.values() if self._graphs_later else ():
+                self._capture(e)
+            self._took("waiting for the towers' graphs", t)
             while (item := self._get(self._mid)) is not None:
                 done, inputs, made, thumbs, cpu = item
                 t = time.perf_counter()
@@ -409,6 +418,3 @@ class GpuStage:
             if x is not None and (o.job.redo or not self._thumbs.read(o.hash)):
                 self._thumbs.write(o.hash, x if isinstance(x, bytes) else jpeg_bytes(x.numpy(), quality=85))
         self._took("thumbnails written (CPU threads)", t)
-
-
-__all__ = ["CODE_STREAMS", "DECODE_THREADS", "DEPTH", "JPEG_THREAD", "PREP_STREAM", "TOWER_GRAPHS", "GpuStage"]

@@ -385,12 +385,13 @@ class TimedStandIn(PillowStandIn):
         return super().decode(blobs, reuse)
 
 
-def test_the_towers_graphs_are_made_once_before_the_first_decode(
-    settings, shared_encoder, shared_style_encoders, tmp_path: Path, monkeypatch
+@pytest.mark.parametrize("while_decoding", [True, False])
+def test_the_towers_graphs_are_made_once_before_the_towers_run(
+    settings, shared_encoder, shared_style_encoders, tmp_path: Path, monkeypatch, while_decoding: bool
 ) -> None:  # noqa: ANN001
-    """The GPU stage captures each tower's graph as it starts, before its threads touch the GPU: each tower once,
-    at the run's batch size, all before the first decode. A capture that fails leaves its tower as it is, with a
-    warning, and the run goes on."""
+    """The GPU stage captures each tower's graph once, at the run's batch size: in the towers' thread before its
+    first batch, while the decode thread decodes (GRAPHS_WHILE_DECODING), or else as the stage starts, before
+    the first decode. A capture that fails leaves its tower as it is, with a warning, and the run goes on."""
     import threading
     import time
 
@@ -409,6 +410,12 @@ def test_the_towers_graphs_are_made_once_before_the_first_decode(
             raise RuntimeError("out of memory (a stand-in)")
 
     monkeypatch.setattr(models.base.Encoder, "capture", capture)
+    monkeypatch.setattr(indexing.gpu_stage, "GRAPHS_WHILE_DECODING", while_decoding)
+    encode = models.base.Encoder.encode_batch
+    towers: list[float] = []
+    monkeypatch.setattr(
+        models.base.Encoder, "encode_batch", lambda *a: towers.append(time.perf_counter()) or encode(*a)
+    )
     warned: list[str] = []  # (the module's logger: other tests may have cut its propagation to pytest's handler)
     monkeypatch.setattr(indexing.gpu_stage.log, "warning", lambda msg, *args: warned.append(msg % args))
     svc = StyleSeek(
@@ -419,8 +426,11 @@ def test_the_towers_graphs_are_made_once_before_the_first_decode(
     stand_in = TimedStandIn()
     report = svc.indexer(gpu=stand_in).run([lib])
     assert (report.indexed, report.failed) == (5, 0)
-    assert sorted(c[:3] for c in captured) == [(s, "MainThread", 4) for s in ("content", "style", "texture")]
-    assert max(c[3] for c in captured) < stand_in.first
+    thread = "gpu-towers" if while_decoding else "MainThread"
+    assert sorted(c[:3] for c in captured) == [(s, thread, 4) for s in ("content", "style", "texture")]
+    assert max(c[3] for c in captured) < min(towers)
+    if not while_decoding:
+        assert max(c[3] for c in captured) < stand_in.first
     assert warned == ["no CUDA graph of the style tower (out of memory (a stand-in)): it runs without"]
 
 
