@@ -1,7 +1,7 @@
-"""GPU decoding for indexing (issue 13, first part): which JPEGs the GPU's decoder may take, read from their
-header bytes alone; nvImageCodec's batched decode; and the model inputs and thumbnails made from a decoded batch
-by batched tensor ops on the GPU. Nothing here loads CUDA or nvImageCodec at import: the CPU path stays the
-default, and this module is imported only where a GPU is used.
+"""GPU decoding for indexing (issue 13): which JPEGs the GPU's decoder may take, read from their header bytes
+alone; and nvImageCodec's batched decode (the model inputs and thumbnails made of a decoded batch: gpu_resize).
+Nothing here loads CUDA or nvImageCodec at import: the CPU path stays the default, and nvImageCodec is imported
+only where a GPU is used.
 
 What goes to the CPU path instead, and why (the CPU path is what the GPU path must match):
 - not a JPEG (PNG, HEIC, RAW, ...): the GPU decoder here is for JPEG;
