@@ -1,6 +1,7 @@
-"""The readers' content hash on this machine (issue 13): a file read and hashed with each HashKind
-(indexing/hashing.py), beside the CPU path's own decode of the same photos (Pillow's draft, as the index reads a
-12-MP JPEG), so the hash's share of a file's CPU work shows; one core, best of 3.
+"""The content hash on this machine (issue 13): a file read and hashed with each HashKind (indexing/hashing.py),
+and a GPU run's whole per-file work in a probe process (work.scan_files: read, hash, check, probe), beside the
+CPU path's own decode of the same photos (Pillow's draft, as the index reads a 12-MP JPEG), so the hash's share
+of a file's CPU work shows; one core, best of 3.
 
     python bench/hash_rate.py [--images 32] [--out results.json]
 """
@@ -23,7 +24,8 @@ from bench.run import images  # noqa: E402
 from bench.scratch import scratch  # noqa: E402
 from indexing.hashing import HashKind  # noqa: E402
 from indexing.imageio import decode  # noqa: E402
-from indexing.work import read_and_hash  # noqa: E402
+from indexing.scan import FileEntry  # noqa: E402
+from indexing.work import read_and_hash, scan_files  # noqa: E402
 
 
 def best_ms(fn, paths: list[str]) -> float:  # noqa: ANN001
@@ -51,6 +53,8 @@ def main() -> None:
     }
     for kind in HashKind:
         out[f"read_and_hash_{kind.value}_ms"] = best_ms(lambda p, k=kind: read_and_hash(p, k), paths)
+    entry = {p: FileEntry(p, Path(p).stat().st_size, 1.0) for p in paths}
+    out["gpu_run_scan_files_ms"] = best_ms(lambda p: scan_files([entry[p]], HashKind.XXH3, 10**9, 10**8, True), paths)
     out["cpu_path_decode_ms"] = best_ms(lambda p: decode(p, min_side=224, max_pixels=10**9), paths)
     print(json.dumps(out, indent=2))
     if args.out:
