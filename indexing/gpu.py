@@ -315,7 +315,7 @@ class GpuDecoder:
         last = ring.popleft() if reuse and len(ring) >= reuse else None
         kw = {"images": last} if last is not None and len(last) == len(blobs) else {}
         try:
-            data = [self._nv.CodeStream(b) if isinstance(b, str) else b for b in blobs]
+            data = [self.code_stream(b) if isinstance(b, str) else b for b in blobs]  # a path: nvImageCodec reads it
             images = self._decoder().decode(data, params=self._params, cuda_stream=stream, **kw)
         except BaseException:
             if reuse:  # a place a call, so that the k-th last is the caller's k-th last batch
